@@ -1,0 +1,136 @@
+"""Hand-written backpropagation for plain `Linear`/activation stacks.
+
+For networks as small as the ones this library is about, one training step
+costs far less arithmetic than bookkeeping, and the autograd engine's fixed
+cost per `backward()` call is the largest single item. A stack of `Linear`
+layers and elementwise activations has a short, exact gradient, so we compute
+it with the same ATen kernels autograd would call, write it straight into each
+parameter's `.grad`, and leave the update to the (unchanged) optimizer.
+
+Networks with batch norm, dropout or other layers keep using autograd.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._module import QwertyNet
+
+aten = torch.ops.aten
+
+
+def _elu_grad(grad, out, alpha=1.0, scale=1.0):
+    return aten.elu_backward(grad, alpha, scale, 1.0, True, out)
+
+
+# activation name -> (forward, backward(grad_of_output, pre_activation, output))
+_ACTIVATION_GRADS = {
+    "relu": (torch.relu, lambda g, z, a: aten.threshold_backward(g, a, 0)),
+    "leaky_relu": (
+        F.leaky_relu,
+        lambda g, z, a: aten.leaky_relu_backward(g, z, 0.01, False),
+    ),
+    "relu6": (F.relu6, lambda g, z, a: aten.hardtanh_backward(g, z, 0.0, 6.0)),
+    "tanh": (torch.tanh, lambda g, z, a: aten.tanh_backward(g, a)),
+    "sigmoid": (torch.sigmoid, lambda g, z, a: aten.sigmoid_backward(g, a)),
+    "elu": (F.elu, lambda g, z, a: _elu_grad(g, a)),
+    "gelu": (F.gelu, lambda g, z, a: aten.gelu_backward(g, z)),
+    "silu": (F.silu, lambda g, z, a: aten.silu_backward(g, z)),
+}
+
+
+class PlainMLPStep:
+    """Loss and parameter gradients of a plain `QwertyNet` without autograd.
+
+    Use `supports` first: only `Linear` layers with one of the activations
+    above qualify (no batch norm, no dropout).
+
+    Parameters
+    ----------
+    module : QwertyNet
+        The network whose parameters receive the gradients.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from qwertyclf import QwertyNet
+    >>> net = QwertyNet()
+    >>> step = PlainMLPStep(net)
+    >>> logits, loss_sum = step(torch.zeros(4, 2), torch.tensor([0, 1, 2, 0]))
+    >>> net[0].weight.grad.shape
+    torch.Size([8, 2])
+    """
+
+    def __init__(self, module: QwertyNet) -> None:
+        self.linears = [layer for layer in module if isinstance(layer, nn.Linear)]
+        self.forward_fn, self.backward_fn = _ACTIVATION_GRADS[module.activation]
+        self._minus_ones: dict[int, torch.Tensor] = {}
+        for layer in self.linears:
+            for param in (layer.weight, layer.bias):
+                if param.grad is None:
+                    param.grad = torch.zeros_like(param)
+
+    @staticmethod
+    def supports(module: nn.Module) -> bool:
+        """Whether `module` is a stack this class can differentiate by hand."""
+        return (
+            type(module) is QwertyNet
+            and not module.batch_norm
+            and not module.dropout
+            and module.activation in _ACTIVATION_GRADS
+            and all(isinstance(layer, nn.Linear) or not list(layer.parameters())
+                    for layer in module)
+        )
+
+    def __call__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        weight: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fill `.grad` of every parameter with the gradient of the batch loss.
+
+        The loss is the mean cross-entropy over the batch, each row multiplied
+        by `weight` when given. Returns the logits and the unweighted *sum* of
+        the per-row cross-entropies (for epoch statistics).
+        """
+        inputs, pre_acts, outputs = [], [], []
+        h = x
+        for layer in self.linears[:-1]:
+            inputs.append(h)
+            z = torch.addmm(layer.bias, h, layer.weight.t())
+            h = self.forward_fn(z)
+            pre_acts.append(z)
+            outputs.append(h)
+        last = self.linears[-1]
+        inputs.append(h)
+        logits = torch.addmm(last.bias, h, last.weight.t())
+
+        log_proba = torch.log_softmax(logits, 1)
+        loss_sum = F.nll_loss(log_proba, y, reduction="sum")
+        # d(mean CE)/d logits = (softmax - onehot) / n; the 1/n is folded into
+        # the weight products (alpha) and the bias means below.
+        grad = log_proba.exp_().scatter_add_(1, y.unsqueeze(1), self._ones(len(y)))
+        if weight is not None:
+            grad.mul_(weight.unsqueeze(1))
+        scale = 1.0 / len(y)
+
+        for i in range(len(self.linears) - 1, -1, -1):
+            layer = self.linears[i]
+            layer.weight.grad.addmm_(grad.t(), inputs[i], beta=0, alpha=scale)
+            torch.mean(grad, 0, out=layer.bias.grad)
+            if i:
+                grad = self.backward_fn(grad @ layer.weight, pre_acts[i - 1],
+                                        outputs[i - 1])
+        return logits, loss_sum
+
+    def _ones(self, n: int) -> torch.Tensor:
+        """A cached `(n, 1)` column of -1 (batch sizes repeat every epoch)."""
+        column = self._minus_ones.get(n)
+        if column is None:
+            weight = self.linears[0].weight
+            column = torch.full((n, 1), -1.0, dtype=weight.dtype, device=weight.device)
+            self._minus_ones[n] = column
+        return column

@@ -1,0 +1,578 @@
+"""`QwertyClassifier`: a scikit-learn estimator trained through skorch."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
+from skorch.helper import predefined_split
+from torch import nn
+
+from ._module import QwertyNet, check_architecture
+from ._training import INFERENCE_CHUNK, QwertySkorchNet, TensorDataset
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+# These have a single-kernel ("fused") update on CPU and CUDA.
+_FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+class QwertyClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-layer perceptron classifier trained with PyTorch through skorch.
+
+    A scikit-learn estimator (fit / predict / predict_proba / score) around a
+    `QwertyNet`. Training minimises the cross-entropy with mini-batches; it
+    runs inside a `skorch.NeuralNetClassifier` (fitted as `net_`) with a fast
+    epoch for in-memory data, so skorch callbacks work as usual. The defaults
+    are the lecture setting: one hidden layer of 8 ReLU units, Adam with
+    learning rate 0.01, batches of 16, 100 epochs.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : sequence of int, default=(8,)
+        Width of each hidden layer; `()` gives multinomial logistic regression.
+    activation : str, default="relu"
+        Hidden activation: `"relu"`, `"leaky_relu"`, `"relu6"`, `"tanh"`,
+        `"sigmoid"`, `"elu"`, `"gelu"`, `"selu"` or `"silu"`.
+    batch_norm : bool, default=False
+        Add batch normalisation after each hidden linear layer.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+    optimizer : str or torch optimizer class, default="adam"
+        `"adam"`, `"adamw"`, `"sgd"`, `"rmsprop"`, or a subclass of
+        `torch.optim.Optimizer` taking `lr` and `weight_decay`.
+    lr : float, default=0.01
+        Learning rate.
+    weight_decay : float, default=0.0
+        L2 penalty passed to the optimizer.
+    batch_size : int, default=16
+        Rows per mini-batch; the last batch of an epoch may be smaller.
+    max_epochs : int, default=100
+        Number of passes over the training data (fewer with early stopping).
+    shuffle : bool, default=True
+        Draw a new row order for every epoch.
+    validation_fraction : float, default=None
+        Fraction of the training data held out (stratified, seeded) to
+        monitor `valid_loss` / `valid_acc`. With `early_stopping=True` and no
+        validation data it defaults to 0.1.
+    early_stopping : bool, default=False
+        Stop when the validation loss has not improved by `tol` for
+        `n_iter_no_change` epochs, and keep the weights of the best epoch.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Smallest decrease of the validation loss that counts as improvement.
+    class_weight : dict or "balanced", default=None
+        Weights of the classes in the loss, as in scikit-learn.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks (instances or `(name, callback)` pairs); each fit
+        uses fresh copies.
+    device : str, default="cpu"
+        `"cpu"`, `"cuda"`, `"cuda:N"` or `"auto"` (CUDA when available).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the validation
+        split. The global NumPy and PyTorch random states are left untouched.
+    verbose : int, default=0
+        0 is silent, 1 prints a table row per epoch, 2 adds a progress bar.
+    warm_start : bool, default=False
+        Continue from the fitted weights on the next call to `fit`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when `X` had string column names.
+    net_ : skorch.NeuralNetClassifier
+        The fitted skorch net; `net_.module_` is the trained `QwertyNet`.
+    history_ : skorch.history.History
+        Per-epoch `train_loss`, `train_acc` and, with validation data,
+        `valid_loss`, `valid_acc`.
+    n_iter_ : int
+        Number of epochs trained.
+    best_epoch_ : int
+        Epoch (1-based) with the lowest validation loss, or training loss
+        without validation. With early stopping these are the kept weights.
+    device_ : torch.device
+        The device the net was trained on.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from qwertyclf import QwertyClassifier
+    >>> X, y = make_blobs(n_samples=150, centers=3, random_state=0)
+    >>> clf = QwertyClassifier(max_epochs=20, random_state=0).fit(X, y)
+    >>> clf.predict(X[:5]).shape
+    (5,)
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Sequence[int] = (8,),
+        activation: str = "relu",
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        optimizer: str | type[torch.optim.Optimizer] = "adam",
+        lr: float = 0.01,
+        weight_decay: float = 0.0,
+        batch_size: int = 16,
+        max_epochs: int = 100,
+        shuffle: bool = True,
+        validation_fraction: float | None = None,
+        early_stopping: bool = False,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        class_weight: dict | str | None = None,
+        callbacks: list | None = None,
+        device: str = "cpu",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.shuffle = shuffle
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def fit(self, X, y, *, validation_data=None, sample_weight=None):
+        """Train the network on `X`, `y`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric training features (arrays, DataFrames, memmaps, ...).
+        y : array-like of shape (n_samples,)
+            Class labels of any hashable type.
+        validation_data : tuple (X_val, y_val), default=None
+            Held-out data scored after every epoch (`valid_loss`,
+            `valid_acc` in `history_`); overrides `validation_fraction`.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights in the loss.
+
+        Returns
+        -------
+        self : QwertyClassifier
+            The fitted estimator.
+        """
+        continuing = self.warm_start and hasattr(self, "net_")
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, reset=not continuing)
+        check_classification_targets(y)
+        if continuing:
+            y_enc = self._encode(y, "y")
+        else:
+            classes, y_enc = np.unique(y, return_inverse=True)
+            self._check_n_classes(classes)
+            self.classes_ = classes
+        weight = self._sample_weight(X, y, sample_weight)
+        self._check_params()
+        seed = self._seed()
+        train, valid = self._datasets(X, y_enc, weight, validation_data, seed)
+        if continuing:
+            net = self.net_
+        else:
+            net = self._build_net(len(self.classes_), seed)
+            with self._rng(seed):
+                net.initialize()
+        net.set_params(train_split=predefined_split(valid) if valid else None)
+        with self._rng(seed + len(net.history)):
+            net.partial_fit(train, epochs=self.max_epochs)
+        # Do not keep a reference to the validation data in the fitted model.
+        net.set_params(train_split=None)
+        self.net_ = net
+        self._set_fit_results()
+        return self
+
+    def partial_fit(self, X, y, classes=None, *, sample_weight=None):
+        """Train the network for one more epoch on `X`, `y`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features.
+        y : array-like of shape (n_samples,)
+            Class labels; all must be in `classes`.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever be seen. Required on the first call,
+            optional (and checked) afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights in the loss.
+
+        Returns
+        -------
+        self : QwertyClassifier
+            The updated estimator.
+        """
+        first = not hasattr(self, "net_")
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, reset=first)
+        check_classification_targets(y)
+        if classes is not None:
+            classes = np.unique(classes)
+            if first:
+                self._check_n_classes(classes)
+                self.classes_ = classes
+            elif not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes!r} differs from the classes of the first "
+                    f"call to partial_fit, {self.classes_!r}."
+                )
+        y_enc = self._encode(y, "y")
+        weight = self._sample_weight(X, y, sample_weight)
+        self._check_params()
+        seed = self._seed()
+        train, _ = self._datasets(X, y_enc, weight, None, seed)
+        if first:
+            self.net_ = self._build_net(len(self.classes_), seed)
+            with self._rng(seed):
+                self.net_.initialize()
+        with self._rng(seed + len(self.net_.history)):
+            self.net_.partial_fit(train, epochs=1)
+        self._set_fit_results()
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities of each row, columns in the order of `classes_`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Softmax of the network's logits.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        return self._predict_proba(X)
+
+    def predict(self, X):
+        """Most probable class label of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels taken from `classes_`.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        tags.target_tags.required = True
+        tags.classifier_tags.multi_class = True
+        return tags
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        module = self.net_.module_
+        module.eval()
+        X = _as_float32(X)
+        proba = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
+        with torch.inference_mode():
+            X = torch.from_numpy(X)
+            for start in range(0, X.shape[0], INFERENCE_CHUNK):
+                chunk = X[start : start + INFERENCE_CHUNK].to(self.device_)
+                logits = module(chunk)
+                proba[start : start + INFERENCE_CHUNK] = (
+                    torch.softmax(logits, dim=1).cpu().numpy()
+                )
+        return proba
+
+    def _check_n_classes(self, classes):
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the "
+                f"data, but the data contains only 1 class: {classes[0]!r}."
+            )
+
+    def _encode(self, y, name):
+        """Map labels to indices into `classes_`, rejecting unknown ones."""
+        y_enc = np.searchsorted(self.classes_, y)
+        y_enc = np.clip(y_enc, 0, len(self.classes_) - 1)
+        unknown = self.classes_[y_enc] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"{name} contains labels not seen in the first fit: "
+                f"{np.unique(np.asarray(y)[unknown])!r}; known classes are "
+                f"{self.classes_!r}."
+            )
+        return y_enc
+
+    def _sample_weight(self, X, y, sample_weight):
+        """Combine `sample_weight` and `class_weight` into weights of mean 1.
+
+        Returns None when every row counts the same (the fastest path).
+        """
+        if sample_weight is None and self.class_weight is None:
+            return None
+        weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if self.class_weight is not None:
+            weight = weight * compute_sample_weight(self.class_weight, y)
+        total = weight.sum()
+        if total <= 0:
+            raise ValueError(
+                "Sample weights must contain at least one non-zero weight; "
+                "all rows have weight zero."
+            )
+        return weight * (len(weight) / total)
+
+    def _datasets(self, X, y_enc, weight, validation_data, seed):
+        """Split off validation rows if asked, and move everything to tensors."""
+        valid_X = valid_y = None
+        fraction = self.validation_fraction
+        if fraction is None and self.early_stopping:
+            fraction = 0.1
+        if validation_data is not None:
+            valid_X, valid_y = self._check_validation_data(validation_data)
+        elif fraction is not None:
+            X, valid_X, y_enc, valid_y, weight = _stratified_split(
+                X, y_enc, weight, fraction, seed
+            )
+        device = self.device_
+        train = TensorDataset(
+            _to_tensor(X, device),
+            torch.as_tensor(y_enc, dtype=torch.long, device=device),
+            None if weight is None else _to_tensor(weight, device),
+        )
+        if valid_X is None:
+            if self.early_stopping:
+                raise ValueError("early_stopping=True needs validation data.")
+            return train, None
+        valid = TensorDataset(
+            _to_tensor(valid_X, device),
+            torch.as_tensor(valid_y, dtype=torch.long, device=device),
+        )
+        return train, valid
+
+    def _check_validation_data(self, validation_data):
+        try:
+            valid_X, valid_y = validation_data
+        except (TypeError, ValueError):
+            raise TypeError(
+                "validation_data must be a pair (X_val, y_val), got "
+                f"{type(validation_data).__name__}."
+            ) from None
+        valid_X = check_array(valid_X, dtype=_FLOAT_DTYPES, input_name="X_val")
+        valid_y = check_array(valid_y, ensure_2d=False, dtype=None, input_name="y_val")
+        if valid_X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X_val has {valid_X.shape[1]} features, but {type(self).__name__} "
+                f"is being fitted with {self.n_features_in_} features."
+            )
+        if len(valid_X) != len(valid_y):
+            raise ValueError(
+                f"X_val and y_val have different lengths: {len(valid_X)} and "
+                f"{len(valid_y)}."
+            )
+        return valid_X, self._encode(valid_y, "y_val")
+
+    def _check_params(self):
+        """Validate the hyperparameters; resolve the device."""
+        check_architecture(
+            2, 2, self.hidden_layer_sizes, self.activation, self.dropout
+        )
+        _check_optimizer(self.optimizer)
+        for name, low in (("batch_size", 1), ("max_epochs", 1), ("n_iter_no_change", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
+        for name in ("lr", "weight_decay", "tol"):
+            value = getattr(self, name)
+            if not isinstance(value, Real) or not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite float >= 0, got {value!r}.")
+        if self.lr == 0:
+            raise ValueError("lr must be > 0, got 0.")
+        fraction = self.validation_fraction
+        if fraction is not None and (
+            not isinstance(fraction, Real) or not 0.0 < fraction < 1.0
+        ):
+            raise ValueError(
+                f"validation_fraction must be None or a float in (0, 1), got {fraction!r}."
+            )
+        if self.callbacks is not None and not all(
+            isinstance(cb, Callback)
+            or (isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[1], Callback))
+            for cb in self.callbacks
+        ):
+            raise TypeError(
+                "callbacks must be a list of skorch callbacks or (name, callback) pairs."
+            )
+        self.device_ = _resolve_device(self.device)
+
+    def _seed(self) -> int:
+        if self.random_state is None:
+            return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _rng(self, seed):
+        return _seeded_torch(seed, self.device_)
+
+    def _build_net(self, n_classes, seed) -> QwertySkorchNet:
+        optimizer = _check_optimizer(self.optimizer)
+        extra = {}
+        if optimizer in _FUSED and self.device_.type in ("cpu", "cuda"):
+            extra["optimizer__fused"] = True
+        callbacks = [copy.deepcopy(cb) for cb in self.callbacks or ()]
+        if self.early_stopping:
+            callbacks.append((
+                "early_stopping",
+                EarlyStopping(
+                    monitor="valid_loss",
+                    patience=self.n_iter_no_change,
+                    threshold=self.tol,
+                    threshold_mode="abs",
+                    load_best=True,
+                    sink=print if self.verbose else _silent,
+                ),
+            ))
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return QwertySkorchNet(
+            QwertyNet,
+            module__n_features=self.n_features_in_,
+            module__n_classes=n_classes,
+            module__hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            module__activation=self.activation,
+            module__batch_norm=self.batch_norm,
+            module__dropout=self.dropout,
+            criterion=nn.CrossEntropyLoss,
+            optimizer=optimizer,
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            iterator_train__shuffle=bool(self.shuffle),
+            train_split=None,
+            callbacks=callbacks,
+            device=self.device_,
+            verbose=self.verbose,
+            seed=seed,
+            **extra,
+        )
+
+    def _set_fit_results(self):
+        history = self.net_.history
+        self.history_ = history
+        self.n_iter_ = len(history)
+        key = "valid_loss" if "valid_loss" in history[-1] else "train_loss"
+        losses = [row.get(key, np.inf) for row in history]
+        self.best_epoch_ = int(np.argmin(losses)) + 1
+
+
+@contextlib.contextmanager
+def _seeded_torch(seed: int, device: torch.device):
+    """Seed torch for the block, then give the caller back their RNG state."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _stratified_split(X, y_enc, weight, fraction, seed):
+    """Hold out `fraction` of the rows, stratified by class."""
+    index = np.arange(len(y_enc))
+    try:
+        train, valid = train_test_split(
+            index, test_size=fraction, stratify=y_enc, random_state=seed
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"Cannot hold out a stratified validation_fraction={fraction}: {exc} "
+            "Pass validation_data=(X_val, y_val) or use more samples per class."
+        ) from None
+    weight = None if weight is None else weight[train]
+    return X[train], X[valid], y_enc[train], y_enc[valid], weight
+
+
+def _as_float32(X: np.ndarray) -> np.ndarray:
+    """A C-contiguous, writable float32 view or copy of `X`."""
+    X = np.asarray(X, dtype=np.float32, order="C")
+    return X if X.flags.writeable else X.copy()
+
+
+def _to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(_as_float32(X)).to(device)
+
+
+def _check_optimizer(optimizer) -> type[torch.optim.Optimizer]:
+    if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
+        return OPTIMIZERS[optimizer]
+    if inspect.isclass(optimizer) and issubclass(optimizer, torch.optim.Optimizer):
+        return optimizer
+    raise ValueError(
+        f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)} "
+        "or pass a torch.optim.Optimizer subclass."
+    )
+
+
+def _resolve_device(device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"Unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'auto'."
+        ) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available here; "
+            "use device='cpu' or device='auto'."
+        )
+    return resolved
+
+
+def _silent(*args, **kwargs):
+    """A print replacement that prints nothing."""

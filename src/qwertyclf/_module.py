@@ -1,0 +1,134 @@
+"""The PyTorch network behind `QwertyClassifier`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "relu6": nn.ReLU6,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "selu": nn.SELU,
+    "silu": nn.SiLU,
+}
+
+
+def check_architecture(
+    n_features: int,
+    n_classes: int,
+    hidden_layer_sizes: Sequence[int],
+    activation: str,
+    dropout: float,
+) -> tuple[int, ...]:
+    """Validate the sizes and names that define a `QwertyNet`.
+
+    Returns the hidden layer sizes as a tuple of ints; raises `ValueError` or
+    `TypeError` naming the parameter to fix.
+    """
+    for name, value, low in (("n_features", n_features, 1), ("n_classes", n_classes, 2)):
+        if not isinstance(value, Integral) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int, got {value!r}.")
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}, got {value}.")
+    if isinstance(hidden_layer_sizes, Integral):
+        hidden_layer_sizes = (hidden_layer_sizes,)
+    try:
+        sizes = tuple(hidden_layer_sizes)
+    except TypeError:
+        raise TypeError(
+            "hidden_layer_sizes must be an int or a sequence of ints, "
+            f"got {hidden_layer_sizes!r}."
+        ) from None
+    for size in sizes:
+        if not isinstance(size, Integral) or isinstance(size, bool) or size < 1:
+            raise ValueError(
+                "hidden_layer_sizes must hold positive ints (one per hidden layer), "
+                f"got {hidden_layer_sizes!r}."
+            )
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(
+            f"Unknown activation {activation!r}; choose one of "
+            f"{', '.join(sorted(ACTIVATIONS))}."
+        )
+    if not isinstance(dropout, Real) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}.")
+    return tuple(int(size) for size in sizes)
+
+
+class QwertyNet(nn.Sequential):
+    """Multi-layer perceptron that maps features to raw class logits.
+
+    Each hidden layer is `Linear`, then optionally `BatchNorm1d`, then the
+    activation, then optionally `Dropout`. The output layer is a plain `Linear`
+    with no activation: `torch.nn.CrossEntropyLoss` applies the log-softmax.
+    The defaults build the lecture network, `Linear(2, 8) -> ReLU -> Linear(8, 3)`.
+
+    Parameters
+    ----------
+    n_features : int, default=2
+        Number of input features.
+    n_classes : int, default=3
+        Number of output logits, one per class.
+    hidden_layer_sizes : sequence of int, default=(8,)
+        Width of each hidden layer. An empty tuple gives multinomial logistic
+        regression (a single `Linear` layer).
+    activation : str, default="relu"
+        One of `"relu"`, `"leaky_relu"`, `"relu6"`, `"tanh"`, `"sigmoid"`,
+        `"elu"`, `"gelu"`, `"selu"`, `"silu"`.
+    batch_norm : bool, default=False
+        Insert `BatchNorm1d` after each hidden `Linear`.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation (0 adds no layer).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from qwertyclf import QwertyNet
+    >>> net = QwertyNet()
+    >>> net
+    QwertyNet(
+      (0): Linear(in_features=2, out_features=8, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=8, out_features=3, bias=True)
+    )
+    >>> net(torch.zeros(10, 2)).shape
+    torch.Size([10, 3])
+    """
+
+    def __init__(
+        self,
+        n_features: int = 2,
+        n_classes: int = 3,
+        hidden_layer_sizes: Sequence[int] = (8,),
+        activation: str = "relu",
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
+        sizes = check_architecture(
+            n_features, n_classes, hidden_layer_sizes, activation, dropout
+        )
+        layers: list[nn.Module] = []
+        width = n_features
+        for size in sizes:
+            layers.append(nn.Linear(width, size))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(size))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, n_classes))
+        super().__init__(*layers)
+        self.n_features = n_features
+        self.n_classes = n_classes
+        self.hidden_layer_sizes = sizes
+        self.activation = activation
+        self.batch_norm = bool(batch_norm)
+        self.dropout = float(dropout)

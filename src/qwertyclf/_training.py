@@ -1,0 +1,289 @@
+"""The fast training path inside skorch.
+
+skorch's generic loop pays, for every mini-batch, a `Dataset.__getitem__` per
+row, a collate, a host sync for the loss, two history writes and a dispatch to
+every callback. For small tabular networks that bookkeeping costs several
+times the arithmetic. `QwertySkorchNet` keeps skorch's fit loop, history,
+callbacks and checkpointing, and replaces only what happens inside an epoch:
+
+* the data is converted to tensors once, on the target device
+  (`TensorDataset`), and batches are slices of a seeded permutation
+  (`TensorBatches`);
+* losses and hits are accumulated on the device, with one host sync per epoch;
+* callbacks are called per batch only when one of them defines a batch hook;
+* plain MLPs are differentiated by hand (`PlainMLPStep`), others by autograd.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import Callback, EpochTimer, PrintLog
+from skorch.dataset import Dataset
+from skorch.utils import TeeGenerator
+from torch.nn import functional as F
+
+from ._backprop import PlainMLPStep
+
+#: Rows per forward pass when nothing is being learned (validation, predict).
+INFERENCE_CHUNK = 8192
+
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
+
+
+class TensorDataset(Dataset):
+    """Features, encoded targets and optional row weights, held as tensors.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+        Features, already on the training device.
+    y : torch.Tensor of shape (n_samples,), default=None
+        Class indices (int64).
+    sample_weight : torch.Tensor of shape (n_samples,), default=None
+        Row weights with mean 1, or None for unweighted training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> data = TensorDataset(torch.zeros(5, 2), torch.zeros(5, dtype=torch.long))
+    >>> len(data), data[0][1].item()
+    (5, 0)
+    """
+
+    def __init__(self, X, y=None, sample_weight=None):
+        super().__init__(X, y, length=len(X))
+        self.sample_weight = sample_weight
+
+    def __getitem__(self, i):
+        y = self.y[i] if self.y is not None else torch.zeros((), dtype=torch.long)
+        return self.X[i], y
+
+    def tensors(self) -> list[torch.Tensor]:
+        """The tensors a batch is sliced from: X, then y and weights if present."""
+        return [t for t in (self.X, self.y, self.sample_weight) if t is not None]
+
+
+class TensorBatches:
+    """Iterate over a `TensorDataset` in contiguous mini-batches.
+
+    With `shuffle=True` each pass gathers the rows once in a new order drawn
+    from `generator`, then yields views of consecutive slices: no per-row
+    indexing and no collate.
+
+    Parameters
+    ----------
+    dataset : TensorDataset
+        The data to iterate over.
+    batch_size : int
+        Rows per batch; the last batch may be smaller.
+    shuffle : bool, default=False
+        Draw a new row order for every pass.
+    generator : torch.Generator, default=None
+        Source of the row orders (CPU generator).
+
+    Examples
+    --------
+    >>> import torch
+    >>> data = TensorDataset(torch.arange(10.0).reshape(5, 2),
+    ...                      torch.arange(5))
+    >>> [len(xb) for xb, yb in TensorBatches(data, batch_size=2)]
+    [2, 2, 1]
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, generator=None):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        tensors = self.dataset.tensors()
+        n = len(self.dataset)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator)
+            order = order.to(tensors[0].device)
+            tensors = [t.index_select(0, order) for t in tensors]
+        step = self.batch_size
+        for start in range(0, n, step):
+            yield tuple(t[start : start + step] for t in tensors)
+
+
+class QwertySkorchNet(NeuralNetClassifier):
+    """A `skorch.NeuralNetClassifier` with a fast epoch for tensor data.
+
+    Everything skorch offers stays: `initialize`, `fit`, `partial_fit`,
+    history, callbacks (`EarlyStopping`, `LRScheduler`, `Checkpoint`,
+    `ProgressBar`, `EpochScoring`, ...). Only the body of an epoch over a
+    `TensorDataset` is replaced; other data goes through skorch unchanged.
+
+    Each epoch records `train_loss`, `train_acc` (mean cross-entropy and
+    accuracy over the epoch's batches) and, with validation data,
+    `valid_loss` and `valid_acc`, plus `*_loss_best` flags as skorch does.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for `skorch.NeuralNetClassifier`.
+    seed : int, default=0
+        Seed of the generator that orders the training rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qwertyclf import QwertyNet
+    >>> X = np.random.RandomState(0).normal(size=(40, 2)).astype("float32")
+    >>> y = (X[:, 0] > 0).astype("int64")
+    >>> net = QwertySkorchNet(QwertyNet, module__n_classes=2, max_epochs=2,
+    ...                       train_split=None, verbose=0).fit(X, y)
+    >>> len(net.history)
+    2
+    """
+
+    def __init__(self, *args, seed: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seed = seed
+
+    @property
+    def _default_callbacks(self):
+        # Losses and accuracies are recorded by `run_single_epoch` itself.
+        return [("epoch_timer", EpochTimer()), ("print_log", PrintLog())]
+
+    def initialize(self):
+        """Initialize module, optimizer, callbacks and the row-order generator."""
+        super().initialize()
+        self.generator_ = torch.Generator().manual_seed(self.seed)
+        return self
+
+    def get_dataset(self, X, y=None):
+        """Wrap tensors in a `TensorDataset`; defer anything else to skorch."""
+        if isinstance(X, Dataset):
+            return X
+        if isinstance(X, torch.Tensor):
+            if y is not None:
+                y = torch.as_tensor(y, device=X.device)
+            return TensorDataset(X, y)
+        return super().get_dataset(X, y)
+
+    def get_iterator(self, dataset, training=False):
+        """Slice `TensorDataset`s into batches; use skorch's loaders otherwise."""
+        if not isinstance(dataset, TensorDataset):
+            return super().get_iterator(dataset, training=training)
+        if training:
+            return TensorBatches(
+                dataset,
+                batch_size=self.batch_size,
+                shuffle=self.iterator_train__shuffle,
+                generator=self.generator_,
+            )
+        return TensorBatches(dataset, batch_size=max(self.batch_size, INFERENCE_CHUNK))
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Mean cross-entropy of logits `y_pred` against class indices."""
+        return F.cross_entropy(y_pred, torch.as_tensor(y_true, device=y_pred.device))
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One pass over `iterator`, training or evaluating, then record stats."""
+        if not isinstance(iterator, TensorBatches):
+            return super().run_single_epoch(
+                iterator, training, prefix, step_fn, **fit_params
+            )
+        hooks = self._callback_hooks()
+        module = self.module_
+        module.train(training)
+        device = next(module.parameters()).device
+        loss_sum = torch.zeros((), device=device)
+        hits = torch.zeros((), dtype=torch.long, device=device)
+        step = self._train_batch_fn() if training else None
+        n_batches = 0
+        if not training:
+            grad_mode = torch.inference_mode()
+        elif step.manual:
+            grad_mode = torch.no_grad()
+        else:
+            grad_mode = torch.enable_grad()
+        with grad_mode:
+            for batch in iterator:
+                xb, yb = batch[0], batch[1]
+                if "on_batch_begin" in hooks:
+                    self.notify("on_batch_begin", batch=batch, training=training)
+                if training:
+                    logits, batch_loss = step(batch, hooks)
+                else:
+                    logits = module(xb)
+                    batch_loss = F.cross_entropy(logits, yb, reduction="sum")
+                loss_sum.add_(batch_loss.detach())
+                hits.add_((logits.detach().argmax(1) == yb).sum())
+                n_batches += 1
+                if "on_batch_end" in hooks:
+                    self.history.record_batch(
+                        prefix + "_loss", batch_loss.item() / len(yb)
+                    )
+                    self.history.record_batch(prefix + "_batch_size", len(yb))
+                    self.notify(
+                        "on_batch_end",
+                        batch=batch,
+                        training=training,
+                        loss=batch_loss / len(yb),
+                        y_pred=logits,
+                    )
+        n = len(iterator.dataset)
+        self.history.record(prefix + "_batch_count", n_batches)
+        self._record_epoch_stat(prefix + "_loss", loss_sum.item() / n, best=True)
+        self._record_epoch_stat(prefix + "_acc", hits.item() / n)
+
+    def _record_epoch_stat(self, key, value, best=False):
+        self.history.record(key, value)
+        if best:
+            past = [row[key] for row in self.history[:-1] if key in row]
+            self.history.record(key + "_best", not past or value < min(past))
+
+    def _callback_hooks(self) -> set[str]:
+        """Names of the batch-level hooks that some callback implements."""
+        return {
+            hook
+            for _, callback in self.callbacks_
+            for hook in _BATCH_HOOKS
+            if getattr(type(callback), hook, None) is not getattr(Callback, hook)
+        }
+
+    def _train_batch_fn(self):
+        """Return `step(batch, hooks) -> (logits, loss_sum)` for this module.
+
+        `step.manual` tells whether it differentiates by hand (and so runs
+        under `torch.no_grad`) or through autograd.
+        """
+        module = self.module_
+        optimizer = self.optimizer_
+        manual = PlainMLPStep(module) if PlainMLPStep.supports(module) else None
+
+        def step(batch, hooks):
+            xb, yb = batch[0], batch[1]
+            weight = batch[2] if len(batch) > 2 else None
+            if manual is not None:
+                logits, loss_sum = manual(xb, yb, weight)
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                logits = module(xb)
+                losses = F.cross_entropy(logits, yb, reduction="none")
+                if weight is not None:
+                    (losses * weight).mean().backward()
+                else:
+                    losses.mean().backward()
+                loss_sum = losses.detach().sum()
+            if "on_grad_computed" in hooks:
+                self.notify(
+                    "on_grad_computed",
+                    named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                    batch=batch,
+                )
+            optimizer.step()
+            return logits, loss_sum
+
+        step.manual = manual is not None
+        return step

@@ -1,0 +1,191 @@
+"""Every diagnostic panel of a fitted classifier in one figure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.utils import check_consistent_length
+
+from qwertyclf.metrics import per_class_accuracy
+from qwertyclf.plotting import _style
+from qwertyclf.plotting._class_accuracy import ClassAccuracyDisplay
+from qwertyclf.plotting._dataset import DatasetDisplay
+from qwertyclf.plotting._decision_regions import DecisionRegionDisplay
+from qwertyclf.plotting._misclassification import MisclassificationDisplay
+from qwertyclf.plotting._predictions import PredictionDisplay
+from qwertyclf.plotting._training_curves import TrainingCurvesDisplay
+
+
+def plot_diagnostics(
+    estimator: Any,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_test: ArrayLike | None = None,
+    y_test: ArrayLike | None = None,
+    *,
+    bayes_estimator: Any = None,
+    features: Sequence[int | str] = (0, 1),
+    grid_resolution: int = 200,
+    figsize: tuple[float, float] = (18, 15),
+) -> tuple[Any, dict[str, Any]]:
+    """Draw every diagnostic of a fitted classifier in one figure.
+
+    Panels: loss and accuracy per epoch (from `estimator.history_`; the training
+    data's scatter instead when there is no history), accuracy per class, decision
+    regions, misclassified samples, confusion matrix and predicted vs true class.
+    All but the training curves are computed on the test set when given, else on
+    the training set; every panel uses the estimator's `classes_`, so a class has
+    the same colour and name throughout. Save the figure with
+    `figure.savefig("diagnostics.png")` (or `.svg`, `.pdf`).
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        The model to diagnose, e.g. a fitted `QwertyClassifier`.
+    X_train : array-like of shape (n_samples, n_features)
+        Training samples.
+    y_train : array-like of shape (n_samples,)
+        Training labels.
+    X_test : array-like of shape (n_test, n_features), default=None
+        Held-out samples to evaluate on.
+    y_test : array-like of shape (n_test,), default=None
+        Held-out labels; required with `X_test`.
+    bayes_estimator : fitted classifier, default=None
+        Reference classifier, such as a `GaussianBayesClassifier`: its boundary is
+        drawn over the decision regions, and its accuracy on the evaluated data
+        (overall and per class) is shown next to the model's.
+    features : pair of int or str, default=(0, 1)
+        The two features of the spatial panels; other features are held at
+        their median for the decision regions.
+    grid_resolution : int, default=200
+        Grid points per axis of the decision regions.
+    figsize : tuple of float, default=(18, 15)
+        Figure size in inches.
+
+    Returns
+    -------
+    figure : matplotlib Figure
+        The figure with all panels.
+    displays : dict of str to display
+        The displays drawn, keyed "training_curves" (or "dataset"),
+        "class_accuracy", "decision_regions", "misclassification",
+        "confusion_matrix" (a `sklearn.metrics.ConfusionMatrixDisplay`) and
+        "predictions". The spatial panels are left out when `X` has one feature.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If `estimator` is not fitted.
+    ValueError
+        If samples and labels differ in length, or only one of `X_test` and
+        `y_test` is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from qwertyclf.plotting import plot_diagnostics
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 2))
+    >>> y = np.where(X[:, 0] > 0, "pos", "neg")
+    >>> clf = LogisticRegression().fit(X, y)
+    >>> fig, displays = plot_diagnostics(clf, X, y, grid_resolution=20)
+    >>> sorted(displays)  # no history_, so the dataset replaces the curves
+    ['class_accuracy', 'confusion_matrix', 'dataset', 'decision_regions',
+     'misclassification', 'predictions']
+    """
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    classes = _style.check_fitted_classifier(estimator)
+    if (X_test is None) != (y_test is None):
+        raise ValueError("Pass both X_test and y_test, or neither.")
+    check_consistent_length(X_train, y_train)
+    if X_test is not None:
+        check_consistent_length(X_test, y_test)
+        X_eval, y_eval, split = X_test, np.asarray(y_test), "test"
+    else:
+        X_eval, y_eval, split = X_train, np.asarray(y_train), "train"
+    y_pred = estimator.predict(X_eval)
+
+    bayes_per_class = bayes_overall = None
+    if bayes_estimator is not None:
+        _style.check_fitted_classifier(bayes_estimator)
+        bayes = per_class_accuracy(
+            y_eval, bayes_estimator.predict(X_eval), labels=classes
+        )
+        bayes_per_class, bayes_overall = bayes.accuracy, bayes.overall
+
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    grid = fig.add_gridspec(3, 3, height_ratios=[1, 1.3, 0.8])
+    displays: dict[str, Any] = {}
+
+    if getattr(estimator, "history_", None) is not None:
+        displays["training_curves"] = TrainingCurvesDisplay.from_estimator(
+            estimator,
+            bayes_accuracy=bayes_overall,
+            ax=[fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])],
+        )
+    elif np.ndim(X_train) == 2 and np.shape(X_train)[1] >= 2:
+        displays["dataset"] = DatasetDisplay.from_estimator(
+            estimator,
+            X_train,
+            y_train,
+            features=features,
+            ax=fig.add_subplot(grid[0, 0]),
+            title="Training data",
+        )
+
+    displays["class_accuracy"] = ClassAccuracyDisplay.from_predictions(
+        y_eval,
+        y_pred,
+        labels=classes,
+        reference=bayes_per_class,
+        ax=fig.add_subplot(grid[0, 2]),
+        title=f"Accuracy per class ({split})",
+    )
+
+    if np.shape(X_eval)[1] >= 2:
+        displays["decision_regions"] = DecisionRegionDisplay.from_estimator(
+            estimator,
+            X_eval,
+            y_eval,
+            features=features,
+            bayes_estimator=bayes_estimator,
+            grid_resolution=grid_resolution,
+            ax=fig.add_subplot(grid[1, 0]),
+            title=f"Decision regions ({split})",
+        )
+        displays["misclassification"] = MisclassificationDisplay.from_predictions(
+            X_eval,
+            y_eval,
+            y_pred,
+            features=features,
+            labels=classes,
+            ax=fig.add_subplot(grid[1, 1]),
+            title=f"Misclassified samples ({split})",
+        )
+
+    cm_ax = fig.add_subplot(grid[1, 2])
+    displays["confusion_matrix"] = ConfusionMatrixDisplay.from_predictions(
+        y_eval,
+        y_pred,
+        labels=classes,
+        display_labels=_style.class_names(classes),
+        cmap="Blues",
+        colorbar=False,
+        ax=cm_ax,
+    )
+    cm_ax.set_title(f"Confusion matrix ({split})")
+
+    displays["predictions"] = PredictionDisplay.from_predictions(
+        y_eval,
+        y_pred,
+        labels=classes,
+        ax=fig.add_subplot(grid[2, :]),
+        title=f"Predicted vs. true class ({split})",
+    )
+    return fig, displays

@@ -1,0 +1,194 @@
+"""Class colours, class names and label handling shared by every display.
+
+Every display maps a label to its position in `classes` and takes its colour from
+that position, so a class has the same colour and name on every panel of
+[`plot_diagnostics`][qwertyclf.plotting.plot_diagnostics] whatever the label type.
+matplotlib is only imported inside the functions that draw, so importing
+`qwertyclf.plotting` stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.utils import column_or_1d
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted
+
+# The seed notebook's palette.
+CMAP = "Set2"
+PREDICTED_COLOR = "tab:blue"
+TRUE_COLOR = "tab:red"
+ERROR_EDGE_COLOR = "black"
+
+
+def class_colors(n_classes: int) -> np.ndarray:
+    """RGBA colour of each class position: Set2, then tab20 beyond 8 classes."""
+    import matplotlib as mpl
+
+    for name in (CMAP, "tab20"):
+        cmap = mpl.colormaps[name]
+        if n_classes <= cmap.N:
+            return mpl.colors.to_rgba_array(cmap.colors[:n_classes])
+    return mpl.colormaps["gist_rainbow"](np.linspace(0, 1, n_classes))
+
+
+def class_names(classes: ArrayLike) -> list[str]:
+    """Text shown for each class in legends and tick labels."""
+    return [str(c) for c in np.asarray(classes).tolist()]
+
+
+def resolve_classes(
+    *ys: ArrayLike | None, classes: ArrayLike | None = None
+) -> np.ndarray:
+    """The given `classes`, else the sorted union of the labels in `ys`."""
+    if classes is not None:
+        classes = np.asarray(classes)
+        if classes.ndim != 1 or len(classes) == 0:
+            raise ValueError("labels must be a non-empty 1d array of class labels.")
+        return classes
+    return unique_labels(*[y for y in ys if y is not None])
+
+
+def encode(y: ArrayLike, classes: np.ndarray, *, name: str = "y") -> np.ndarray:
+    """Position of each label of `y` in `classes`; ValueError for unknown labels."""
+    y = np.asarray(y)
+    order = np.argsort(classes, kind="stable")
+    sorted_classes = classes[order]
+    try:
+        pos = np.searchsorted(sorted_classes, y)
+    except TypeError as exc:  # e.g. int labels checked against str classes
+        raise ValueError(
+            f"{name} holds labels of another type than the classes {classes.tolist()}."
+        ) from exc
+    pos = np.clip(pos, 0, len(classes) - 1)
+    unknown = sorted_classes[pos] != y
+    if np.any(unknown):
+        raise ValueError(
+            f"{name} holds labels not among the classes {classes.tolist()}: "
+            f"{np.unique(y[unknown]).tolist()}. Pass labels= with every class."
+        )
+    return order[pos]
+
+
+def check_labels(*ys: ArrayLike, names: Sequence[str]) -> list[np.ndarray]:
+    """1d arrays of equal length (ValueError otherwise)."""
+    arrays = [column_or_1d(y, dtype=None) for y in ys]
+    lengths = {name: len(a) for name, a in zip(names, arrays, strict=True)}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"Inconsistent numbers of samples: {lengths}.")
+    return arrays
+
+
+def check_X(
+    X: ArrayLike, *ys: ArrayLike | None, names: Sequence[str] = ("y",)
+) -> np.ndarray:
+    """X as a 2d float array with as many rows as each non-None y."""
+    X_arr = np.asarray(X, dtype=float)
+    if X_arr.ndim != 2:
+        raise ValueError(
+            f"X must be 2d, of shape (n_samples, n_features); got shape {X_arr.shape}."
+        )
+    lengths = {"X": len(X_arr)}
+    lengths.update({n: len(y) for n, y in zip(names, ys, strict=True) if y is not None})
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"Inconsistent numbers of samples: {lengths}.")
+    return X_arr
+
+
+def check_features(
+    X: ArrayLike, features: Sequence[int | str], *, min_features: int = 2
+) -> tuple[list[int], list[str]]:
+    """Column indices and axis labels of the two plotted features.
+
+    `features` holds two column indices, or column names when `X` is a DataFrame.
+    """
+    columns = list(X.columns) if hasattr(X, "columns") else None
+    n_features = np.shape(X)[1] if np.ndim(X) == 2 else 0
+    if n_features < min_features:
+        raise ValueError(
+            f"X has {n_features} feature(s); plotting it in the plane needs at least "
+            f"{min_features}. Add a feature or use a display that does not need two."
+        )
+    if isinstance(features, str | int) or len(features) != 2:
+        raise ValueError(
+            "features must be a pair of feature indices, e.g. (0, 1); "
+            f"got {features!r}."
+        )
+    indices = []
+    for f in features:
+        if isinstance(f, str):
+            if columns is None or f not in columns:
+                raise ValueError(
+                    f"Feature {f!r} is not a column of X; pass a column name of a "
+                    "DataFrame or an integer index."
+                )
+            indices.append(columns.index(f))
+        elif isinstance(f, int | np.integer) and -n_features <= f < n_features:
+            indices.append(int(f) % n_features)
+        else:
+            raise ValueError(
+                f"Feature index {f!r} is out of range for X with {n_features} "
+                f"features; pick two indices in 0..{n_features - 1}."
+            )
+    if indices[0] == indices[1]:
+        raise ValueError(f"features must be two different features; got {features!r}.")
+    labels = [
+        str(columns[i]) if columns is not None else f"Feature {i}" for i in indices
+    ]
+    return indices, labels
+
+
+def check_fitted_classifier(estimator: Any) -> np.ndarray:
+    """`estimator.classes_` of a fitted classifier (NotFittedError otherwise)."""
+    check_is_fitted(estimator)
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        raise ValueError(
+            f"{type(estimator).__name__} has no classes_; these displays need a "
+            "fitted classifier."
+        )
+    return np.asarray(classes)
+
+
+def get_axes(ax: Any = None, **subplots_kw: Any) -> Any:
+    """`ax`, or the axes of a new figure."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(**subplots_kw)
+    return ax
+
+
+def scatter_by_class(
+    ax: Any,
+    X2: np.ndarray,
+    y_idx: np.ndarray,
+    classes: np.ndarray,
+    **kwargs: Any,
+) -> list[Any]:
+    """One scatter per class (so legends name them), colour from class position."""
+    colors = class_colors(len(classes))
+    scatters = []
+    for i, name in enumerate(class_names(classes)):
+        mask = y_idx == i
+        scatters.append(
+            ax.scatter(X2[mask, 0], X2[mask, 1], color=colors[i], label=name, **kwargs)
+        )
+    return scatters
+
+
+def circle(ax: Any, X2: np.ndarray, mask: np.ndarray, **kwargs: Any) -> Any:
+    """Circle the points of `mask`, as the seed's §7.3 does for mistakes."""
+    style = dict(
+        s=80,
+        facecolors="none",
+        edgecolors=ERROR_EDGE_COLOR,
+        linewidths=1.5,
+        label=f"Misclassified ({int(mask.sum())})",
+    )
+    style.update(kwargs)
+    return ax.scatter(X2[mask, 0], X2[mask, 1], **style)
