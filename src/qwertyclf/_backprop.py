@@ -64,13 +64,16 @@ class PlainMLPStep:
     """
 
     def __init__(self, module: QwertyNet) -> None:
-        self.linears = [layer for layer in module if isinstance(layer, nn.Linear)]
-        self.forward_fn, self.backward_fn = _ACTIVATION_GRADS[module.activation]
-        self._minus_ones: dict[int, torch.Tensor] = {}
-        for layer in self.linears:
+        linears = [layer for layer in module if isinstance(layer, nn.Linear)]
+        for layer in linears:
             for param in (layer.weight, layer.bias):
                 if param.grad is None:
                     param.grad = torch.zeros_like(param)
+        # Plain tensors, looked up once: nn.Module attribute access is slow.
+        self.layers = [(layer.weight, layer.bias) for layer in linears]
+        self.grads = [(layer.weight.grad, layer.bias.grad) for layer in linears]
+        self.forward_fn, self.backward_fn = _ACTIVATION_GRADS[module.activation]
+        self._minus_ones: dict[int, torch.Tensor] = {}
 
     @staticmethod
     def supports(module: nn.Module) -> bool:
@@ -96,41 +99,41 @@ class PlainMLPStep:
         by `weight` when given. Returns the logits and the unweighted *sum* of
         the per-row cross-entropies (for epoch statistics).
         """
-        inputs, pre_acts, outputs = [], [], []
+        *hidden, (out_weight, out_bias) = self.layers
+        inputs, pre_acts = [x], []
         h = x
-        for layer in self.linears[:-1]:
-            inputs.append(h)
-            z = torch.addmm(layer.bias, h, layer.weight.t())
+        for weight_, bias in hidden:
+            z = F.linear(h, weight_, bias)
             h = self.forward_fn(z)
             pre_acts.append(z)
-            outputs.append(h)
-        last = self.linears[-1]
-        inputs.append(h)
-        logits = torch.addmm(last.bias, h, last.weight.t())
+            inputs.append(h)
+        logits = F.linear(h, out_weight, out_bias)
 
+        n = len(y)
         log_proba = torch.log_softmax(logits, 1)
         loss_sum = F.nll_loss(log_proba, y, reduction="sum")
-        # d(mean CE)/d logits = (softmax - onehot) / n; the 1/n is folded into
-        # the weight products (alpha) and the bias means below.
-        grad = log_proba.exp_().scatter_add_(1, y.unsqueeze(1), self._ones(len(y)))
-        if weight is not None:
-            grad.mul_(weight.unsqueeze(1))
-        scale = 1.0 / len(y)
+        # d(mean weighted CE)/d logits = weight * (softmax - onehot) / n
+        grad = log_proba.exp_().scatter_add_(1, y.unsqueeze(1), self._minus_one(n))
+        if weight is None:
+            grad.mul_(1.0 / n)
+        else:
+            grad.mul_(weight.unsqueeze(1)).mul_(1.0 / n)
 
-        for i in range(len(self.linears) - 1, -1, -1):
-            layer = self.linears[i]
-            layer.weight.grad.addmm_(grad.t(), inputs[i], beta=0, alpha=scale)
-            torch.mean(grad, 0, out=layer.bias.grad)
+        for i in range(len(self.layers) - 1, -1, -1):
+            weight_grad, bias_grad = self.grads[i]
+            torch.mm(grad.t(), inputs[i], out=weight_grad)
+            torch.sum(grad, 0, out=bias_grad)
             if i:
-                grad = self.backward_fn(grad @ layer.weight, pre_acts[i - 1],
-                                        outputs[i - 1])
+                grad = self.backward_fn(
+                    torch.mm(grad, self.layers[i][0]), pre_acts[i - 1], inputs[i]
+                )
         return logits, loss_sum
 
-    def _ones(self, n: int) -> torch.Tensor:
+    def _minus_one(self, n: int) -> torch.Tensor:
         """A cached `(n, 1)` column of -1 (batch sizes repeat every epoch)."""
         column = self._minus_ones.get(n)
         if column is None:
-            weight = self.linears[0].weight
-            column = torch.full((n, 1), -1.0, dtype=weight.dtype, device=weight.device)
+            like = self.layers[0][0]
+            column = torch.full((n, 1), -1.0, dtype=like.dtype, device=like.device)
             self._minus_ones[n] = column
         return column

@@ -26,7 +26,12 @@ from skorch.helper import predefined_split
 from torch import nn
 
 from ._module import QwertyNet, check_architecture
-from ._training import INFERENCE_CHUNK, QwertySkorchNet, TensorDataset
+from ._training import (
+    INFERENCE_CHUNK,
+    QwertySkorchNet,
+    TensorDataset,
+    training_threads,
+)
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -91,6 +96,10 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         uses fresh copies.
     device : str, default="cpu"
         `"cpu"`, `"cuda"`, `"cuda:N"` or `"auto"` (CUDA when available).
+    dtype : {"float32", "float64"}, default="float32"
+        Floating-point precision of the network and the data it sees.
+        float64 is slower, and exact enough that results do not depend on
+        the order in which rows are summed.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. The global NumPy and PyTorch random states are left untouched.
@@ -151,6 +160,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         class_weight: dict | str | None = None,
         callbacks: list | None = None,
         device: str = "cpu",
+        dtype: str = "float32",
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
         warm_start: bool = False,
@@ -172,6 +182,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.callbacks = callbacks
         self.device = device
+        self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -213,10 +224,10 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             net = self.net_
         else:
             net = self._build_net(len(self.classes_), seed)
-            with self._rng(seed):
+            with self._fit_context(seed):
                 net.initialize()
         net.set_params(train_split=predefined_split(valid) if valid else None)
-        with self._rng(seed + len(net.history)):
+        with self._fit_context(seed + len(net.history)):
             net.partial_fit(train, epochs=self.max_epochs)
         # Do not keep a reference to the validation data in the fitted model.
         net.set_params(train_split=None)
@@ -266,9 +277,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         train, _ = self._datasets(X, y_enc, weight, None, seed)
         if first:
             self.net_ = self._build_net(len(self.classes_), seed)
-            with self._rng(seed):
+            with self._fit_context(seed):
                 self.net_.initialize()
-        with self._rng(seed + len(self.net_.history)):
+        with self._fit_context(seed + len(self.net_.history)):
             self.net_.partial_fit(train, epochs=1)
         self._set_fit_results()
         return self
@@ -303,7 +314,8 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Labels taken from `classes_`.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -316,7 +328,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         module = self.net_.module_
         module.eval()
-        X = _as_float32(X)
+        X = _as_float(X, self.dtype)
         proba = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
         with torch.inference_mode():
             X = torch.from_numpy(X)
@@ -382,16 +394,16 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             )
         device = self.device_
         train = TensorDataset(
-            _to_tensor(X, device),
+            _to_tensor(X, device, self.dtype),
             torch.as_tensor(y_enc, dtype=torch.long, device=device),
-            None if weight is None else _to_tensor(weight, device),
+            None if weight is None else _to_tensor(weight, device, self.dtype),
         )
         if valid_X is None:
             if self.early_stopping:
                 raise ValueError("early_stopping=True needs validation data.")
             return train, None
         valid = TensorDataset(
-            _to_tensor(valid_X, device),
+            _to_tensor(valid_X, device, self.dtype),
             torch.as_tensor(valid_y, dtype=torch.long, device=device),
         )
         return train, valid
@@ -449,6 +461,10 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             raise TypeError(
                 "callbacks must be a list of skorch callbacks or (name, callback) pairs."
             )
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(
+                f"dtype must be 'float32' or 'float64', got {self.dtype!r}."
+            )
         self.device_ = _resolve_device(self.device)
 
     def _seed(self) -> int:
@@ -456,8 +472,17 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
-    def _rng(self, seed):
-        return _seeded_torch(seed, self.device_)
+    @contextlib.contextmanager
+    def _fit_context(self, seed):
+        """Seed torch (restoring the caller's RNG) and pick the thread count."""
+        widths = (self.n_features_in_, *self.hidden_layer_sizes, len(self.classes_))
+        devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
+        with (
+            torch.random.fork_rng(devices=devices),
+            training_threads(self.batch_size, widths),
+        ):
+            torch.manual_seed(seed)
+            yield
 
     def _build_net(self, n_classes, seed) -> QwertySkorchNet:
         optimizer = _check_optimizer(self.optimizer)
@@ -487,6 +512,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             module__activation=self.activation,
             module__batch_norm=self.batch_norm,
             module__dropout=self.dropout,
+            module__dtype=getattr(torch, self.dtype),
             criterion=nn.CrossEntropyLoss,
             optimizer=optimizer,
             lr=self.lr,
@@ -511,15 +537,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = int(np.argmin(losses)) + 1
 
 
-@contextlib.contextmanager
-def _seeded_torch(seed: int, device: torch.device):
-    """Seed torch for the block, then give the caller back their RNG state."""
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
 def _stratified_split(X, y_enc, weight, fraction, seed):
     """Hold out `fraction` of the rows, stratified by class."""
     index = np.arange(len(y_enc))
@@ -536,14 +553,14 @@ def _stratified_split(X, y_enc, weight, fraction, seed):
     return X[train], X[valid], y_enc[train], y_enc[valid], weight
 
 
-def _as_float32(X: np.ndarray) -> np.ndarray:
-    """A C-contiguous, writable float32 view or copy of `X`."""
-    X = np.asarray(X, dtype=np.float32, order="C")
+def _as_float(X: np.ndarray, dtype: str) -> np.ndarray:
+    """A C-contiguous, writable view or copy of `X` with the given dtype."""
+    X = np.asarray(X, dtype=dtype, order="C")
     return X if X.flags.writeable else X.copy()
 
 
-def _to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(_as_float32(X)).to(device)
+def _to_tensor(X: np.ndarray, device: torch.device, dtype: str) -> torch.Tensor:
+    return torch.from_numpy(_as_float(X, dtype)).to(device)
 
 
 def _check_optimizer(optimizer) -> type[torch.optim.Optimizer]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from numbers import Integral, Real
 
+import torch
 from torch import nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -86,6 +87,8 @@ class QwertyNet(nn.Sequential):
         Insert `BatchNorm1d` after each hidden `Linear`.
     dropout : float, default=0.0
         Dropout probability after each hidden activation (0 adds no layer).
+    dtype : torch.dtype, default=None
+        Parameter dtype (`torch.float32` when None).
 
     Examples
     --------
@@ -110,6 +113,7 @@ class QwertyNet(nn.Sequential):
         activation: str = "relu",
         batch_norm: bool = False,
         dropout: float = 0.0,
+        dtype: torch.dtype | None = None,
     ) -> None:
         sizes = check_architecture(
             n_features, n_classes, hidden_layer_sizes, activation, dropout
@@ -117,14 +121,14 @@ class QwertyNet(nn.Sequential):
         layers: list[nn.Module] = []
         width = n_features
         for size in sizes:
-            layers.append(nn.Linear(width, size))
+            layers.append(nn.Linear(width, size, dtype=dtype))
             if batch_norm:
-                layers.append(nn.BatchNorm1d(size))
+                layers.append(nn.BatchNorm1d(size, dtype=dtype))
             layers.append(ACTIVATIONS[activation]())
             if dropout:
                 layers.append(nn.Dropout(dropout))
             width = size
-        layers.append(nn.Linear(width, n_classes))
+        layers.append(nn.Linear(width, n_classes, dtype=dtype))
         super().__init__(*layers)
         self.n_features = n_features
         self.n_classes = n_classes

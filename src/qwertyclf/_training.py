@@ -16,7 +16,9 @@ callbacks and checkpointing, and replaces only what happens inside an epoch:
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Sequence
 
 import torch
 from skorch import NeuralNetClassifier
@@ -26,11 +28,46 @@ from skorch.utils import TeeGenerator
 from torch.nn import functional as F
 
 from ._backprop import PlainMLPStep
+from ._fused_step import lean_step
 
 #: Rows per forward pass when nothing is being learned (validation, predict).
 INFERENCE_CHUNK = 8192
 
+#: Below this many activations per batch (rows x widest layer), a training
+#: step runs on one thread: waking a second one costs more than it saves, and
+#: far more when another process holds the other core.
+SMALL_BATCH_WORK = 2**16
+
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
+
+
+@contextlib.contextmanager
+def training_threads(batch_size: int, widths: Sequence[int]):
+    """Run the block with one intra-op thread if the batches are small.
+
+    Parameters
+    ----------
+    batch_size : int
+        Rows per training batch.
+    widths : sequence of int
+        Input, hidden and output widths of the network.
+
+    Examples
+    --------
+    >>> import torch
+    >>> with training_threads(16, (2, 8, 3)):
+    ...     torch.get_num_threads()
+    1
+    """
+    previous = torch.get_num_threads()
+    small = batch_size * max(widths) < SMALL_BATCH_WORK
+    if small and previous != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
 
 
 class TensorDataset(Dataset):
@@ -196,9 +233,8 @@ class QwertySkorchNet(NeuralNetClassifier):
         hooks = self._callback_hooks()
         module = self.module_
         module.train(training)
-        device = next(module.parameters()).device
-        loss_sum = torch.zeros((), device=device)
-        hits = torch.zeros((), dtype=torch.long, device=device)
+        # Per-batch results stay on the device until the epoch ends.
+        loss_sums, hits = [], []
         step = self._train_batch_fn() if training else None
         n_batches = 0
         if not training:
@@ -217,8 +253,8 @@ class QwertySkorchNet(NeuralNetClassifier):
                 else:
                     logits = module(xb)
                     batch_loss = F.cross_entropy(logits, yb, reduction="sum")
-                loss_sum.add_(batch_loss.detach())
-                hits.add_((logits.detach().argmax(1) == yb).sum())
+                loss_sums.append(batch_loss.detach())
+                hits.append(logits.detach().argmax(1) == yb)
                 n_batches += 1
                 if "on_batch_end" in hooks:
                     self.history.record_batch(
@@ -233,9 +269,17 @@ class QwertySkorchNet(NeuralNetClassifier):
                         y_pred=logits,
                     )
         n = len(iterator.dataset)
+        loss = torch.stack(loss_sums).sum().item() / n
+        if training and not math.isfinite(loss):
+            raise ValueError(
+                f"Training diverged: the training loss is {loss} at epoch "
+                f"{len(self.history)}. Lower the learning rate (now {self.lr}), "
+                "scale the features (for example with StandardScaler in a "
+                "Pipeline) or add weight decay."
+            )
         self.history.record(prefix + "_batch_count", n_batches)
-        self._record_epoch_stat(prefix + "_loss", loss_sum.item() / n, best=True)
-        self._record_epoch_stat(prefix + "_acc", hits.item() / n)
+        self._record_epoch_stat(prefix + "_loss", loss, best=True)
+        self._record_epoch_stat(prefix + "_acc", torch.cat(hits).sum().item() / n)
 
     def _record_epoch_stat(self, key, value, best=False):
         self.history.record(key, value)
@@ -259,8 +303,12 @@ class QwertySkorchNet(NeuralNetClassifier):
         under `torch.no_grad`) or through autograd.
         """
         module = self.module_
-        optimizer = self.optimizer_
+        for param in module.parameters():
+            if param.grad is None:
+                param.grad = torch.zeros_like(param)
         manual = PlainMLPStep(module) if PlainMLPStep.supports(module) else None
+        update = lean_step(self.optimizer_)
+        zero_grad = self.optimizer_.zero_grad
 
         def step(batch, hooks):
             xb, yb = batch[0], batch[1]
@@ -268,13 +316,12 @@ class QwertySkorchNet(NeuralNetClassifier):
             if manual is not None:
                 logits, loss_sum = manual(xb, yb, weight)
             else:
-                optimizer.zero_grad(set_to_none=True)
+                # Gradients are zeroed in place, not freed, so `update` can
+                # keep referring to the same tensors.
+                zero_grad(set_to_none=False)
                 logits = module(xb)
                 losses = F.cross_entropy(logits, yb, reduction="none")
-                if weight is not None:
-                    (losses * weight).mean().backward()
-                else:
-                    losses.mean().backward()
+                (losses if weight is None else losses * weight).mean().backward()
                 loss_sum = losses.detach().sum()
             if "on_grad_computed" in hooks:
                 self.notify(
@@ -282,7 +329,7 @@ class QwertySkorchNet(NeuralNetClassifier):
                     named_parameters=TeeGenerator(self.get_all_learnable_params()),
                     batch=batch,
                 )
-            optimizer.step()
+            update()
             return logits, loss_sum
 
         step.manual = manual is not None

@@ -1,0 +1,23 @@
+"""scikit-learn's estimator checks, with no expected failures."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from qwertyclf import QwertyClassifier
+
+
+def _estimators():
+    # Small, fast settings. Full batches in float64 make the sample-weight check
+    # exact up to rounding:
+    # weighting a row by k is then the same objective, step by step, as
+    # repeating it k times (scikit-learn checks MLPClassifier with its
+    # full-batch solver for the same reason).
+    return [
+        QwertyClassifier(
+            max_epochs=40, batch_size=256, lr=0.05, dtype="float64", random_state=0
+        )
+    ]
+
+
+@parametrize_with_checks(_estimators())
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
