@@ -1,0 +1,173 @@
+"""Time qwertyclf against scikit-learn's MLPClassifier and plain skorch.
+
+    python benchmarks/run.py            # full run, writes docs/benchmarks.md
+    python benchmarks/run.py --quick    # small sizes, one repeat (smoke test)
+
+Every case runs in this one process: a warm-up, then `--repeats` timed runs;
+the table reports medians and ratios to MLPClassifier. Peak memory of the
+large training case is measured in a child process (`--memory-probe`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import numpy as np  # noqa: E402
+import sklearn  # noqa: E402
+import skorch  # noqa: E402
+import threadpoolctl  # noqa: E402
+import torch  # noqa: E402
+
+import cases  # noqa: E402
+import qwertyclf  # noqa: E402
+
+REFERENCE = "scikit-learn MLPClassifier"
+TITLES = {
+    "a": "(a) Lecture workload: fit, 720 rows x 2 features, 2-8-3 ReLU, "
+    "batch 16, {epochs} epochs, Adam lr 0.01",
+    "b": "(b) Large table: fit, {n:,} rows x 20 features, 10 classes, "
+    "hidden (64, 64), batch 512, 3 epochs",
+    "c": "(c) Inference: predict_proba on {n:,} rows",
+    "d": "(d) GridSearchCV: 12 candidates x {folds} folds on the lecture data, "
+    "n_jobs=2",
+}
+
+
+def machine_info() -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = ", ".join(
+        f"{lib['internal_api']} {lib.get('version') or ''} ({lib['num_threads']} threads)"
+        for lib in threadpoolctl.threadpool_info()
+    )
+    return [
+        f"- Date: {datetime.date.today().isoformat()}",
+        f"- CPU: {cpu}, {torch.get_num_threads()} torch threads, "
+        f"{len(__import__('os').sched_getaffinity(0))} cores available",
+        f"- Python {platform.python_version()}, qwertyclf {qwertyclf.__version__}, "
+        f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
+        f"skorch {skorch.__version__}, numpy {np.__version__}",
+        f"- BLAS: {blas}",
+    ]
+
+
+def table(rows: list[cases.Row], throughput: bool) -> list[str]:
+    reference = next(r for r in rows if r.contender == REFERENCE)
+    if throughput:
+        head = "| contender | median rows/s | speed vs MLPClassifier | runs (s) |"
+    else:
+        head = "| contender | median time (s) | time vs MLPClassifier | accuracy | runs (s) |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for row in rows:
+        runs = ", ".join(f"{s:.3f}" for s in row.seconds)
+        if throughput:
+            ratio = row.throughput / reference.throughput
+            lines.append(
+                f"| {row.contender} | {row.throughput:,.0f} | {ratio:.2f}x | {runs} |"
+            )
+        else:
+            ratio = row.median / reference.median
+            accuracy = "" if row.accuracy is None else f"{row.accuracy:.3f}"
+            lines.append(
+                f"| {row.contender} | {row.median:.3f} | {ratio:.2f}x | {accuracy} "
+                f"| {runs} |"
+            )
+    return lines
+
+
+def memory_probe(n_samples: int) -> dict:
+    """Peak resident memory added by fitting case (b), in this (child) process."""
+    X, y = cases.large_data(n_samples)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    qwertyclf.QwertyClassifier(
+        hidden_layer_sizes=(64, 64), batch_size=512, max_epochs=1, lr=1e-3
+    ).fit(X, y)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"input_bytes": X.nbytes + y.nbytes, "added_peak_bytes": after - before}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, 1 repeat")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--output", type=Path, default=HERE.parent / "docs" / "benchmarks.md")
+    parser.add_argument("--memory-probe", type=int, metavar="N", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    cases.quiet()
+    if args.memory_probe:
+        print(json.dumps(memory_probe(args.memory_probe)))
+        return 0
+
+    repeats = args.repeats or (1 if args.quick else 5)
+    epochs = 5 if args.quick else 100
+    n_large = 4_000 if args.quick else 500_000
+    folds = 2 if args.quick else 5
+
+    sections = {}
+    print("(a) lecture workload ...", flush=True)
+    sections["a"] = cases.case_seed(repeats, epochs=epochs)
+    print("(b) large table ...", flush=True)
+    sections["b"], fitted = cases.case_large(repeats, n_large)
+    print("(c) inference ...", flush=True)
+    sections["c"] = cases.case_predict(repeats, fitted)
+    del fitted
+    print("(d) grid search ...", flush=True)
+    sections["d"] = cases.case_grid(repeats, folds=folds, epochs=epochs)
+    probe = subprocess.run(
+        [sys.executable, __file__, "--memory-probe", str(n_large)],
+        check=True, capture_output=True, text=True,
+    )
+    memory = json.loads(probe.stdout)
+
+    lines = [
+        "# Benchmarks",
+        "",
+        "Produced by `python benchmarks/run.py`"
+        + (" --quick (small sizes, not representative)" if args.quick else "")
+        + f": each case is run once to warm up, then {repeats} times; medians and "
+        "ratios to scikit-learn's MLPClassifier, all in one process. Accuracy is "
+        "on the held-out 20% (case a) or the best cross-validated score (case d).",
+        "",
+        "## Machine",
+        "",
+        *machine_info(),
+    ]
+    params = {"epochs": epochs, "n": n_large, "folds": folds}
+    for key, rows in sections.items():
+        lines += ["", f"## {TITLES[key].format(**params)}", ""]
+        lines += table(rows, throughput=key in "bc")
+    ratio = memory["added_peak_bytes"] / memory["input_bytes"]
+    lines += [
+        "",
+        "## Memory of case (b)",
+        "",
+        f"Fitting QwertyClassifier on the {n_large:,}-row table raised the peak "
+        f"resident memory by {memory['added_peak_bytes'] / 2**20:,.1f} MiB, "
+        f"{ratio:.2f}x the {memory['input_bytes'] / 2**20:,.1f} MiB of input arrays.",
+        "",
+    ]
+    text = "\n".join(lines)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
