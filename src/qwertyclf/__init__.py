@@ -8,10 +8,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._classifier import QwertyClassifier
 from ._module import QwertyNet
+from ._persistence import load_model, save_model
 
 try:
     __version__ = version("qwertyclf")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["QwertyClassifier", "QwertyNet", "__version__"]
+__all__ = ["QwertyClassifier", "QwertyNet", "__version__", "load_model", "save_model"]

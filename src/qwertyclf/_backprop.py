@@ -45,7 +45,8 @@ class PlainMLPStep:
     """Loss and parameter gradients of a plain `QwertyNet` without autograd.
 
     Use `supports` first: only `Linear` layers with one of the activations
-    above qualify (no batch norm, no dropout).
+    above qualify (no batch norm, no dropout). Call it under `torch.no_grad()`:
+    it replaces autograd, so nothing should be recorded for it.
 
     Parameters
     ----------
@@ -58,7 +59,8 @@ class PlainMLPStep:
     >>> from qwertyclf import QwertyNet
     >>> net = QwertyNet()
     >>> step = PlainMLPStep(net)
-    >>> logits, loss_sum = step(torch.zeros(4, 2), torch.tensor([0, 1, 2, 0]))
+    >>> with torch.no_grad():
+    ...     logits, loss_sum = step(torch.zeros(4, 2), torch.tensor([0, 1, 2, 0]))
     >>> net[0].weight.grad.shape
     torch.Size([8, 2])
     """

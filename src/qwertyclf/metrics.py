@@ -170,14 +170,16 @@ def _reference_per_class(reference: Any, classes: np.ndarray) -> np.ndarray | No
     """Align a per-class reference with `classes`; `None` if it has none.
 
     Accepts a mapping label → accuracy (a `PerClassAccuracy` included), an object
-    with a `per_class` attribute holding either, or an array aligned with
-    `classes`. A bare number carries no per-class values.
+    with a `per_class` attribute holding either (such as the `BayesAccuracy` of
+    `qwertyclf.datasets`, a float with per-class values), or an array aligned with
+    `classes`. A bare number, or an empty `per_class`, carries no per-class values.
     """
     if reference is None:
         return None
-    per_class = getattr(reference, "per_class", None)
-    if per_class is not None and not callable(per_class):
-        reference = per_class
+    if hasattr(reference, "per_class") and not isinstance(reference, Mapping):
+        reference = reference.per_class
+        if reference is None or len(reference) == 0:
+            return None
     if isinstance(reference, Mapping):
         keys = {_as_key(k): v for k, v in reference.items()}
         missing = [c for c in classes.tolist() if c not in keys]

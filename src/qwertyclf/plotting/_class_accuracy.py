@@ -121,7 +121,8 @@ class ClassAccuracyDisplay:
         self.bar_labels_ = ax.bar_label(
             self.bars_,
             labels=["n/a" if np.isnan(a) else f"{a:.1%}" for a in accuracy],
-            padding=2,
+            # Inside the bars, clear of the reference ticks near their tops.
+            label_type="center",
         )
         overall = float(self.overall_accuracy)
         self.overall_line_ = ax.axhline(
@@ -138,8 +139,8 @@ class ClassAccuracyDisplay:
                 label=self.reference_name,
             )
         ax.set_xticks(x, names)
-        # Room above 100% for the bar labels and the legend.
-        ax.set(ylim=(0, 1.25), ylabel="Accuracy", xlabel="Class", title=title)
+        # Room above 100% for the legend.
+        ax.set(ylim=(0, 1.2), ylabel="Accuracy", xlabel="Class", title=title)
         ax.set_yticks(np.linspace(0, 1, 6))
         ax.legend(loc="upper right", ncols=2, fontsize="small")
         self.ax_ = ax

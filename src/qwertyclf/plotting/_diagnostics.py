@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.utils import check_consistent_length
 
-from qwertyclf.metrics import per_class_accuracy
+from qwertyclf.metrics import _reference_per_class, per_class_accuracy
 from qwertyclf.plotting import _style
 from qwertyclf.plotting._class_accuracy import ClassAccuracyDisplay
 from qwertyclf.plotting._dataset import DatasetDisplay
@@ -27,6 +27,7 @@ def plot_diagnostics(
     y_test: ArrayLike | None = None,
     *,
     bayes_estimator: Any = None,
+    bayes_accuracy: float | None = None,
     features: Sequence[int | str] = (0, 1),
     grid_resolution: int = 200,
     figsize: tuple[float, float] = (18, 15),
@@ -57,6 +58,11 @@ def plot_diagnostics(
         Reference classifier, such as a `GaussianBayesClassifier`: its boundary is
         drawn over the decision regions, and its accuracy on the evaluated data
         (overall and per class) is shown next to the model's.
+    bayes_accuracy : float, default=None
+        Known Bayes-optimal accuracy, e.g. from `qwertyclf.datasets.bayes_accuracy`;
+        shown instead of the `bayes_estimator`'s accuracy on the data. Its
+        `per_class` values, if any, are the per-class reference (aligned with the
+        estimator's `classes_`).
     features : pair of int or str, default=(0, 1)
         The two features of the spatial panels; other features are held at
         their median for the decision regions.
@@ -118,6 +124,9 @@ def plot_diagnostics(
             y_eval, bayes_estimator.predict(X_eval), labels=classes
         )
         bayes_per_class, bayes_overall = bayes.accuracy, bayes.overall
+    if bayes_accuracy is not None:
+        bayes_overall = float(bayes_accuracy)
+        bayes_per_class = _reference_per_class(bayes_accuracy, classes)
 
     fig = plt.figure(figsize=figsize, layout="constrained")
     grid = fig.add_gridspec(3, 3, height_ratios=[1, 1.3, 0.8])

@@ -1,4 +1,4 @@
-"""Doctest setup for the plotting examples: Agg backend, figures closed after each."""
+"""Test and doctest setup: the Agg backend, and figures closed after each test."""
 
 import matplotlib
 import pytest
