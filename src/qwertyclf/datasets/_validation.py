@@ -87,10 +87,10 @@ def check_class_counts(
             f"got {n_samples!r}."
         )
     counts = np.asarray(n_samples)
-    if counts.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold ints, got dtype {counts.dtype}.")
     if counts.size == 0:
         raise ValueError(f"{name} must have at least one class.")
+    if counts.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold ints, got dtype {counts.dtype}.")
     if np.any(counts < 1):
         raise ValueError(f"{name} must be >= 1 for every class, got {counts.tolist()}.")
     return counts.astype(np.int64)
@@ -187,7 +187,9 @@ def _check_full(full: np.ndarray, name: str) -> np.ndarray:
             raise ValueError(
                 f"{name}: the matrix of class {i} is not positive definite."
             ) from None
-    return full
+    # Exact for symmetric input ((a + a) / 2 == a), and removes rounding-level
+    # asymmetry that would make multivariate_normal warn.
+    return 0.5 * (full + full.transpose(0, 2, 1))
 
 
 def check_priors(
