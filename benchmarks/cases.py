@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import MLPClassifier
+from skorch import NeuralNetClassifier
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
@@ -161,7 +161,9 @@ def case_seed(repeats: int, epochs: int = 100) -> list[Row]:
         else:
             X_eval = X_test.astype(np.float32) if "skorch" in name else X_test
             accuracy = float(np.mean(model.predict(X_eval) == y_test))
-        rows.append(Row("a", name, seconds, rows=len(X_train) * epochs, accuracy=accuracy))
+        rows.append(
+            Row("a", name, seconds, rows=len(X_train) * epochs, accuracy=accuracy)
+        )
     return rows
 
 
@@ -189,7 +191,10 @@ def case_large(repeats: int, n_samples: int, epochs: int = 3) -> tuple[list[Row]
         "scikit-learn MLPClassifier": lambda: mlp(hidden, 512, epochs, 1e-3).fit(X, y),
         "skorch NeuralNetClassifier": lambda: NeuralNetClassifier(
             nn.Sequential(
-                nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                nn.Linear(20, 64),
+                nn.ReLU(),
+                nn.Linear(64, 64),
+                nn.ReLU(),
                 nn.Linear(64, 10),
             ),
             optimizer=torch.optim.Adam,
@@ -244,8 +249,13 @@ def case_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs: int = 2):
     for name, search in searches.items():
         seconds, fitted = timed(lambda search=search: search.fit(X, y), repeats)
         rows.append(
-            Row("d", name, seconds, rows=len(fitted.cv_results_["params"]) * folds,
-                accuracy=float(fitted.best_score_))
+            Row(
+                "d",
+                name,
+                seconds,
+                rows=len(fitted.cv_results_["params"]) * folds,
+                accuracy=float(fitted.best_score_),
+            )
         )
     return rows
 

@@ -22,13 +22,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import cases  # noqa: E402
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 import skorch  # noqa: E402
 import threadpoolctl  # noqa: E402
 import torch  # noqa: E402
 
-import cases  # noqa: E402
 import qwertyclf  # noqa: E402
 
 REFERENCE = "scikit-learn MLPClassifier"
@@ -53,7 +53,8 @@ def machine_info() -> list[str]:
     except OSError:
         pass
     blas = ", ".join(
-        f"{lib['internal_api']} {lib.get('version') or ''} ({lib['num_threads']} threads)"
+        f"{lib['internal_api']} {lib.get('version') or ''} "
+        f"({lib['num_threads']} threads)"
         for lib in threadpoolctl.threadpool_info()
     )
     return [
@@ -72,7 +73,10 @@ def table(rows: list[cases.Row], throughput: bool) -> list[str]:
     if throughput:
         head = "| contender | median rows/s | speed vs MLPClassifier | runs (s) |"
     else:
-        head = "| contender | median time (s) | time vs MLPClassifier | accuracy | runs (s) |"
+        head = (
+            "| contender | median time (s) | time vs MLPClassifier | accuracy "
+            "| runs (s) |"
+        )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for row in rows:
         runs = ", ".join(f"{s:.3f}" for s in row.seconds)
@@ -106,7 +110,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 repeat")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--output", type=Path, default=HERE.parent / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--output", type=Path, default=HERE.parent / "docs" / "benchmarks.md"
+    )
     parser.add_argument("--memory-probe", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cases.quiet()
@@ -131,7 +137,9 @@ def main(argv=None) -> int:
     sections["d"] = cases.case_grid(repeats, folds=folds, epochs=epochs)
     probe = subprocess.run(
         [sys.executable, __file__, "--memory-probe", str(n_large)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     memory = json.loads(probe.stdout)
 

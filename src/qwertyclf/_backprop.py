@@ -85,8 +85,10 @@ class PlainMLPStep:
             and not module.batch_norm
             and not module.dropout
             and module.activation in _ACTIVATION_GRADS
-            and all(isinstance(layer, nn.Linear) or not list(layer.parameters())
-                    for layer in module)
+            and all(
+                isinstance(layer, nn.Linear) or not list(layer.parameters())
+                for layer in module
+            )
         )
 
     def __call__(

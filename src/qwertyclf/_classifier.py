@@ -217,24 +217,15 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             classes, y_enc = np.unique(y, return_inverse=True)
             self._check_n_classes(classes)
             self.classes_ = classes
-        weight = self._sample_weight(X, y, sample_weight)
-        self._check_params()
-        seed = self._seed()
-        train, valid = self._datasets(X, y_enc, weight, validation_data, seed)
-        if continuing:
-            net = self.net_
-        else:
-            net = self._build_net(len(self.classes_), seed)
-            with self._fit_context(seed):
-                net.initialize()
-        net.set_params(train_split=predefined_split(valid) if valid else None)
-        with self._fit_context(seed + len(net.history)):
-            net.partial_fit(train, epochs=self.max_epochs)
-        # Do not keep a reference to the validation data in the fitted model.
-        net.set_params(train_split=None)
-        self.net_ = net
-        self._set_fit_results()
-        return self
+        return self._train(
+            X,
+            y,
+            y_enc,
+            sample_weight,
+            validation_data,
+            epochs=self.max_epochs,
+            fresh=not continuing,
+        )
 
     def partial_fit(self, X, y, classes=None, *, sample_weight=None):
         """Train the network for one more epoch on `X`, `y`.
@@ -272,16 +263,26 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                     f"call to partial_fit, {self.classes_!r}."
                 )
         y_enc = self._encode(y, "y")
+        return self._train(X, y, y_enc, sample_weight, None, epochs=1, fresh=first)
+
+    def _train(self, X, y, y_enc, sample_weight, validation_data, *, epochs, fresh):
+        """Train a new net (`fresh`) or `net_` for `epochs` epochs."""
         weight = self._sample_weight(X, y, sample_weight)
         self._check_params()
         seed = self._seed()
-        train, _ = self._datasets(X, y_enc, weight, None, seed)
-        if first:
-            self.net_ = self._build_net(len(self.classes_), seed)
+        train, valid = self._datasets(X, y_enc, weight, validation_data, seed)
+        if fresh:
+            net = self._build_net(len(self.classes_), seed)
             with self._fit_context(seed):
-                self.net_.initialize()
-        with self._fit_context(seed + len(self.net_.history)):
-            self.net_.partial_fit(train, epochs=1)
+                net.initialize()
+        else:
+            net = self.net_
+        net.set_params(train_split=predefined_split(valid) if valid else None)
+        with self._fit_context(seed + len(net.history)):
+            net.partial_fit(train, epochs=epochs)
+        # Do not keep a reference to the validation data in the fitted model.
+        net.set_params(train_split=None)
+        self.net_ = net
         self._set_fit_results()
         return self
 
@@ -363,15 +364,22 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return load_model(path, device=device)
 
     def _restore(
-        self, *, classes, n_features_in, feature_names_in, state_dict, history,
-        n_iter, best_epoch,
+        self,
+        *,
+        classes,
+        n_features_in,
+        feature_names_in,
+        state_dict,
+        history,
+        n_iter,
+        best_epoch,
     ):
         """Rebuild the fitted state from what `save_model` stored."""
-        self._check_params()
         self.classes_ = classes
         self.n_features_in_ = n_features_in
         if feature_names_in is not None:
             self.feature_names_in_ = feature_names_in
+        self._check_params()
         net = self._build_net(len(classes), seed=0)
         with self._fit_context(0):
             net.initialize()
@@ -381,6 +389,13 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = history
         self.n_iter_ = n_iter
         self.best_epoch_ = best_epoch
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # skorch maps a CUDA-trained net to the CPU when unpickled on a machine
+        # without CUDA; predict where the net now is.
+        if "net_" in state:
+            self.device_ = torch.device(self.net_.device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -497,13 +512,19 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self):
         """Validate the hyperparameters; resolve the device."""
-        check_architecture(
-            2, 2, self.hidden_layer_sizes, self.activation, self.dropout
-        )
+        self._widths()
         _check_optimizer(self.optimizer)
-        for name, low in (("batch_size", 1), ("max_epochs", 1), ("n_iter_no_change", 1)):
+        for name, low in (
+            ("batch_size", 1),
+            ("max_epochs", 1),
+            ("n_iter_no_change", 1),
+        ):
             value = getattr(self, name)
-            if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
+            if (
+                not isinstance(value, Integral)
+                or isinstance(value, bool)
+                or value < low
+            ):
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
         for name in ("lr", "weight_decay", "tol"):
             value = getattr(self, name)
@@ -516,7 +537,8 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             not isinstance(fraction, Real) or not 0.0 < fraction < 1.0
         ):
             raise ValueError(
-                f"validation_fraction must be None or a float in (0, 1), got {fraction!r}."
+                "validation_fraction must be None or a float in (0, 1), "
+                f"got {fraction!r}."
             )
         if self.callbacks is not None and not all(
             isinstance(cb, Callback)
@@ -524,13 +546,25 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             for cb in self.callbacks
         ):
             raise TypeError(
-                "callbacks must be a list of skorch callbacks or (name, callback) pairs."
+                "callbacks must be a list of skorch callbacks or "
+                "(name, callback) pairs."
             )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(
                 f"dtype must be 'float32' or 'float64', got {self.dtype!r}."
             )
         self.device_ = _resolve_device(self.device)
+
+    def _widths(self) -> tuple[int, ...]:
+        """Input, hidden and output widths of the network (validated)."""
+        hidden = check_architecture(
+            self.n_features_in_,
+            len(self.classes_),
+            self.hidden_layer_sizes,
+            self.activation,
+            self.dropout,
+        )
+        return (self.n_features_in_, *hidden, len(self.classes_))
 
     def _seed(self) -> int:
         if self.random_state is None:
@@ -540,7 +574,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     @contextlib.contextmanager
     def _fit_context(self, seed):
         """Seed torch (restoring the caller's RNG) and pick the thread count."""
-        widths = (self.n_features_in_, *self.hidden_layer_sizes, len(self.classes_))
+        widths = self._widths()
         devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
         with (
             torch.random.fork_rng(devices=devices),
@@ -556,24 +590,26 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             extra["optimizer__fused"] = True
         callbacks = [copy.deepcopy(cb) for cb in self.callbacks or ()]
         if self.early_stopping:
-            callbacks.append((
-                "early_stopping",
-                EarlyStopping(
-                    monitor="valid_loss",
-                    patience=self.n_iter_no_change,
-                    threshold=self.tol,
-                    threshold_mode="abs",
-                    load_best=True,
-                    sink=print if self.verbose else _silent,
-                ),
-            ))
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=self.tol,
+                        threshold_mode="abs",
+                        load_best=True,
+                        sink=print if self.verbose else _silent,
+                    ),
+                )
+            )
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         return QwertySkorchNet(
             QwertyNet,
             module__n_features=self.n_features_in_,
             module__n_classes=n_classes,
-            module__hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            module__hidden_layer_sizes=self._widths()[1:-1],
             module__activation=self.activation,
             module__batch_norm=self.batch_norm,
             module__dropout=self.dropout,

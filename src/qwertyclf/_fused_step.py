@@ -54,13 +54,16 @@ def lean_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
     def step() -> None:
         nonlocal lists
         if lists is None:
-            if not all(p in optimizer.state for g in optimizer.param_groups
-                       for p in g["params"]):
+            if not all(
+                p in optimizer.state
+                for g in optimizer.param_groups
+                for p in g["params"]
+            ):
                 optimizer.step()  # creates the state tensors
                 return
             lists = [_group_lists(optimizer, group) for group in optimizer.param_groups]
         for group, (params, grads, avgs, avg_sqs, steps) in zip(
-            optimizer.param_groups, lists
+            optimizer.param_groups, lists, strict=True
         ):
             torch._foreach_add_(steps, 1)
             kernel = (
@@ -70,7 +73,12 @@ def lean_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
             )
             beta1, beta2 = group["betas"]
             kernel(
-                params, grads, avgs, avg_sqs, [], steps,
+                params,
+                grads,
+                avgs,
+                avg_sqs,
+                [],
+                steps,
                 amsgrad=False,
                 lr=group["lr"],
                 beta1=beta1,

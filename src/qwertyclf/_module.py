@@ -33,7 +33,10 @@ def check_architecture(
     Returns the hidden layer sizes as a tuple of ints; raises `ValueError` or
     `TypeError` naming the parameter to fix.
     """
-    for name, value, low in (("n_features", n_features, 1), ("n_classes", n_classes, 2)):
+    for name, value, low in (
+        ("n_features", n_features, 1),
+        ("n_classes", n_classes, 2),
+    ):
         if not isinstance(value, Integral) or isinstance(value, bool):
             raise TypeError(f"{name} must be an int, got {value!r}.")
         if value < low:

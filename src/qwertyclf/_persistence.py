@@ -58,7 +58,9 @@ def save_model(estimator, path: str | os.PathLike) -> Path:
     params["optimizer"] = _optimizer_name(params["optimizer"])
     params["hidden_layer_sizes"] = list(params["hidden_layer_sizes"])
     if isinstance(params["class_weight"], dict):
-        params["class_weight"] = [[_plain(k), v] for k, v in params["class_weight"].items()]
+        params["class_weight"] = [
+            [_plain(k), v] for k, v in params["class_weight"].items()
+        ]
     # Callbacks are code, and a RandomState is state: neither goes in the file.
     params["callbacks"] = None
     if not isinstance(params["random_state"], (int, type(None))):
