@@ -46,9 +46,13 @@ class Row:
         return self.rows / self.median if self.rows else float("nan")
 
 
+#: Whether `timed` runs each function once untimed first (off for smoke runs).
+WARM_UP = True
+
+
 def timed(fn, repeats: int) -> tuple[list[float], object]:
     """Run `fn` once to warm up, then `repeats` times; return times and last result."""
-    result = fn()
+    result = fn() if WARM_UP else None
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()

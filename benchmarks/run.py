@@ -108,7 +108,9 @@ def memory_probe(n_samples: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, 1 repeat")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, 1 repeat, no warm-up"
+    )
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument(
         "--output", type=Path, default=HERE.parent / "docs" / "benchmarks.md"
@@ -121,6 +123,7 @@ def main(argv=None) -> int:
         return 0
 
     repeats = args.repeats or (1 if args.quick else 5)
+    cases.WARM_UP = not args.quick
     epochs = 5 if args.quick else 100
     n_large = 4_000 if args.quick else 500_000
     folds = 2 if args.quick else 5
@@ -147,7 +150,11 @@ def main(argv=None) -> int:
         "# Benchmarks",
         "",
         "Produced by `python benchmarks/run.py`"
-        + (" --quick (small sizes, not representative)" if args.quick else "")
+        + (
+            " --quick (small sizes, no warm-up: not representative)"
+            if args.quick
+            else ""
+        )
         + f": each case is run once to warm up, then {repeats} times; medians and "
         "ratios to scikit-learn's MLPClassifier, all in one process. Accuracy is "
         "on the held-out 20% (case a) or the best cross-validated score (case d).",
