@@ -188,8 +188,13 @@ class QwertySkorchNet(NeuralNetClassifier):
 
     @property
     def _default_callbacks(self):
-        # Losses and accuracies are recorded by `run_single_epoch` itself.
-        return [("epoch_timer", EpochTimer()), ("print_log", PrintLog())]
+        # Losses and accuracies are recorded by `run_single_epoch` itself. The
+        # epoch table is only built when it is shown: formatting it costs more
+        # than a whole epoch of a small network.
+        callbacks = [("epoch_timer", EpochTimer())]
+        if self.verbose:
+            callbacks.append(("print_log", PrintLog()))
+        return callbacks
 
     def initialize(self):
         """Initialize module, optimizer, callbacks and the row-order generator."""
