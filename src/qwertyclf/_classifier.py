@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 
@@ -208,6 +209,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self : QwertyClassifier
             The fitted estimator.
         """
+        device = self._check_params()
         continuing = self.warm_start and hasattr(self, "net_")
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, reset=not continuing)
         check_classification_targets(y)
@@ -223,6 +225,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             y_enc,
             sample_weight,
             validation_data,
+            device,
             epochs=self.max_epochs,
             fresh=not continuing,
         )
@@ -247,6 +250,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self : QwertyClassifier
             The updated estimator.
         """
+        device = self._check_params()
         first = not hasattr(self, "net_")
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -263,12 +267,16 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                     f"call to partial_fit, {self.classes_!r}."
                 )
         y_enc = self._encode(y, "y")
-        return self._train(X, y, y_enc, sample_weight, None, epochs=1, fresh=first)
+        return self._train(
+            X, y, y_enc, sample_weight, None, device, epochs=1, fresh=first
+        )
 
-    def _train(self, X, y, y_enc, sample_weight, validation_data, *, epochs, fresh):
+    def _train(
+        self, X, y, y_enc, sample_weight, validation_data, device, *, epochs, fresh
+    ):
         """Train a new net (`fresh`) or `net_` for `epochs` epochs."""
         weight = self._sample_weight(X, y, sample_weight)
-        self._check_params()
+        self.device_ = device
         seed = self._seed()
         train, valid = self._datasets(X, y_enc, weight, validation_data, seed)
         if fresh:
@@ -282,6 +290,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             net.partial_fit(train, epochs=epochs)
         # Do not keep a reference to the validation data in the fitted model.
         net.set_params(train_split=None)
+        _check_converged(net, train.X)
         self.net_ = net
         self._set_fit_results()
         return self
@@ -379,7 +388,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = n_features_in
         if feature_names_in is not None:
             self.feature_names_in_ = feature_names_in
-        self._check_params()
+        self.device_ = self._check_params()
         net = self._build_net(len(classes), seed=0)
         with self._fit_context(0):
             net.initialize()
@@ -415,8 +424,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             for start in range(0, X.shape[0], INFERENCE_CHUNK):
                 chunk = X[start : start + INFERENCE_CHUNK].to(self.device_)
                 logits = module(chunk)
+                # Normalised in float64, so rows sum to 1 at float64 precision.
                 proba[start : start + INFERENCE_CHUNK] = (
-                    torch.softmax(logits, dim=1).cpu().numpy()
+                    torch.softmax(logits.double(), dim=1).cpu().numpy()
                 )
         return proba
 
@@ -511,8 +521,8 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return valid_X, self._encode(valid_y, "y_val")
 
     def _check_params(self):
-        """Validate the hyperparameters; resolve the device."""
-        self._widths()
+        """Validate the hyperparameters (before any fitted state changes)."""
+        check_architecture(self.hidden_layer_sizes, self.activation, self.dropout)
         _check_optimizer(self.optimizer)
         for name, low in (
             ("batch_size", 1),
@@ -532,6 +542,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be a finite float >= 0, got {value!r}.")
         if self.lr == 0:
             raise ValueError("lr must be > 0, got 0.")
+        if self.batch_norm and self.batch_size < 2:
+            raise ValueError(
+                "batch_norm=True needs batch_size >= 2: batch statistics of a "
+                "single row are undefined."
+            )
         fraction = self.validation_fraction
         if fraction is not None and (
             not isinstance(fraction, Real) or not 0.0 < fraction < 1.0
@@ -540,10 +555,17 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                 "validation_fraction must be None or a float in (0, 1), "
                 f"got {fraction!r}."
             )
-        if self.callbacks is not None and not all(
-            isinstance(cb, Callback)
-            or (isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[1], Callback))
-            for cb in self.callbacks
+        if self.callbacks is not None and (
+            not isinstance(self.callbacks, (list, tuple))
+            or not all(
+                isinstance(cb, Callback)
+                or (
+                    isinstance(cb, tuple)
+                    and len(cb) == 2
+                    and isinstance(cb[1], Callback)
+                )
+                for cb in self.callbacks
+            )
         ):
             raise TypeError(
                 "callbacks must be a list of skorch callbacks or "
@@ -553,16 +575,12 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"dtype must be 'float32' or 'float64', got {self.dtype!r}."
             )
-        self.device_ = _resolve_device(self.device)
+        return _resolve_device(self.device)
 
     def _widths(self) -> tuple[int, ...]:
         """Input, hidden and output widths of the network (validated)."""
         hidden = check_architecture(
-            self.n_features_in_,
-            len(self.classes_),
-            self.hidden_layer_sizes,
-            self.activation,
-            self.dropout,
+            self.hidden_layer_sizes, self.activation, self.dropout
         )
         return (self.n_features_in_, *hidden, len(self.classes_))
 
@@ -633,9 +651,35 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         history = self.net_.history
         self.history_ = history
         self.n_iter_ = len(history)
-        key = "valid_loss" if "valid_loss" in history[-1] else "train_loss"
-        losses = [row.get(key, np.inf) for row in history]
-        self.best_epoch_ = int(np.argmin(losses)) + 1
+        stopper = dict(self.net_.callbacks_).get("early_stopping")
+        if stopper is not None and stopper.best_epoch_ is not None:
+            # The epoch whose weights early stopping kept.
+            self.best_epoch_ = int(stopper.best_epoch_)
+        else:
+            key = "valid_loss" if "valid_loss" in history[-1] else "train_loss"
+            losses = [row.get(key, np.inf) for row in history]
+            self.best_epoch_ = int(np.argmin(losses)) + 1
+
+
+def _check_converged(net, X: torch.Tensor) -> None:
+    """Refuse to return a net whose training blew up.
+
+    A mean cross-entropy 100 times that of a uniform guess, or non-finite
+    outputs, only happen when training diverged.
+    """
+    n_classes = net.module_.n_classes
+    loss = net.history[-1, "train_loss"]
+    with torch.inference_mode():
+        net.module_.eval()
+        finite = bool(torch.isfinite(net.module_(X[:1024])).all())
+    if finite and loss <= 100 * math.log(n_classes):
+        return
+    raise ValueError(
+        f"Training diverged: the last epoch's training loss is {loss:.3g} and the "
+        f"network's outputs are {'finite' if finite else 'not finite'}. Lower the "
+        f"learning rate (lr={net.lr}), scale the features (for example with "
+        "StandardScaler in a Pipeline) or add weight decay."
+    )
 
 
 def _stratified_split(X, y_enc, weight, fraction, seed):
@@ -656,6 +700,14 @@ def _stratified_split(X, y_enc, weight, fraction, seed):
 
 def _as_float(X: np.ndarray, dtype: str) -> np.ndarray:
     """A C-contiguous, writable view or copy of `X` with the given dtype."""
+    if dtype == "float32" and X.dtype == np.float64 and X.size:
+        largest = np.abs(X).max()
+        if largest > np.finfo(np.float32).max:
+            raise ValueError(
+                f"X holds values up to {largest:.3g}, beyond the float32 range "
+                "the network computes in. Scale the features (for example with "
+                "StandardScaler) or use dtype='float64'."
+            )
     X = np.asarray(X, dtype=dtype, order="C")
     return X if X.flags.writeable else X.copy()
 

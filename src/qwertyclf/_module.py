@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from numbers import Integral, Real
 
@@ -22,25 +23,20 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 
 def check_architecture(
-    n_features: int,
-    n_classes: int,
-    hidden_layer_sizes: Sequence[int],
+    hidden_layer_sizes: Sequence[int] | int,
     activation: str,
     dropout: float,
 ) -> tuple[int, ...]:
-    """Validate the sizes and names that define a `QwertyNet`.
+    """Validate the hidden layers of a `QwertyNet`.
 
     Returns the hidden layer sizes as a tuple of ints; raises `ValueError` or
     `TypeError` naming the parameter to fix.
+
+    Examples
+    --------
+    >>> check_architecture(8, "relu", 0.0)
+    (8,)
     """
-    for name, value, low in (
-        ("n_features", n_features, 1),
-        ("n_classes", n_classes, 2),
-    ):
-        if not isinstance(value, Integral) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, got {value!r}.")
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}.")
     if isinstance(hidden_layer_sizes, Integral):
         hidden_layer_sizes = (hidden_layer_sizes,)
     try:
@@ -118,9 +114,15 @@ class QwertyNet(nn.Sequential):
         dropout: float = 0.0,
         dtype: torch.dtype | None = None,
     ) -> None:
-        sizes = check_architecture(
-            n_features, n_classes, hidden_layer_sizes, activation, dropout
-        )
+        for name, value, low in (
+            ("n_features", n_features, 1),
+            ("n_classes", n_classes, 2),
+        ):
+            if not isinstance(value, Integral) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, got {value!r}.")
+            if value < low:
+                raise ValueError(f"{name} must be >= {low}, got {value}.")
+        sizes = check_architecture(hidden_layer_sizes, activation, dropout)
         layers: list[nn.Module] = []
         width = n_features
         for size in sizes:
@@ -139,3 +141,9 @@ class QwertyNet(nn.Sequential):
         self.activation = activation
         self.batch_norm = bool(batch_norm)
         self.dropout = float(dropout)
+
+    def __getitem__(self, idx):
+        # A slice of layers is not a whole QwertyNet: return a plain Sequential.
+        if isinstance(idx, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
+        return super().__getitem__(idx)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,9 @@ def save_model(estimator, path: str | os.PathLike) -> Path:
         ]
     # Callbacks are code, and a RandomState is state: neither goes in the file.
     params["callbacks"] = None
-    if not isinstance(params["random_state"], (int, type(None))):
+    if isinstance(params["random_state"], Integral):
+        params["random_state"] = int(params["random_state"])
+    elif params["random_state"] is not None:
         params["random_state"] = None
     attributes = {
         "classes": _encode_array(estimator.classes_),
@@ -87,8 +90,8 @@ def save_model(estimator, path: str | os.PathLike) -> Path:
         "format_version": str(FORMAT_VERSION),
         "qwertyclf_version": __version__,
         "torch_version": torch.__version__,
-        "params": json.dumps(params),
-        "attributes": json.dumps(attributes),
+        "params": json.dumps(params, default=_plain),
+        "attributes": json.dumps(attributes, default=_plain),
     }
     state = {
         k: v.detach().to("cpu").contiguous()
@@ -132,8 +135,10 @@ def load_model(path: str | os.PathLike, *, device: str | None = None):
     >>> load_model(path).classes_
     array([0, 1, 2])
     """
-    from ._classifier import QwertyClassifier
+    from ._classifier import QwertyClassifier, _resolve_device
 
+    if device is not None:
+        _resolve_device(device)  # a clear error for an unusable device
     path = Path(path)
     try:
         from safetensors import safe_open
@@ -151,7 +156,13 @@ def load_model(path: str | os.PathLike, *, device: str | None = None):
         raise ValueError(
             f"{path} is not a qwertyclf model file (no '{FORMAT}' header)."
         )
-    version = int(metadata.get("format_version", "0"))
+    try:
+        version = int(metadata.get("format_version", ""))
+    except ValueError:
+        raise ValueError(
+            f"{path} has an unreadable model format version "
+            f"{metadata.get('format_version')!r}."
+        ) from None
     if version > FORMAT_VERSION:
         raise ValueError(
             f"{path} was written in model format {version} by qwertyclf "
@@ -167,8 +178,16 @@ def load_model(path: str | os.PathLike, *, device: str | None = None):
             params["class_weight"] = {k: v for k, v in params["class_weight"]}
         if device is not None:
             params["device"] = device
-        elif params["device"] != "cpu" and not torch.cuda.is_available():
+        elif str(params["device"]).startswith("cuda") and not (
+            torch.cuda.is_available()
+        ):
             params["device"] = "cpu"
+        expected = getattr(torch, str(params.get("dtype", "float32")), None)
+        wrong = [
+            k for k, v in state.items() if v.is_floating_point() and v.dtype != expected
+        ]
+        if wrong:
+            raise ValueError(f"tensors {wrong} do not have dtype {params.get('dtype')}")
         estimator = QwertyClassifier(**params)
         estimator._restore(
             classes=_decode_array(attributes["classes"]),
@@ -211,8 +230,12 @@ def _optimizer_from_name(name: str):
 
 
 def _plain(value):
-    """A JSON-friendly Python scalar for a NumPy scalar."""
-    return value.item() if isinstance(value, np.generic) else value
+    """A JSON-friendly Python value for a NumPy scalar or array."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
 
 
 def _encode_array(values: np.ndarray) -> dict:

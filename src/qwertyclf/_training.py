@@ -20,11 +20,13 @@ import contextlib
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EpochTimer, PrintLog
 from skorch.dataset import Dataset
 from skorch.utils import TeeGenerator
+from torch import nn
 from torch.nn import functional as F
 
 from ._backprop import PlainMLPStep
@@ -120,6 +122,9 @@ class TensorBatches:
         Draw a new row order for every pass.
     generator : torch.Generator, default=None
         Source of the row orders (CPU generator).
+    min_last : int, default=1
+        A last batch smaller than this joins the one before it (batch norm
+        cannot train on a single row).
 
     Examples
     --------
@@ -130,14 +135,22 @@ class TensorBatches:
     [2, 2, 1]
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, generator=None):
+    def __init__(self, dataset, batch_size, shuffle=False, generator=None, min_last=1):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
+        self.min_last = min_last
+
+    def _starts(self) -> list[int]:
+        n = len(self.dataset)
+        starts = list(range(0, n, self.batch_size))
+        if len(starts) > 1 and n - starts[-1] < self.min_last:
+            starts.pop()
+        return starts
 
     def __len__(self) -> int:
-        return math.ceil(len(self.dataset) / self.batch_size)
+        return len(self._starts())
 
     def __iter__(self):
         tensors = self.dataset.tensors()
@@ -146,9 +159,12 @@ class TensorBatches:
             order = torch.randperm(n, generator=self.generator)
             order = order.to(tensors[0].device)
             tensors = [t.index_select(0, order) for t in tensors]
-        step = self.batch_size
-        for start in range(0, n, step):
-            yield tuple(t[start : start + step] for t in tensors)
+        starts = self._starts()
+        has_y = self.dataset.y is not None
+        for start, stop in zip(starts, [*starts[1:], n], strict=True):
+            batch = tuple(t[start:stop] for t in tensors)
+            # skorch unpacks every batch as (X, y).
+            yield batch if has_y else (batch[0], None)
 
 
 class QwertySkorchNet(NeuralNetClassifier):
@@ -203,12 +219,14 @@ class QwertySkorchNet(NeuralNetClassifier):
         return self
 
     def get_dataset(self, X, y=None):
-        """Wrap tensors in a `TensorDataset`; defer anything else to skorch."""
+        """Wrap arrays and tensors in a `TensorDataset`; defer the rest to skorch."""
         if isinstance(X, Dataset):
             return X
-        if isinstance(X, torch.Tensor):
+        if isinstance(X, (np.ndarray, torch.Tensor)) and X.dtype != object:
+            dtype = next(self.module_.parameters()).dtype
+            X = torch.as_tensor(X, dtype=dtype, device=self.device)
             if y is not None:
-                y = torch.as_tensor(y, device=X.device)
+                y = torch.as_tensor(y, dtype=torch.long, device=self.device)
             return TensorDataset(X, y)
         return super().get_dataset(X, y)
 
@@ -217,11 +235,16 @@ class QwertySkorchNet(NeuralNetClassifier):
         if not isinstance(dataset, TensorDataset):
             return super().get_iterator(dataset, training=training)
         if training:
+            has_batch_norm = any(
+                isinstance(m, nn.modules.batchnorm._BatchNorm)
+                for m in self.module_.modules()
+            )
             return TensorBatches(
                 dataset,
                 batch_size=self.batch_size,
-                shuffle=self.iterator_train__shuffle,
+                shuffle=self.get_params_for("iterator_train").get("shuffle", False),
                 generator=self.generator_,
+                min_last=2 if has_batch_norm else 1,
             )
         return TensorBatches(dataset, batch_size=max(self.batch_size, INFERENCE_CHUNK))
 
@@ -232,9 +255,9 @@ class QwertySkorchNet(NeuralNetClassifier):
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """One pass over `iterator`, training or evaluating, then record stats."""
         if not isinstance(iterator, TensorBatches):
-            return super().run_single_epoch(
-                iterator, training, prefix, step_fn, **fit_params
-            )
+            super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+            self._record_from_batches(prefix)
+            return
         hooks = self._callback_hooks()
         module = self.module_
         module.train(training)
@@ -251,7 +274,7 @@ class QwertySkorchNet(NeuralNetClassifier):
         with grad_mode:
             for batch in iterator:
                 xb, yb = batch[0], batch[1]
-                if "on_batch_begin" in hooks:
+                if hooks:
                     self.notify("on_batch_begin", batch=batch, training=training)
                 if training:
                     logits, batch_loss = step(batch, hooks)
@@ -261,7 +284,7 @@ class QwertySkorchNet(NeuralNetClassifier):
                 loss_sums.append(batch_loss.detach())
                 hits.append(logits.detach().argmax(1) == yb)
                 n_batches += 1
-                if "on_batch_end" in hooks:
+                if hooks:
                     self.history.record_batch(
                         prefix + "_loss", batch_loss.item() / len(yb)
                     )
@@ -282,9 +305,25 @@ class QwertySkorchNet(NeuralNetClassifier):
                 "scale the features (for example with StandardScaler in a "
                 "Pipeline) or add weight decay."
             )
+        if not hooks:
+            # skorch's history promises a batch entry per epoch; one entry
+            # summarises the whole pass.
+            self.history.new_batch()
+            self.history.record_batch(prefix + "_loss", loss)
+            self.history.record_batch(prefix + "_batch_size", n)
         self.history.record(prefix + "_batch_count", n_batches)
         self._record_epoch_stat(prefix + "_loss", loss, best=True)
         self._record_epoch_stat(prefix + "_acc", torch.cat(hits).sum().item() / n)
+
+    def _record_from_batches(self, prefix):
+        """Epoch mean of the per-batch losses skorch's generic loop recorded."""
+        batches = [b for b in self.history[-1, "batches"] if prefix + "_loss" in b]
+        if batches:
+            total = sum(
+                b[prefix + "_loss"] * b[prefix + "_batch_size"] for b in batches
+            )
+            size = sum(b[prefix + "_batch_size"] for b in batches)
+            self._record_epoch_stat(prefix + "_loss", total / size, best=True)
 
     def _record_epoch_stat(self, key, value, best=False):
         self.history.record(key, value)
