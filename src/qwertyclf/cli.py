@@ -70,78 +70,26 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise CommandLineError(f"{message} (see '{self.prog} --help')")
 
 
-# --- argument types ---------------------------------------------------------
+def _number_type(convert, accept, expected: str):
+    """An argparse `type` that parses with `convert` and checks with `accept`."""
+    noun = "an integer" if convert is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+
+    return parse
 
 
-def positive_int(text: str) -> int:
-    """Parse an integer >= 1 (an argparse `type`).
-
-    Examples
-    --------
-    >>> positive_int("16")
-    16
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """Parse a finite float > 0 (an argparse `type`).
-
-    Examples
-    --------
-    >>> positive_float("1e-3")
-    0.001
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """Parse an integer >= 0 (an argparse `type`).
-
-    Examples
-    --------
-    >>> non_negative_int("0")
-    0
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def open_fraction(text: str) -> float:
-    """Parse a float strictly between 0 and 1 (an argparse `type`).
-
-    Examples
-    --------
-    >>> open_fraction("0.2")
-    0.2
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text}")
-    return value
-
-
-# --- the parser -------------------------------------------------------------
+positive_int = _number_type(int, lambda v: v >= 1, "an integer >= 1")
+non_negative_int = _number_type(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = _number_type(float, lambda v: 0 < v < float("inf"), "a number > 0")
+open_fraction = _number_type(float, lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,9 +286,6 @@ def _add_predict_command(commands: Any) -> None:
     parser.set_defaults(run=run_predict)
 
 
-# --- entry point ------------------------------------------------------------
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `qwertyclf` command line.
 
@@ -442,9 +387,6 @@ def describe_exception(exc: BaseException) -> str:
         return f"{exc.filename}: {exc.strerror}"
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
-
-
-# --- shared by the commands -------------------------------------------------
 
 
 def make_classifier(args: argparse.Namespace, **params: Any) -> QwertyClassifier:
@@ -683,9 +625,6 @@ def check_writable(path: Path) -> None:
         raise CommandLineError(f"cannot write {path}: folder {folder} does not exist.")
     if not os.access(folder, os.W_OK):
         raise CommandLineError(f"cannot write {path}: folder {folder} is read-only.")
-
-
-# --- demo -------------------------------------------------------------------
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -995,9 +934,6 @@ def write_json(content: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
 
 
-# --- fit --------------------------------------------------------------------
-
-
 def run_fit(args: argparse.Namespace) -> int:
     """`qwertyclf fit`: train on a CSV file and save the model.
 
@@ -1071,9 +1007,6 @@ def read_training_table(path: Path, target: str) -> tuple[pd.DataFrame, np.ndarr
     X = frame.drop(columns=[target])
     check_features(X, path)
     return X, labels.to_numpy()
-
-
-# --- predict ----------------------------------------------------------------
 
 
 def run_predict(args: argparse.Namespace) -> int:
