@@ -60,7 +60,7 @@ class PlainMLPStep:
     >>> net = QwertyNet()
     >>> step = PlainMLPStep(net)
     >>> with torch.no_grad():
-    ...     logits, loss_sum = step(torch.zeros(4, 2), torch.tensor([0, 1, 2, 0]))
+    ...     logits = step(torch.zeros(4, 2), torch.tensor([0, 1, 2, 0]))
     >>> net[0].weight.grad.shape
     torch.Size([8, 2])
     """
@@ -96,12 +96,12 @@ class PlainMLPStep:
         x: torch.Tensor,
         y: torch.Tensor,
         weight: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> torch.Tensor:
         """Fill `.grad` of every parameter with the gradient of the batch loss.
 
         The loss is the mean cross-entropy over the batch, each row multiplied
-        by `weight` when given. Returns the logits and the unweighted *sum* of
-        the per-row cross-entropies (for epoch statistics).
+        by `weight` when given. Returns the logits (the loss value itself is
+        never needed for the gradient, so it is not computed here).
         """
         *hidden, (out_weight, out_bias) = self.layers
         inputs, pre_acts = [x], []
@@ -114,14 +114,11 @@ class PlainMLPStep:
         logits = F.linear(h, out_weight, out_bias)
 
         n = len(y)
-        log_proba = torch.log_softmax(logits, 1)
-        loss_sum = F.nll_loss(log_proba, y, reduction="sum")
         # d(mean weighted CE)/d logits = weight * (softmax - onehot) / n
-        grad = log_proba.exp_().scatter_add_(1, y.unsqueeze(1), self._minus_one(n))
-        if weight is None:
-            grad.mul_(1.0 / n)
-        else:
-            grad.mul_(weight.unsqueeze(1)).mul_(1.0 / n)
+        grad = torch.softmax(logits, 1).scatter_add_(
+            1, y.unsqueeze(1), self._minus_one(n)
+        )
+        grad.mul_(1.0 / n if weight is None else weight.unsqueeze(1) / n)
 
         for i in range(len(self.layers) - 1, -1, -1):
             weight_grad, bias_grad = self.grads[i]
@@ -131,7 +128,7 @@ class PlainMLPStep:
                 grad = self.backward_fn(
                     torch.mm(grad, self.layers[i][0]), pre_acts[i - 1], inputs[i]
                 )
-        return logits, loss_sum
+        return logits
 
     def _minus_one(self, n: int) -> torch.Tensor:
         """A cached `(n, 1)` column of -1 (batch sizes repeat every epoch)."""

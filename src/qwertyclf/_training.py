@@ -261,43 +261,44 @@ class QwertySkorchNet(NeuralNetClassifier):
         hooks = self._callback_hooks()
         module = self.module_
         module.train(training)
-        # Per-batch results stay on the device until the epoch ends.
-        loss_sums, hits = [], []
         step = self._train_batch_fn() if training else None
-        n_batches = 0
         if not training:
             grad_mode = torch.inference_mode()
         elif step.manual:
             grad_mode = torch.no_grad()
         else:
             grad_mode = torch.enable_grad()
+        # Logits stay on the device; loss and accuracy are computed once, at
+        # the end of the epoch, from all of them.
+        outputs, targets = [], []
         with grad_mode:
             for batch in iterator:
                 xb, yb = batch[0], batch[1]
                 if hooks:
                     self.notify("on_batch_begin", batch=batch, training=training)
-                if training:
-                    logits, batch_loss = step(batch, hooks)
-                else:
-                    logits = module(xb)
-                    batch_loss = F.cross_entropy(logits, yb, reduction="sum")
-                loss_sums.append(batch_loss.detach())
-                hits.append(logits.detach().argmax(1) == yb)
-                n_batches += 1
+                logits = step(batch, hooks) if training else module(xb)
+                outputs.append(logits.detach())
+                targets.append(yb)
                 if hooks:
-                    self.history.record_batch(
-                        prefix + "_loss", batch_loss.item() / len(yb)
-                    )
+                    batch_loss = F.cross_entropy(outputs[-1], yb)
+                    self.history.record_batch(prefix + "_loss", batch_loss.item())
                     self.history.record_batch(prefix + "_batch_size", len(yb))
                     self.notify(
                         "on_batch_end",
                         batch=batch,
                         training=training,
-                        loss=batch_loss / len(yb),
+                        loss=batch_loss,
                         y_pred=logits,
                     )
-        n = len(iterator.dataset)
-        loss = torch.stack(loss_sums).sum().item() / n
+        with torch.inference_mode():
+            logits, y = torch.cat(outputs), torch.cat(targets)
+            loss, hits = torch.stack(
+                [
+                    F.cross_entropy(logits, y).double(),
+                    (logits.argmax(1) == y).sum().double(),
+                ]
+            ).tolist()
+        acc = hits / len(y)
         if training and not math.isfinite(loss):
             raise ValueError(
                 f"Training diverged: the training loss is {loss} at epoch "
@@ -310,10 +311,10 @@ class QwertySkorchNet(NeuralNetClassifier):
             # summarises the whole pass.
             self.history.new_batch()
             self.history.record_batch(prefix + "_loss", loss)
-            self.history.record_batch(prefix + "_batch_size", n)
-        self.history.record(prefix + "_batch_count", n_batches)
+            self.history.record_batch(prefix + "_batch_size", len(y))
+        self.history.record(prefix + "_batch_count", len(outputs))
         self._record_epoch_stat(prefix + "_loss", loss, best=True)
-        self._record_epoch_stat(prefix + "_acc", torch.cat(hits).sum().item() / n)
+        self._record_epoch_stat(prefix + "_acc", acc)
 
     def _record_from_batches(self, prefix):
         """Epoch mean of the per-batch losses skorch's generic loop recorded."""
@@ -341,7 +342,7 @@ class QwertySkorchNet(NeuralNetClassifier):
         }
 
     def _train_batch_fn(self):
-        """Return `step(batch, hooks) -> (logits, loss_sum)` for this module.
+        """Return `step(batch, hooks) -> logits` for this module.
 
         `step.manual` tells whether it differentiates by hand (and so runs
         under `torch.no_grad`) or through autograd.
@@ -358,7 +359,7 @@ class QwertySkorchNet(NeuralNetClassifier):
             xb, yb = batch[0], batch[1]
             weight = batch[2] if len(batch) > 2 else None
             if manual is not None:
-                logits, loss_sum = manual(xb, yb, weight)
+                logits = manual(xb, yb, weight)
             else:
                 # Gradients are zeroed in place, not freed, so `update` can
                 # keep referring to the same tensors.
@@ -366,7 +367,6 @@ class QwertySkorchNet(NeuralNetClassifier):
                 logits = module(xb)
                 losses = F.cross_entropy(logits, yb, reduction="none")
                 (losses if weight is None else losses * weight).mean().backward()
-                loss_sum = losses.detach().sum()
             if "on_grad_computed" in hooks:
                 self.notify(
                     "on_grad_computed",
@@ -374,7 +374,7 @@ class QwertySkorchNet(NeuralNetClassifier):
                     batch=batch,
                 )
             update()
-            return logits, loss_sum
+            return logits
 
         step.manual = manual is not None
         return step
