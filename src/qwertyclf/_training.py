@@ -142,29 +142,30 @@ class TensorBatches:
         self.generator = generator
         self.min_last = min_last
 
-    def _starts(self) -> list[int]:
-        n = len(self.dataset)
-        starts = list(range(0, n, self.batch_size))
-        if len(starts) > 1 and n - starts[-1] < self.min_last:
-            starts.pop()
-        return starts
+    def _sizes(self) -> list[int]:
+        n, size = len(self.dataset), self.batch_size
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        if len(sizes) > 1 and sizes[-1] < self.min_last:
+            sizes[-2] += sizes.pop()
+        return sizes
 
     def __len__(self) -> int:
-        return len(self._starts())
+        return len(self._sizes())
 
     def __iter__(self):
         tensors = self.dataset.tensors()
-        n = len(self.dataset)
         if self.shuffle:
-            order = torch.randperm(n, generator=self.generator)
+            order = torch.randperm(len(self.dataset), generator=self.generator)
             order = order.to(tensors[0].device)
             tensors = [t.index_select(0, order) for t in tensors]
-        starts = self._starts()
-        has_y = self.dataset.y is not None
-        for start, stop in zip(starts, [*starts[1:], n], strict=True):
-            batch = tuple(t[start:stop] for t in tensors)
+        # One `split` per tensor makes every batch's view at once.
+        batches = zip(*(t.split(self._sizes()) for t in tensors), strict=True)
+        if self.dataset.y is not None:
+            yield from batches
+        else:
             # skorch unpacks every batch as (X, y).
-            yield batch if has_y else (batch[0], None)
+            for (xb,) in batches:
+                yield xb, None
 
 
 class QwertySkorchNet(NeuralNetClassifier):
