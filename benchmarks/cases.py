@@ -128,6 +128,7 @@ def skorch_net(n_features, hidden, n_classes, batch_size, epochs, lr):
         module__n_features=n_features,
         module__n_hidden=hidden,
         module__n_classes=n_classes,
+        criterion=nn.CrossEntropyLoss,  # the module returns logits
         optimizer=torch.optim.Adam,
         lr=lr,
         batch_size=batch_size,
@@ -201,6 +202,7 @@ def case_large(repeats: int, n_samples: int, epochs: int = 3) -> tuple[list[Row]
                 nn.ReLU(),
                 nn.Linear(64, 10),
             ),
+            criterion=nn.CrossEntropyLoss,
             optimizer=torch.optim.Adam,
             lr=1e-3,
             batch_size=512,
@@ -215,7 +217,7 @@ def case_large(repeats: int, n_samples: int, epochs: int = 3) -> tuple[list[Row]
         seconds, model = timed(fit, repeats)
         models[name] = model
         rows.append(Row("b", name, seconds, rows=len(X) * epochs))
-    return rows, {"models": models, "X": X, "X32": X32}
+    return rows, {"models": models, "X": X, "X32": X32, "y": y}
 
 
 def case_predict(repeats: int, fitted: dict) -> list[Row]:

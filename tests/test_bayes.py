@@ -88,7 +88,7 @@ def test_bayes_accuracy_result_is_a_float_with_metadata():
         assert clone_.per_class.tolist() == [0.8, 1.0]
 
 
-# --- bayes_accuracy: the seed problem and Monte Carlo agreement -------------------
+# --- bayes_accuracy: the lecture problem and Monte Carlo agreement -------------------
 
 
 def test_seed_problem_bayes_accuracy_is_0_970():
@@ -275,7 +275,7 @@ def test_classes_resolution():
     X = np.zeros((4, 2))
     clf = GaussianBayesClassifier(SEED_MEANS)
     assert clf.fit(X).classes_.tolist() == [0, 1, 2]
-    # A fold missing class 2 keeps all components; float labels like the seed's.
+    # A fold missing class 2 keeps all components; float labels like the lecture's.
     assert clf.fit(X, [0, 1, 1, 0]).classes_.tolist() == [0, 1, 2]
     assert clf.fit(X, [0.0, 1.0, 2.0, 2.0]).classes_.tolist() == [0, 1, 2]
     # K other labels are matched to the components in sorted order.

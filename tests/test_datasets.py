@@ -36,7 +36,7 @@ def assert_same_rng_state(before, after):
 
 
 def seed_notebook_data():
-    """Section 2 of the seed notebook, verbatim apart from the plot."""
+    """Section 2 of the lecture notebook, verbatim apart from the plot."""
     np.random.seed(42)  # noqa: NPY002
     n_per_class = 300
     means = np.array([[2, 1], [-2, 1], [0, -3]])
@@ -129,7 +129,7 @@ def test_make_qwerty_bunch():
     assert data.bayes_estimator.classes_.tolist() == [0, 1, 2]
     assert data.bayes_estimator.n_features_in_ == 2
     assert "0.970" in data.DESCR
-    # The Bayes classifier's accuracy on the seed data itself (900 points).
+    # The Bayes classifier's accuracy on the lecture data itself (900 points).
     assert abs(data.bayes_estimator.score(X, y) - 0.970) < 0.02
 
 

@@ -45,7 +45,7 @@ MEANS = np.array([[2, 1], [-2, 1], [0, -3]])
 
 
 def _qwerty(n_per_class=30, seed=0, labels=(0, 1, 2)):
-    """The seed's three Gaussian classes, small."""
+    """The lecture's three Gaussian classes, small."""
     rng = np.random.RandomState(seed)
     means = MEANS
     X = np.vstack([rng.multivariate_normal(m, np.eye(2), n_per_class) for m in means])

@@ -417,17 +417,26 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         module = self.net_.module_
         module.eval()
-        X = _as_float(X, self.dtype)
+        dtype = getattr(torch, self.dtype)
         proba = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
+        out = torch.from_numpy(proba)
         with torch.inference_mode():
-            X = torch.from_numpy(X)
+            # Converted chunk by chunk: no full-size copy of X, and each
+            # chunk is still in cache when the network reads it.
             for start in range(0, X.shape[0], INFERENCE_CHUNK):
-                chunk = X[start : start + INFERENCE_CHUNK].to(self.device_)
-                logits = module(chunk)
+                stop = start + INFERENCE_CHUNK
+                chunk = torch.tensor(X[start:stop], dtype=dtype, device=self.device_)
                 # Normalised in float64, so rows sum to 1 at float64 precision.
-                proba[start : start + INFERENCE_CHUNK] = (
-                    torch.softmax(logits.double(), dim=1).cpu().numpy()
+                out[start:stop] = torch.softmax(
+                    module(chunk), dim=1, dtype=torch.float64
                 )
+        if not np.isfinite(proba).all():
+            raise ValueError(
+                "The network's outputs overflowed: X holds values up to "
+                f"{np.abs(X).max():.3g}, too large for {self.dtype} arithmetic. "
+                "Scale the features (for example with StandardScaler) or use "
+                "dtype='float64'."
+            )
         return proba
 
     def _check_n_classes(self, classes):
@@ -700,16 +709,15 @@ def _stratified_split(X, y_enc, weight, fraction, seed):
 
 def _as_float(X: np.ndarray, dtype: str) -> np.ndarray:
     """A C-contiguous, writable view or copy of `X` with the given dtype."""
-    if dtype == "float32" and X.dtype == np.float64 and X.size:
-        largest = np.abs(X).max()
-        if largest > np.finfo(np.float32).max:
-            raise ValueError(
-                f"X holds values up to {largest:.3g}, beyond the float32 range "
-                "the network computes in. Scale the features (for example with "
-                "StandardScaler) or use dtype='float64'."
-            )
-    X = np.asarray(X, dtype=dtype, order="C")
-    return X if X.flags.writeable else X.copy()
+    converted = np.asarray(X, dtype=dtype, order="C")
+    # X is finite (validated), so an infinity here is a float32 overflow.
+    if converted.size and not np.isfinite(converted.min() + converted.max()):
+        raise ValueError(
+            f"X holds values up to {np.abs(X).max():.3g}, beyond the {dtype} "
+            "range the network computes in. Scale the features (for example "
+            "with StandardScaler) or use dtype='float64'."
+        )
+    return converted if converted.flags.writeable else converted.copy()
 
 
 def _to_tensor(X: np.ndarray, device: torch.device, dtype: str) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 Three subcommands, each with its own `--help`:
 
-- `qwertyclf demo` trains `QwertyClassifier` on the seed notebook's qwerty data,
+- `qwertyclf demo` trains `QwertyClassifier` on the lecture notebook's qwerty data,
   prints its test accuracy per class next to the Bayes-optimal accuracy, and writes
   the diagnostic figures (PNG) and `metrics.json` into a folder.
 - `qwertyclf fit DATA.csv --target COLUMN` trains on your own table and saves the
@@ -194,7 +194,7 @@ def _add_demo_command(commands: Any) -> None:
         "demo",
         help="train on the built-in qwerty data and write diagnostic figures",
         description=(
-            "Run the seed notebook end to end: draw the 3-class qwerty data, split "
+            "Run the lecture notebook end to end: draw the 3-class qwerty data, split "
             "it 80/20, train QwertyClassifier with the test set as validation data, "
             "print the accuracy per class next to the Bayes-optimal accuracy, and "
             "write the diagnostic figures (PNG) and metrics.json into --out."

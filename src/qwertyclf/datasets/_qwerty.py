@@ -1,4 +1,4 @@
-"""The course's datasets: the seed's qwerty blobs, the qwerties and the doughnuts."""
+"""The course's datasets: the lecture's qwerty blobs, the qwerties and the doughnuts."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ._validation import (
     check_random_state,
 )
 
-# Class means of the seed notebook, one row per class.
+# Class means of the lecture notebook, one row per class.
 _SEED_MEANS = ((2.0, 1.0), (-2.0, 1.0), (0.0, -3.0))
 
 # Centres of the qwerties: A and B of the course, and C completing an
@@ -42,10 +42,10 @@ def make_qwerty(
     random_state: int | np.random.RandomState | None = None,
     return_X_y: bool = True,
 ) -> tuple[np.ndarray, np.ndarray] | Bunch:
-    """The seed notebook's "qwerty" dataset: Gaussian blobs with one covariance.
+    """The lecture notebook's "qwerty" dataset: Gaussian blobs with one covariance.
 
     Class `i` is `N(means[i], cov)`, drawn with `RandomState.multivariate_normal`
-    one class after the other, exactly as the seed notebook does. With
+    one class after the other, exactly as the lecture notebook does. With
     `random_state=42` (and the defaults) `X` is bit-identical to the notebook's
     `np.random.seed(42)` code, but drawn from a private `RandomState`, so the
     global NumPy RNG is left untouched.
@@ -55,14 +55,14 @@ def make_qwerty(
     n_per_class : int, default=300
         Samples per class.
     means : array-like of shape (n_classes, n_features), default=None
-        Class means; `None` gives the seed's `(2, 1)`, `(-2, 1)`, `(0, -3)`.
+        Class means; `None` gives the lecture's `(2, 1)`, `(-2, 1)`, `(0, -3)`.
     cov : float or array-like of shape (n_features, n_features), default=None
         Covariance shared by all classes: a matrix, or a scalar variance (`c * I`).
         `None` gives the identity. For per-class covariances use
         [`make_gaussian_classes`][qwertyclf.datasets.make_gaussian_classes].
     shuffle : bool, default=False
         Shuffle the samples (after drawing them, with the same generator). The
-        seed notebook does not.
+        lecture notebook does not.
     random_state : int, RandomState instance or None, default=None
         Seed; `42` reproduces the notebook. `None` seeds a fresh generator.
     return_X_y : bool, default=True
