@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from torch.optim.lr_scheduler import LambdaLR, StepLR
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
+import qwertyclf._training as training_module
 from qwertyclf import QwertyClassifier, QwertyNet
 from qwertyclf._backprop import PlainMLPStep
 from qwertyclf._fused_step import lean_step
@@ -1100,3 +1101,23 @@ def test_device_auto_picks_cuda(blobs):
     X, y, _, _ = blobs
     clf = QwertyClassifier(max_epochs=2, device="auto", random_state=0).fit(X, y)
     assert clf.device_.type == "cuda"
+
+
+def test_tensor_batches_gather_per_batch_for_large_data(monkeypatch):
+    """Large data is gathered batch by batch, in the same order as small data."""
+    X = torch.arange(40.0).reshape(20, 2)
+    data = TensorDataset(X, torch.arange(20), torch.rand(20))
+
+    def batches():
+        gen = torch.Generator().manual_seed(3)
+        return list(TensorBatches(data, batch_size=6, shuffle=True, generator=gen))
+
+    copied = batches()
+    monkeypatch.setattr(training_module, "COPY_PER_EPOCH_BYTES", 0)
+    gathered = batches()
+    assert [len(b[0]) for b in gathered] == [6, 6, 6, 2]
+    for a, b in zip(copied, gathered, strict=True):
+        for ta, tb in zip(a, b, strict=True):
+            assert torch.equal(ta, tb)
+    rows = torch.cat([b[1] for b in gathered])
+    assert sorted(rows.tolist()) == list(range(20))

@@ -40,6 +40,11 @@ INFERENCE_CHUNK = 8192
 #: far more when another process holds the other core.
 SMALL_BATCH_WORK = 2**16
 
+#: Data up to this size is shuffled by copying it in a new order once per
+#: epoch (fastest for small data); larger data gathers each batch on its own,
+#: so training never holds a second copy of it.
+COPY_PER_EPOCH_BYTES = 2**24
+
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
 
 
@@ -108,9 +113,10 @@ class TensorDataset(Dataset):
 class TensorBatches:
     """Iterate over a `TensorDataset` in contiguous mini-batches.
 
-    With `shuffle=True` each pass gathers the rows once in a new order drawn
-    from `generator`, then yields views of consecutive slices: no per-row
-    indexing and no collate.
+    With `shuffle=True` each pass draws a new row order from `generator`. Small
+    data is gathered once in that order and batches are views of consecutive
+    slices; large data is gathered batch by batch. Either way there is no
+    per-row indexing and no collate.
 
     Parameters
     ----------
@@ -154,18 +160,30 @@ class TensorBatches:
 
     def __iter__(self):
         tensors = self.dataset.tensors()
-        if self.shuffle:
+        sizes = self._sizes()
+        if not self.shuffle:
+            batches = _split(tensors, sizes)
+        else:
             order = torch.randperm(len(self.dataset), generator=self.generator)
             order = order.to(tensors[0].device)
-            tensors = [t.index_select(0, order) for t in tensors]
-        # One `split` per tensor makes every batch's view at once.
-        batches = zip(*(t.split(self._sizes()) for t in tensors), strict=True)
+            if sum(t.nbytes for t in tensors) <= COPY_PER_EPOCH_BYTES:
+                batches = _split([t.index_select(0, order) for t in tensors], sizes)
+            else:
+                batches = (
+                    tuple(t.index_select(0, rows) for t in tensors)
+                    for rows in order.split(sizes)
+                )
         if self.dataset.y is not None:
             yield from batches
         else:
             # skorch unpacks every batch as (X, y).
             for (xb,) in batches:
                 yield xb, None
+
+
+def _split(tensors, sizes):
+    """Batches as views: one `split` per tensor makes all of them at once."""
+    return zip(*(t.split(sizes) for t in tensors), strict=True)
 
 
 class QwertySkorchNet(NeuralNetClassifier):
