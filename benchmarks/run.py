@@ -14,7 +14,6 @@ import argparse
 import datetime
 import json
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -96,10 +95,16 @@ def table(rows: list[cases.Row], throughput: bool) -> list[str]:
     return lines
 
 
-def resident_bytes() -> int:
-    """Current resident memory of this process."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * resource.getpagesize()
+def resident_bytes(field: str = "VmRSS") -> int:
+    """Current (VmRSS) or peak (VmHWM) resident memory of this process.
+
+    The peak is read from /proc rather than `getrusage`, whose `ru_maxrss`
+    carries over the parent's peak into a freshly started child.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def memory_probe(folder: Path) -> dict:
@@ -114,7 +119,7 @@ def memory_probe(folder: Path) -> dict:
     qwertyclf.QwertyClassifier(
         hidden_layer_sizes=(64, 64), batch_size=512, max_epochs=3, lr=1e-3
     ).fit(X, y)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    after = resident_bytes("VmHWM")
     return {"input_bytes": X.nbytes + y.nbytes, "added_peak_bytes": after - before}
 
 

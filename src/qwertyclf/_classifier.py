@@ -32,6 +32,7 @@ from ._training import (
     INFERENCE_CHUNK,
     QwertySkorchNet,
     TensorDataset,
+    diverged,
     training_threads,
 )
 
@@ -683,11 +684,10 @@ def _check_converged(net, X: torch.Tensor) -> None:
         finite = bool(torch.isfinite(net.module_(X[:1024])).all())
     if finite and loss <= 100 * math.log(n_classes):
         return
-    raise ValueError(
-        f"Training diverged: the last epoch's training loss is {loss:.3g} and the "
-        f"network's outputs are {'finite' if finite else 'not finite'}. Lower the "
-        f"learning rate (lr={net.lr}), scale the features (for example with "
-        "StandardScaler in a Pipeline) or add weight decay."
+    raise diverged(
+        f"the last epoch's training loss is {loss:.3g} and the network's outputs "
+        f"are {'finite' if finite else 'not finite'}",
+        net.lr,
     )
 
 

@@ -77,6 +77,21 @@ def training_threads(batch_size: int, widths: Sequence[int]):
             torch.set_num_threads(previous)
 
 
+def diverged(what: str, lr: float) -> ValueError:
+    """The error for a training run that blew up, with what to try instead.
+
+    Examples
+    --------
+    >>> print(diverged("the training loss is nan", 10.0))
+    Training diverged: the training loss is nan. Lower the learning rate (lr=10.0), ...
+    """
+    return ValueError(
+        f"Training diverged: {what}. Lower the learning rate (lr={lr}), scale the "
+        "features (for example with StandardScaler in a Pipeline) or add weight "
+        "decay."
+    )
+
+
 class TensorDataset(Dataset):
     """Features, encoded targets and optional row weights, held as tensors.
 
@@ -319,11 +334,8 @@ class QwertySkorchNet(NeuralNetClassifier):
             ).tolist()
         acc = hits / len(y)
         if training and not math.isfinite(loss):
-            raise ValueError(
-                f"Training diverged: the training loss is {loss} at epoch "
-                f"{len(self.history)}. Lower the learning rate (now {self.lr}), "
-                "scale the features (for example with StandardScaler in a "
-                "Pipeline) or add weight decay."
+            raise diverged(
+                f"the training loss is {loss} at epoch {len(self.history)}", self.lr
             )
         if not hooks:
             # skorch's history promises a batch entry per epoch; one entry
