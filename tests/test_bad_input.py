@@ -314,7 +314,7 @@ BAD_INPUT_CASES = [
         "validation_data with an unknown label",
         _P(_fit, fit_params={"validation_data": (X[:3], np.array([0, 1, 9]))}),
         ValueError,
-        r"y_val contains labels not seen.*\[9\]",
+        r"y_val contains labels that are not among the fitted classes.*\[9\]",
     ),
     (
         "validation_data that is not a pair",

@@ -276,11 +276,11 @@ def test_partial_fit_with_classes_not_in_first_batch(blobs):
 def test_partial_fit_rejects_unknown_labels(blobs):
     X, y = blobs
     clf = QwertyClassifier(random_state=0).partial_fit(X, y, classes=[0, 1, 2])
-    with pytest.raises(ValueError, match="not seen"):
+    with pytest.raises(ValueError, match="not among the fitted classes"):
         clf.partial_fit(X, np.where(y == 0, 9, y))
     with pytest.raises(ValueError, match="differs from the classes"):
         clf.partial_fit(X, y, classes=[0, 1, 2, 3])
-    with pytest.raises(ValueError, match="not seen"):
+    with pytest.raises(ValueError, match="not among the fitted classes"):
         QwertyClassifier().partial_fit(X, y, classes=[0, 1])
     # A failed call leaves the model usable.
     assert clf.n_iter_ == 1
@@ -322,7 +322,7 @@ def test_without_warm_start_history_restarts(blobs):
 def test_warm_start_rejects_new_labels(blobs):
     X, y = blobs
     clf = QwertyClassifier(max_epochs=2, warm_start=True, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match="not seen"):
+    with pytest.raises(ValueError, match="not among the fitted classes"):
         clf.fit(X, y + 1)
 
 

@@ -454,7 +454,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         unknown = self.classes_[y_enc] != y
         if np.any(unknown):
             raise ValueError(
-                f"{name} contains labels not seen in the first fit: "
+                f"{name} contains labels that are not among the fitted classes: "
                 f"{np.unique(np.asarray(y)[unknown])!r}; known classes are "
                 f"{self.classes_!r}."
             )
@@ -499,8 +499,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             None if weight is None else _to_tensor(weight, device, self.dtype),
         )
         if valid_X is None:
-            if self.early_stopping:
-                raise ValueError("early_stopping=True needs validation data.")
             return train, None
         valid = TensorDataset(
             _to_tensor(valid_X, device, self.dtype),
