@@ -86,10 +86,10 @@ def _number_type(convert, accept, expected: str):
     return parse
 
 
-positive_int = _number_type(int, lambda v: v >= 1, "an integer >= 1")
-non_negative_int = _number_type(int, lambda v: v >= 0, "an integer >= 0")
-positive_float = _number_type(float, lambda v: 0 < v < float("inf"), "a number > 0")
-open_fraction = _number_type(float, lambda v: 0 < v < 1, "a number in (0, 1)")
+_positive_int = _number_type(int, lambda v: v >= 1, "an integer >= 1")
+_non_negative_int = _number_type(int, lambda v: v >= 0, "an integer >= 0")
+_positive_float = _number_type(float, lambda v: 0 < v < float("inf"), "a number > 0")
+_open_fraction = _number_type(float, lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     --------
     >>> args = build_parser().parse_args(["predict", "model.safetensors", "x.csv"])
     >>> args.run.__name__, args.out, args.proba
-    ('run_predict', None, False)
+    ('_run_predict', None, False)
     """
     from qwertyclf import __version__
 
@@ -133,7 +133,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument(
         "--hidden",
-        type=positive_int,
+        type=_positive_int,
         nargs="+",
         default=[8],
         metavar="N",
@@ -157,25 +157,25 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="batch normalisation after each hidden layer",
     )
     group.add_argument(
-        "--lr", type=positive_float, default=0.01, help="learning rate (default: 0.01)"
+        "--lr", type=_positive_float, default=0.01, help="learning rate (default: 0.01)"
     )
     group.add_argument(
         "--batch-size",
-        type=positive_int,
+        type=_positive_int,
         default=16,
         metavar="N",
         help="rows per mini-batch (default: 16)",
     )
     group.add_argument(
         "--epochs",
-        type=positive_int,
+        type=_positive_int,
         default=100,
         metavar="N",
         help="passes over the training data (default: 100)",
     )
     group.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=_non_negative_int,
         default=42,
         help="random seed of the data split and the training (default: 42)",
     )
@@ -202,7 +202,7 @@ def _add_demo_command(commands: Any) -> None:
     )
     parser.add_argument(
         "--n-per-class",
-        type=positive_int,
+        type=_positive_int,
         default=300,
         metavar="N",
         help="samples per class (default: 300)",
@@ -215,7 +215,7 @@ def _add_demo_command(commands: Any) -> None:
         metavar="DIR",
         help="folder for the figures and metrics.json (default: qwertyclf-demo)",
     )
-    parser.set_defaults(run=run_demo)
+    parser.set_defaults(run=_run_demo)
 
 
 def _add_fit_command(commands: Any) -> None:
@@ -242,7 +242,7 @@ def _add_fit_command(commands: Any) -> None:
     _add_model_options(parser)
     parser.add_argument(
         "--validation-fraction",
-        type=open_fraction,
+        type=_open_fraction,
         default=None,
         metavar="F",
         help="hold out this fraction of the rows to report validation accuracy",
@@ -255,7 +255,7 @@ def _add_fit_command(commands: Any) -> None:
             "epoch (holds out 10%% of the rows unless --validation-fraction is given)"
         ),
     )
-    parser.set_defaults(run=run_fit)
+    parser.set_defaults(run=_run_fit)
 
 
 def _add_predict_command(commands: Any) -> None:
@@ -283,7 +283,7 @@ def _add_predict_command(commands: Any) -> None:
     parser.add_argument(
         "--proba", action="store_true", help="add the probability of each class"
     )
-    parser.set_defaults(run=run_predict)
+    parser.set_defaults(run=_run_predict)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -307,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     try:
-        args = parse_arguments(argv)
+        args = _parse_arguments(argv)
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else 0
     except CommandLineError as exc:
@@ -324,13 +324,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     # The library and pandas signal bad input with these.
     except (ValueError, TypeError, OSError) as exc:
-        return _report_error(describe_exception(exc))
+        return _report_error(_describe_exception(exc))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
 
 
-def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def _parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line; point unknown flags at the command's own help.
 
     Parameters
@@ -351,7 +351,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     Examples
     --------
     >>> try:
-    ...     parse_arguments(["fit", "d.csv", "--target", "y", "--colour", "red"])
+    ...     _parse_arguments(["fit", "d.csv", "--target", "y", "--colour", "red"])
     ... except CommandLineError as exc:
     ...     print(exc)
     unrecognized arguments: --colour red (see 'qwertyclf fit --help')
@@ -373,14 +373,14 @@ def _report_error(message: str) -> int:
     return EXIT_USAGE
 
 
-def describe_exception(exc: BaseException) -> str:
+def _describe_exception(exc: BaseException) -> str:
     r"""A one-line description of an exception, for `qwertyclf: error: ...`.
 
     Examples
     --------
-    >>> describe_exception(FileNotFoundError(2, "No such file or directory", "x.csv"))
+    >>> _describe_exception(FileNotFoundError(2, "No such file or directory", "x.csv"))
     'x.csv: No such file or directory'
-    >>> describe_exception(ValueError("bad\n  value"))
+    >>> _describe_exception(ValueError("bad\n  value"))
     'bad value'
     """
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
@@ -389,7 +389,7 @@ def describe_exception(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def make_classifier(args: argparse.Namespace, **params: Any) -> QwertyClassifier:
+def _make_classifier(args: argparse.Namespace, **params: Any) -> QwertyClassifier:
     """A `QwertyClassifier` with the hyperparameters given on the command line.
 
     Parameters
@@ -406,7 +406,7 @@ def make_classifier(args: argparse.Namespace, **params: Any) -> QwertyClassifier
     """
     from qwertyclf import QwertyClassifier
 
-    callbacks = None if args.quiet else [("progress", epoch_progress())]
+    callbacks = None if args.quiet else [("progress", _epoch_progress())]
     return QwertyClassifier(
         hidden_layer_sizes=tuple(args.hidden),
         activation=args.activation,
@@ -421,7 +421,7 @@ def make_classifier(args: argparse.Namespace, **params: Any) -> QwertyClassifier
     )
 
 
-def epoch_progress(every: float = 0.1) -> Any:
+def _epoch_progress(every: float = 0.1) -> Any:
     """A skorch callback that shows training progress on stderr, once per epoch.
 
     On a terminal it is a progress bar (tqdm) over the epochs, with the latest
@@ -530,7 +530,7 @@ def _format_stat(key: str, value: float) -> str:
     return f"{label}{stat} {number}"
 
 
-def read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path) -> pd.DataFrame:
     """Read a CSV file with pandas; raise `CommandLineError` if that fails.
 
     Parameters
@@ -545,7 +545,7 @@ def read_csv(path: Path) -> pd.DataFrame:
     """
     import pandas as pd
 
-    check_readable(path, "a CSV file")
+    _check_readable(path, "a CSV file")
     try:
         frame = pd.read_csv(path)
     except (OSError, UnicodeDecodeError):
@@ -555,14 +555,14 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise CommandLineError(f"cannot read {path} as a CSV text file.") from None
     except (ValueError, pd.errors.ParserError) as exc:
         raise CommandLineError(
-            f"cannot read {path} as CSV: {describe_exception(exc)}"
+            f"cannot read {path} as CSV: {_describe_exception(exc)}"
         ) from None
     if frame.empty:
         raise CommandLineError(f"{path} has no data rows.")
     return frame
 
 
-def check_features(frame: pd.DataFrame, path: Path) -> None:
+def _check_features(frame: pd.DataFrame, path: Path) -> None:
     """Raise `CommandLineError` unless every column is numeric and complete.
 
     Parameters
@@ -575,7 +575,7 @@ def check_features(frame: pd.DataFrame, path: Path) -> None:
     Examples
     --------
     >>> import pandas as pd
-    >>> check_features(pd.DataFrame({"a": [1.0], "b": ["x"]}), Path("d.csv"))
+    >>> _check_features(pd.DataFrame({"a": [1.0], "b": ["x"]}), Path("d.csv"))
     Traceback (most recent call last):
     ...
     qwertyclf.cli.CommandLineError: feature columns must be numeric, but in d.csv ...
@@ -600,12 +600,12 @@ def check_features(frame: pd.DataFrame, path: Path) -> None:
         )
 
 
-def check_readable(path: Path, what: str) -> None:
+def _check_readable(path: Path, what: str) -> None:
     """Raise `CommandLineError` unless `path` is an existing file.
 
     Examples
     --------
-    >>> check_readable(Path("no-such.csv"), "a CSV file")
+    >>> _check_readable(Path("no-such.csv"), "a CSV file")
     Traceback (most recent call last):
     ...
     qwertyclf.cli.CommandLineError: no-such.csv: no such file.
@@ -616,7 +616,7 @@ def check_readable(path: Path, what: str) -> None:
         raise CommandLineError(f"{path}: no such file.")
 
 
-def check_writable(path: Path) -> None:
+def _check_writable(path: Path) -> None:
     """Raise `CommandLineError` if `path` cannot be written (before a long fit)."""
     folder = path.parent
     if path.is_dir():
@@ -627,7 +627,7 @@ def check_writable(path: Path) -> None:
         raise CommandLineError(f"cannot write {path}: folder {folder} is read-only.")
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def _run_demo(args: argparse.Namespace) -> int:
     """`qwertyclf demo`: train on the qwerty data, report, and write the figures.
 
     Parameters
@@ -657,7 +657,7 @@ def run_demo(args: argparse.Namespace) -> int:
     X_train, X_test, y_train, y_test = train_test_split(
         data.data, data.target, test_size=0.2, random_state=args.seed
     )
-    clf = make_classifier(args)
+    clf = _make_classifier(args)
     start = time.perf_counter()
     clf.fit(X_train, y_train, validation_data=(X_test, y_test))
     fit_seconds = time.perf_counter() - start
@@ -669,10 +669,10 @@ def run_demo(args: argparse.Namespace) -> int:
         "train": _accuracy(y_train, clf.predict(X_train), data.target),
         "test": _accuracy(y_test, y_pred, data.target),
     }
-    print_demo_report(clf, accuracy, data.bayes_accuracy, fit_seconds)
+    _print_demo_report(clf, accuracy, data.bayes_accuracy, fit_seconds)
 
     start = time.perf_counter()
-    figures = save_demo_figures(
+    figures = _save_demo_figures(
         clf, data, (X_train, y_train), (X_test, y_test, y_pred), out
     )
     figure_seconds = time.perf_counter() - start
@@ -681,9 +681,9 @@ def run_demo(args: argparse.Namespace) -> int:
         "predict": predict_seconds,
         "figures": figure_seconds,
     }
-    metrics = demo_metrics(args, clf, accuracy, data.bayes_accuracy, timings)
+    metrics = _demo_metrics(args, clf, accuracy, data.bayes_accuracy, timings)
     metrics["files"] = [*figures, "metrics.json"]
-    write_json(metrics, out / "metrics.json")
+    _write_json(metrics, out / "metrics.json")
     print(f"\nWrote {len(figures)} figures and metrics.json to {out}/")
     return 0
 
@@ -697,7 +697,7 @@ def _accuracy(y_true: Any, y_pred: Any, classes: Any) -> PerClassAccuracy:
     return per_class_accuracy(y_true, y_pred, labels=np.unique(classes))
 
 
-def print_demo_report(
+def _print_demo_report(
     clf: QwertyClassifier,
     accuracy: dict[str, PerClassAccuracy],
     bayes: Any,
@@ -719,7 +719,7 @@ def print_demo_report(
     print(format_accuracy_table(accuracy["test"], reference=bayes))
 
 
-def save_demo_figures(
+def _save_demo_figures(
     clf: QwertyClassifier,
     data: Any,
     train: tuple[Any, Any],
@@ -828,7 +828,7 @@ def save_demo_figures(
     return list(draw)
 
 
-def demo_metrics(
+def _demo_metrics(
     args: argparse.Namespace,
     clf: QwertyClassifier,
     accuracy: dict[str, PerClassAccuracy],
@@ -892,7 +892,7 @@ def demo_metrics(
             "device": args.device,
             "out": str(args.out),
         },
-        "versions": library_versions(),
+        "versions": _library_versions(),
     }
 
 
@@ -909,12 +909,12 @@ def _per_class(classes: np.ndarray, values: Any) -> dict[str, float | int | None
     return result
 
 
-def library_versions() -> dict[str, str]:
+def _library_versions() -> dict[str, str]:
     """Versions of Python and the libraries that shaped the result.
 
     Examples
     --------
-    >>> sorted(library_versions())[:3]
+    >>> sorted(_library_versions())[:3]
     ['matplotlib', 'numpy', 'python']
     """
     import platform
@@ -929,12 +929,12 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_json(content: dict[str, Any], path: Path) -> None:
+def _write_json(content: dict[str, Any], path: Path) -> None:
     """Write `content` as indented, strict JSON (no NaN) with a final newline."""
     path.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
 
 
-def run_fit(args: argparse.Namespace) -> int:
+def _run_fit(args: argparse.Namespace) -> int:
     """`qwertyclf fit`: train on a CSV file and save the model.
 
     Parameters
@@ -949,9 +949,9 @@ def run_fit(args: argparse.Namespace) -> int:
     """
     from qwertyclf.metrics import format_accuracy_table, per_class_accuracy
 
-    check_writable(args.model)
-    X, y = read_training_table(args.data, args.target)
-    clf = make_classifier(
+    _check_writable(args.model)
+    X, y = _read_training_table(args.data, args.target)
+    clf = _make_classifier(
         args,
         validation_fraction=args.validation_fraction,
         early_stopping=args.early_stopping,
@@ -975,7 +975,7 @@ def run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_training_table(path: Path, target: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _read_training_table(path: Path, target: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Split a CSV file into numeric features and the `target` labels.
 
     Parameters
@@ -992,7 +992,7 @@ def read_training_table(path: Path, target: str) -> tuple[pd.DataFrame, np.ndarr
     y : ndarray
         The labels.
     """
-    frame = read_csv(path)
+    frame = _read_csv(path)
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns))
         raise CommandLineError(
@@ -1005,11 +1005,11 @@ def read_training_table(path: Path, target: str) -> tuple[pd.DataFrame, np.ndarr
             f"{int(labels.isna().sum())} missing values."
         )
     X = frame.drop(columns=[target])
-    check_features(X, path)
+    _check_features(X, path)
     return X, labels.to_numpy()
 
 
-def run_predict(args: argparse.Namespace) -> int:
+def _run_predict(args: argparse.Namespace) -> int:
     """`qwertyclf predict`: predict the rows of a CSV file with a saved model.
 
     Parameters
@@ -1025,11 +1025,11 @@ def run_predict(args: argparse.Namespace) -> int:
     from qwertyclf import load_model
 
     if args.out is not None:
-        check_writable(args.out)
-    check_readable(args.model, "a model file")
+        _check_writable(args.out)
+    _check_readable(args.model, "a model file")
     clf = load_model(args.model)
-    X = model_features(clf, read_csv(args.data), args.data)
-    predictions = prediction_table(clf, X, proba=args.proba)
+    X = _model_features(clf, _read_csv(args.data), args.data)
+    predictions = _prediction_table(clf, X, proba=args.proba)
     if args.out is None:
         predictions.to_csv(sys.stdout, index=False)
     else:
@@ -1038,7 +1038,7 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def model_features(
+def _model_features(
     clf: QwertyClassifier, frame: pd.DataFrame, path: Path
 ) -> pd.DataFrame | np.ndarray:
     """The columns of `frame` that `clf` was trained on, in its order.
@@ -1068,7 +1068,7 @@ def model_features(
                 f"the model takes {clf.n_features_in_} feature columns but {path} "
                 f"has {frame.shape[1]}."
             )
-        check_features(frame, path)
+        _check_features(frame, path)
         return frame.to_numpy()
     names = [str(n) for n in names]
     missing = [n for n in names if n not in frame.columns]
@@ -1078,11 +1078,11 @@ def model_features(
             f"(the model was trained on: {', '.join(names)})."
         )
     X = frame[names]
-    check_features(X, path)
+    _check_features(X, path)
     return X
 
 
-def prediction_table(
+def _prediction_table(
     clf: QwertyClassifier, X: Any, *, proba: bool = False
 ) -> pd.DataFrame:
     """Predictions (and optionally class probabilities) of `clf` as a table.
