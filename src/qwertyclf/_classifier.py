@@ -529,7 +529,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return valid_X, self._encode(valid_y, "y_val")
 
     def _check_params(self):
-        """Validate the hyperparameters (before any fitted state changes)."""
+        """Validate the hyperparameters; return the device to train on.
+
+        Called before any fitted attribute changes, so a bad setting leaves a
+        fitted model as it was.
+        """
         check_architecture(self.hidden_layer_sizes, self.activation, self.dropout)
         _check_optimizer(self.optimizer)
         for name, low in (

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 FORMAT = "qwertyclf-model"
@@ -52,8 +53,6 @@ def save_model(estimator, path: str | os.PathLike) -> Path:
     >>> bool((load_model(path).predict_proba(X) == clf.predict_proba(X)).all())
     True
     """
-    from sklearn.utils.validation import check_is_fitted
-
     check_is_fitted(estimator)
     params = estimator.get_params()
     params["optimizer"] = _optimizer_name(params["optimizer"])
@@ -141,11 +140,10 @@ def load_model(path: str | os.PathLike, *, device: str | None = None):
         _resolve_device(device)  # a clear error for an unusable device
     path = Path(path)
     try:
-        from safetensors import safe_open
-
         with safe_open(path, framework="pt") as handle:
             metadata = handle.metadata() or {}
-        state = load_file(path)
+            # A safetensors handle is not iterable; it lists its tensors by keys().
+            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
