@@ -18,6 +18,8 @@ from numpy.typing import ArrayLike
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import unique_labels
 
+from qwertyclf._reference import as_key, reference_overall, reference_per_class
+
 __all__ = ["PerClassAccuracy", "format_accuracy_table", "per_class_accuracy"]
 
 
@@ -82,7 +84,7 @@ class PerClassAccuracy(Mapping):
         self._index = {label: i for i, label in enumerate(self.classes.tolist())}
 
     def __getitem__(self, label: Any) -> float:
-        return float(self.accuracy[self._index[_as_key(label)]])
+        return float(self.accuracy[self._index[as_key(label)]])
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._index)
@@ -98,10 +100,6 @@ class PerClassAccuracy(Mapping):
 
     def __str__(self) -> str:
         return format_accuracy_table(self)
-
-
-def _as_key(label: Any) -> Any:
-    return label.item() if isinstance(label, np.generic) else label
 
 
 def per_class_accuracy(
@@ -166,55 +164,6 @@ def per_class_accuracy(
     return PerClassAccuracy(classes, accuracy, support, overall=correct.mean())
 
 
-def _reference_per_class(reference: Any, classes: np.ndarray) -> np.ndarray | None:
-    """Align a per-class reference with `classes`; `None` if it has none.
-
-    Accepts a mapping label → accuracy (a `PerClassAccuracy` included), an object
-    with a `per_class` attribute holding either (such as the `BayesAccuracy` of
-    `qwertyclf.datasets`, a float with per-class values), or an array aligned with
-    `classes`. A bare number, or an empty `per_class`, carries no per-class values.
-    """
-    if reference is None:
-        return None
-    if hasattr(reference, "per_class") and not isinstance(reference, Mapping):
-        reference = reference.per_class
-        if reference is None or len(reference) == 0:
-            return None
-    if isinstance(reference, Mapping):
-        keys = {_as_key(k): v for k, v in reference.items()}
-        missing = [c for c in classes.tolist() if c not in keys]
-        if missing:
-            raise ValueError(
-                f"The per-class reference has no value for the classes {missing}; "
-                "give one value per class."
-            )
-        return np.array([float(keys[c]) for c in classes.tolist()])
-    values = np.asarray(reference, dtype=float)
-    if values.ndim == 0:
-        return None
-    if values.shape != (len(classes),):
-        raise ValueError(
-            f"The per-class reference has shape {values.shape}; expected one value "
-            f"per class, i.e. shape ({len(classes)},)."
-        )
-    return values
-
-
-def _reference_overall(reference: Any) -> float | None:
-    """The overall value of a reference, if it has one (a number, `.overall`)."""
-    if reference is None:
-        return None
-    overall = getattr(reference, "overall", None)
-    if overall is not None and not callable(overall):
-        return float(overall)
-    if isinstance(reference, Mapping):
-        return None
-    values = np.asarray(reference)
-    if values.ndim == 0 and values.dtype.kind in "biuf":
-        return float(values)
-    return None
-
-
 def format_accuracy_table(
     accuracy: PerClassAccuracy,
     *,
@@ -257,8 +206,8 @@ def format_accuracy_table(
     overall        4     75.0%       -
     """
     classes = accuracy.classes
-    ref_per_class = _reference_per_class(reference, classes)
-    ref_overall = _reference_overall(reference)
+    ref_per_class = reference_per_class(reference, classes)
+    ref_overall = reference_overall(reference)
     has_ref = ref_per_class is not None or ref_overall is not None
 
     def pct(value: float | None) -> str:

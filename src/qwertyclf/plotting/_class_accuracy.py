@@ -8,7 +8,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.utils import check_consistent_length
 
-from qwertyclf.metrics import _reference_per_class, per_class_accuracy
+from qwertyclf._reference import reference_per_class
+from qwertyclf.metrics import per_class_accuracy
 from qwertyclf.plotting import _style
 
 
@@ -203,7 +204,7 @@ class ClassAccuracyDisplay:
             result.accuracy,
             classes=result.classes,
             overall_accuracy=result.overall,
-            reference=_reference_per_class(reference, result.classes),
+            reference=reference_per_class(reference, result.classes),
             reference_name=reference_name,
         )
         return disp.plot(ax=ax, **plot_kw)

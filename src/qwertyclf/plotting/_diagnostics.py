@@ -9,7 +9,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.utils import check_consistent_length
 
-from qwertyclf.metrics import _reference_per_class, per_class_accuracy
+from qwertyclf._reference import reference_per_class
+from qwertyclf.metrics import per_class_accuracy
 from qwertyclf.plotting import _style
 from qwertyclf.plotting._class_accuracy import ClassAccuracyDisplay
 from qwertyclf.plotting._dataset import DatasetDisplay
@@ -126,7 +127,7 @@ def plot_diagnostics(
         bayes_per_class, bayes_overall = bayes.accuracy, bayes.overall
     if bayes_accuracy is not None:
         bayes_overall = float(bayes_accuracy)
-        bayes_per_class = _reference_per_class(bayes_accuracy, classes)
+        bayes_per_class = reference_per_class(bayes_accuracy, classes)
 
     fig = plt.figure(figsize=figsize, layout="constrained")
     grid = fig.add_gridspec(3, 3, height_ratios=[1, 1.3, 0.8])
