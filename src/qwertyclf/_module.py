@@ -68,7 +68,7 @@ class QwertyNet(nn.Sequential):
     Each hidden layer is `Linear`, then optionally `BatchNorm1d`, then the
     activation, then optionally `Dropout`. The output layer is a plain `Linear`
     with no activation: `torch.nn.CrossEntropyLoss` applies the log-softmax.
-    The defaults build the lecture network, `Linear(2, 8) -> ReLU -> Linear(8, 3)`.
+    The defaults build the qwerty network, `Linear(2, 8) -> ReLU -> Linear(8, 3)`.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Per-class accuracy and a plain-text accuracy table.
 
-The lecture notebook judges a model by its accuracy on each class next to the overall
+A classifier is best judged by its accuracy on each class next to the overall
 accuracy; [`per_class_accuracy`][qwertyclf.metrics.per_class_accuracy] computes both
 for labels of any type, and
 [`format_accuracy_table`][qwertyclf.metrics.format_accuracy_table] turns the result
@@ -111,7 +111,7 @@ def per_class_accuracy(
     """Accuracy on each class and overall.
 
     The accuracy of class `c` is the fraction of samples whose true label is `c`
-    that were predicted as `c` (the recall of `c`), as in §7.2 of the lecture notebook.
+    that were predicted as `c`, also called the recall of `c`.
 
     Parameters
     ----------

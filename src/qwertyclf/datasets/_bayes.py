@@ -412,7 +412,7 @@ def bayes_accuracy(
 
     Examples
     --------
-    The lecture notebook's problem: three unit-variance classes.
+    The qwerty data of `make_qwerty`: three unit-variance classes.
 
     >>> from qwertyclf.datasets import bayes_accuracy
     >>> acc = bayes_accuracy([[2, 1], [-2, 1], [0, -3]])

@@ -1,4 +1,4 @@
-"""The course's datasets: the lecture's qwerty blobs, the qwerties and the doughnuts."""
+"""The qwerty datasets: the original three blobs, the qwerties and the doughnuts."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from ._validation import (
     check_random_state,
 )
 
-# Class means of the lecture notebook, one row per class.
+# Class means of the notebook the qwerty data come from, one row per class.
 _SEED_MEANS = ((2.0, 1.0), (-2.0, 1.0), (0.0, -3.0))
 
-# Centres of the qwerties: A and B of the course, and C completing an
-# equilateral triangle above them, so all three pairs are 4 apart.
+# Centres of the qwerties: A and B, and C completing an equilateral triangle
+# above them, so all three pairs are 4 apart.
 _QWERTIES_CENTERS = ((1.0, 1.0), (5.0, 1.0), (3.0, 1.0 + 2.0 * np.sqrt(3.0)))
 
 
@@ -42,27 +42,30 @@ def make_qwerty(
     random_state: int | np.random.RandomState | None = None,
     return_X_y: bool = True,
 ) -> tuple[np.ndarray, np.ndarray] | Bunch:
-    """The lecture notebook's "qwerty" dataset: Gaussian blobs with one covariance.
+    """The "qwerty" dataset: Gaussian blobs in the plane with one shared covariance.
 
-    Class `i` is `N(means[i], cov)`, drawn with `RandomState.multivariate_normal`
-    one class after the other, exactly as the lecture notebook does. With
-    `random_state=42` (and the defaults) `X` is bit-identical to the notebook's
-    `np.random.seed(42)` code, but drawn from a private `RandomState`, so the
-    global NumPy RNG is left untouched.
+    The data of the PyTorch teaching notebook qwertyclf grew from (see
+    [Where "qwerty" comes from][where-qwerty-comes-from]): three classes around
+    `(2, 1)`, `(-2, 1)` and `(0, -3)` with unit covariance. Class `i` is
+    `N(means[i], cov)`, drawn with `RandomState.multivariate_normal` one class
+    after the other, exactly as that notebook does. With `random_state=42` (and
+    the defaults) `X` is bit-identical to the notebook's `np.random.seed(42)`
+    code, but drawn from a private `RandomState`, so the global NumPy RNG is left
+    untouched.
 
     Parameters
     ----------
     n_per_class : int, default=300
         Samples per class.
     means : array-like of shape (n_classes, n_features), default=None
-        Class means; `None` gives the lecture's `(2, 1)`, `(-2, 1)`, `(0, -3)`.
+        Class means; `None` gives the notebook's `(2, 1)`, `(-2, 1)`, `(0, -3)`.
     cov : float or array-like of shape (n_features, n_features), default=None
         Covariance shared by all classes: a matrix, or a scalar variance (`c * I`).
         `None` gives the identity. For per-class covariances use
         [`make_gaussian_classes`][qwertyclf.datasets.make_gaussian_classes].
     shuffle : bool, default=False
         Shuffle the samples (after drawing them, with the same generator). The
-        lecture notebook does not.
+        notebook does not.
     random_state : int, RandomState instance or None, default=None
         Seed; `42` reproduces the notebook. `None` seeds a fresh generator.
     return_X_y : bool, default=True
@@ -132,13 +135,13 @@ def make_qwerties(
     random_state: int | np.random.RandomState | None = None,
     return_X_y: bool = True,
 ) -> tuple[np.ndarray, np.ndarray] | Bunch:
-    """The course's "qwerties": 2 or 3 round Gaussian blobs.
+    """The "qwerties": 2 or 3 round Gaussian blobs.
 
     Centres A = (1, 1) and B = (5, 1), plus C = (3, 1 + 2√3) ≈ (3, 4.46) for
     three classes: C completes the equilateral triangle on A and B, so every pair
     of classes is equally hard to tell apart (centres 4 apart). Each coordinate
-    gets independent noise of standard deviation `blur`; per class all
-    x-coordinates are drawn before all y-coordinates, as the course code does.
+    gets independent noise of standard deviation `blur`; per class, all
+    x-coordinates are drawn before all y-coordinates.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Accuracy of each class as bars (lecture notebook §7.2)."""
+"""Accuracy of each class as bars."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from qwertyclf.plotting import _style
 class ClassAccuracyDisplay:
     """Accuracy per class as bars, with the overall accuracy as a line.
 
-    The lecture notebook's §7.2 numbers as a picture: one bar per class in the class
+    The accuracy of each class as a picture: one bar per class in the class
     colour, labelled with its percentage, a dashed line at the overall accuracy,
     and optionally a black tick per bar at a reference accuracy (such as the Bayes
     classifier's). Build it with

@@ -1,4 +1,4 @@
-"""Scatter plot of a labelled dataset in the plane (lecture notebook §2)."""
+"""Scatter plot of a labelled dataset in the plane."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from qwertyclf.plotting import _style
 class DatasetDisplay:
     """Scatter of two features of a dataset, one colour per class.
 
-    The lecture notebook's first figure: every sample in the plane of two features,
+    The first look at a dataset: every sample in the plane of two features,
     coloured by class with the Set2 palette, and a legend naming the classes.
     Use [`from_data`][qwertyclf.plotting.DatasetDisplay.from_data] or
     [`from_estimator`][qwertyclf.plotting.DatasetDisplay.from_estimator] to build

@@ -1,4 +1,4 @@
-"""Samples in the plane by true class, mistakes circled (lecture notebook §7.3)."""
+"""Samples in the plane by true class, mistakes circled."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from qwertyclf.plotting import _style
 class MisclassificationDisplay:
     """Samples coloured by true class, with the misclassified ones circled.
 
-    The lecture notebook's §7.3 figure: where in feature space the model errs. Build
+    Where in feature space the model errs. Build
     it with
     [`from_estimator`][qwertyclf.plotting.MisclassificationDisplay.from_estimator]
     or

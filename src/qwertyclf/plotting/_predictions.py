@@ -1,4 +1,4 @@
-"""Predicted vs true class of every sample (lecture notebook §7.1)."""
+"""Predicted vs true class of every sample."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from qwertyclf.plotting import _style
 class PredictionDisplay:
     """Predicted and true class of each sample, by sample index.
 
-    The lecture notebook's §7.1 figure: predicted classes as circles, true classes as
+    Every sample by its index: predicted classes as circles, true classes as
     squares shifted up by `offset`, so a correct prediction sits just below its
     square and a mistake is off by at least one class level. Mistakes are also
     marked with a cross. Classes are drawn at their positions 0, 1, ... in

@@ -18,7 +18,7 @@ from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-# The lecture notebook's palette.
+# The palette of the notebook the qwerty data come from.
 CMAP = "Set2"
 PREDICTED_COLOR = "tab:blue"
 TRUE_COLOR = "tab:red"
@@ -182,7 +182,7 @@ def scatter_by_class(
 
 
 def circle(ax: Any, X2: np.ndarray, mask: np.ndarray, **kwargs: Any) -> Any:
-    """Circle the points of `mask`, as the lecture notebook's §7.3 does for mistakes."""
+    """Circle the points of `mask`, the way mistakes are marked in the plane."""
     style = dict(
         s=80,
         facecolors="none",

@@ -1,4 +1,4 @@
-"""Loss and accuracy per epoch, train vs validation (lecture notebook §6)."""
+"""Loss and accuracy per epoch, train vs validation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 from qwertyclf.plotting import _style
 
 _KEYS = ("train_loss", "valid_loss", "train_acc", "valid_acc")
-# The lecture notebook's results dict calls the held-out split "test".
+# Hand-written training loops, like the one the qwerty data come from, often
+# call the held-out split "test"; those keys are read as validation.
 _ALIASES = {"test_loss": "valid_loss", "test_acc": "valid_acc"}
 
 
@@ -57,7 +58,7 @@ def _curves_from_history(history: Any) -> dict[str, np.ndarray | None]:
 class TrainingCurvesDisplay:
     """Loss and accuracy per epoch, train vs validation, on two axes side by side.
 
-    The lecture notebook's training figure. Build it with
+    The usual figure of a training run. Build it with
     [`from_estimator`][qwertyclf.plotting.TrainingCurvesDisplay.from_estimator]
     (any fitted estimator with a skorch `history_`, such as `QwertyClassifier`) or
     [`from_history`][qwertyclf.plotting.TrainingCurvesDisplay.from_history]; all
@@ -223,8 +224,8 @@ class TrainingCurvesDisplay:
         history : skorch History or dict of lists
             A skorch `History` (one dict per epoch with "epoch", "train_loss",
             "train_acc", "valid_loss", "valid_acc"), or a dict of per-epoch lists
-            like the lecture notebook's results, where "test_loss" / "test_acc" are
-            read as validation.
+            as a hand-written training loop returns them, where "test_loss" /
+            "test_acc" are read as validation.
         bayes_accuracy : float, default=None
             Bayes-optimal accuracy to draw as a horizontal reference.
         ax : matplotlib Axes or sequence of two Axes, default=None
