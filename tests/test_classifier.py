@@ -436,7 +436,7 @@ def test_global_rng_state_is_untouched(random_state, params, blobs):
     np_state = np.random.get_state()  # noqa: NPY002
     clf = QwertyClassifier(max_epochs=3, random_state=random_state, **params)
     clf.fit(X, y)
-    clf.partial_fit(X, y)
+    clf.set_params(early_stopping=False, validation_fraction=None).partial_fit(X, y)
     clf.predict_proba(X)
     assert torch.equal(torch.get_rng_state(), torch_state)
     after = np.random.get_state()  # noqa: NPY002

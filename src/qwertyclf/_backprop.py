@@ -16,37 +16,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._activations import ACTIVATIONS
 from ._module import QwertyNet
-
-aten = torch.ops.aten
-
-
-def _elu_grad(grad, out, alpha=1.0, scale=1.0):
-    return aten.elu_backward(grad, alpha, scale, 1.0, True, out)
-
-
-# activation name -> (forward, backward(grad_of_output, pre_activation, output))
-_ACTIVATION_GRADS = {
-    "relu": (torch.relu, lambda g, z, a: aten.threshold_backward(g, a, 0)),
-    "leaky_relu": (
-        F.leaky_relu,
-        lambda g, z, a: aten.leaky_relu_backward(g, z, 0.01, False),
-    ),
-    "relu6": (F.relu6, lambda g, z, a: aten.hardtanh_backward(g, z, 0.0, 6.0)),
-    "tanh": (torch.tanh, lambda g, z, a: aten.tanh_backward(g, a)),
-    "sigmoid": (torch.sigmoid, lambda g, z, a: aten.sigmoid_backward(g, a)),
-    "elu": (F.elu, lambda g, z, a: _elu_grad(g, a)),
-    "gelu": (F.gelu, lambda g, z, a: aten.gelu_backward(g, z)),
-    "silu": (F.silu, lambda g, z, a: aten.silu_backward(g, z)),
-}
 
 
 class PlainMLPStep:
     """Loss and parameter gradients of a plain `QwertyNet` without autograd.
 
-    Use `supports` first: only `Linear` layers with one of the activations
-    above qualify (no batch norm, no dropout). Call it under `torch.no_grad()`:
-    it replaces autograd, so nothing should be recorded for it.
+    Use `supports` first: only `Linear` layers with an activation whose
+    registry entry (`qwertyclf._activations`) has a derivative qualify (no
+    batch norm, no dropout). Call it under `torch.no_grad()`: it replaces
+    autograd, so nothing should be recorded for it.
 
     Parameters
     ----------
@@ -74,7 +54,8 @@ class PlainMLPStep:
         # Plain tensors, looked up once: nn.Module attribute access is slow.
         self.layers = [(layer.weight, layer.bias) for layer in linears]
         self.grads = [(layer.weight.grad, layer.bias.grad) for layer in linears]
-        self.forward_fn, self.backward_fn = _ACTIVATION_GRADS[module.activation]
+        entry = ACTIVATIONS[module.activation]
+        self.forward_fn, self.backward_fn = entry.forward, entry.backward
         self._minus_ones: dict[int, torch.Tensor] = {}
 
     @staticmethod
@@ -84,7 +65,7 @@ class PlainMLPStep:
             type(module) is QwertyNet
             and not module.batch_norm
             and not module.dropout
-            and module.activation in _ACTIVATION_GRADS
+            and ACTIVATIONS[module.activation].backward is not None
             and all(
                 isinstance(layer, nn.Linear) or not list(layer.parameters())
                 for layer in module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
 import math
@@ -30,9 +29,11 @@ from ._module import QwertyNet, check_architecture
 from ._persistence import load_model, save_model
 from ._training import (
     INFERENCE_CHUNK,
+    DivergenceGuard,
     QwertySkorchNet,
     TensorDataset,
     diverged,
+    seeded,
     training_threads,
 )
 
@@ -213,6 +214,8 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         """
         device = self._check_params()
         continuing = self.warm_start and hasattr(self, "net_")
+        if continuing:
+            self._check_continuable(device)
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, reset=not continuing)
         check_classification_targets(y)
         if continuing:
@@ -254,6 +257,27 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         """
         device = self._check_params()
         first = not hasattr(self, "net_")
+        for name, value, why in (
+            ("early_stopping", self.early_stopping, "True"),
+            ("validation_fraction", self.validation_fraction, "set"),
+        ):
+            if value not in (None, False):
+                raise ValueError(
+                    f"partial_fit does not support {name}={value!r}: each call "
+                    "sees one batch of the data, so no validation set can be "
+                    f"held out. Use fit with {name} {why}, or monitor held-out "
+                    "data yourself between calls."
+                )
+        if isinstance(self.class_weight, str):
+            raise ValueError(
+                f"class_weight={self.class_weight!r} is not supported by "
+                "partial_fit: each call sees one batch, not the class "
+                "frequencies of the whole data. Compute the weights once, for "
+                "example with sklearn.utils.class_weight.compute_class_weight, "
+                "and pass them as a dict."
+            )
+        if not first:
+            self._check_continuable(device)
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, reset=first)
@@ -276,19 +300,32 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     def _train(
         self, X, y, y_enc, sample_weight, validation_data, device, *, epochs, fresh
     ):
-        """Train a new net (`fresh`) or `net_` for `epochs` epochs."""
-        weight = self._sample_weight(X, y, sample_weight)
+        """Train a new net (`fresh`) or continue `net_` for `epochs` epochs."""
+        weight, class_weight = self._sample_weight(X, y, sample_weight)
         self.device_ = device
+        self.dtype_ = self.dtype
         seed = self._seed()
-        train, valid = self._datasets(X, y_enc, weight, validation_data, seed)
+        train, valid = self._datasets(
+            X, y_enc, weight, class_weight, validation_data, seed
+        )
         if fresh:
             net = self._build_net(len(self.classes_), seed)
-            with self._fit_context(seed):
+            with seeded(seed, device):
                 net.initialize()
         else:
+            # scikit-learn's rule for continued training: the current
+            # hyperparameters apply; skorch updates the optimizer's param
+            # groups in place and keeps its state.
             net = self.net_
+            params = self._training_params()
+            # skorch's set_params refuses iterator options on an initialized
+            # net; they are plain attributes read at the start of each fit.
+            net.iterator_train__shuffle = params.pop("iterator_train__shuffle")
+            net.callbacks = params.pop("callbacks")
+            net.set_params(**params)
+            net.initialize_callbacks()
         net.set_params(train_split=predefined_split(valid) if valid else None)
-        with self._fit_context(seed + len(net.history)):
+        with training_threads(self.batch_size, self._widths()):
             net.partial_fit(train, epochs=epochs)
         # Do not keep a reference to the validation data in the fitted model.
         net.set_params(train_split=None)
@@ -296,6 +333,38 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = net
         self._set_fit_results()
         return self
+
+    def _check_continuable(self, device):
+        """Refuse a warm start whose settings change the fitted network."""
+        module = self.net_.module_
+        fitted = {
+            "hidden_layer_sizes": tuple(module.hidden_layer_sizes),
+            "activation": module.activation,
+            "batch_norm": module.batch_norm,
+            "dropout": module.dropout,
+            "optimizer": type(self.net_.optimizer_),
+            "dtype": self.dtype_,
+            "device": self.device_,
+        }
+        wanted = {
+            "hidden_layer_sizes": check_architecture(
+                self.hidden_layer_sizes, self.activation, self.dropout
+            ),
+            "activation": self.activation,
+            "batch_norm": bool(self.batch_norm),
+            "dropout": float(self.dropout),
+            "optimizer": _check_optimizer(self.optimizer),
+            "dtype": self.dtype,
+            "device": device,
+        }
+        for name, value in fitted.items():
+            if wanted[name] != value:
+                raise ValueError(
+                    f"warm_start=True continues the fitted network, which was "
+                    f"trained with {name}={value!r}; it cannot continue with "
+                    f"{name}={getattr(self, name)!r}. Set warm_start=False to "
+                    f"train a new network, or set {name} back."
+                )
 
     def predict_proba(self, X):
         """Class probabilities of each row, columns in the order of `classes_`.
@@ -462,35 +531,48 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return y_enc
 
     def _sample_weight(self, X, y, sample_weight):
-        """Combine `sample_weight` and `class_weight` into weights of mean 1.
+        """Combine `sample_weight` and `class_weight` into row weights of mean 1.
 
-        Returns None when every row counts the same (the fastest path).
+        Returns the row weights (None when every row counts the same, the
+        fastest path) and the weight of each class index (None without
+        `class_weight`), which validation rows get too.
         """
         if sample_weight is None and self.class_weight is None:
-            return None
+            return None, None
         weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        class_weight = None
         if self.class_weight is not None:
-            weight = weight * compute_sample_weight(self.class_weight, y)
+            row_class_weight = compute_sample_weight(self.class_weight, y)
+            weight = weight * row_class_weight
+            class_weight = np.ones(len(self.classes_))
+            class_weight[self._encode(y, "y")] = row_class_weight
         total = weight.sum()
         if total <= 0:
             raise ValueError(
                 "Sample weights must contain at least one non-zero weight; "
                 "all rows have weight zero."
             )
-        return weight * (len(weight) / total)
+        return weight * (len(weight) / total), class_weight
 
-    def _datasets(self, X, y_enc, weight, validation_data, seed):
-        """Split off validation rows if asked, and move everything to tensors."""
-        valid_X = valid_y = None
+    def _datasets(self, X, y_enc, weight, class_weight, validation_data, seed):
+        """Split off validation rows if asked, and move everything to tensors.
+
+        Validation rows are weighted like training rows (their share of
+        `sample_weight`, or their class weight), so `valid_loss` measures the
+        loss that training minimises.
+        """
+        valid_X = valid_y = valid_weight = None
         fraction = self.validation_fraction
         if fraction is None and self.early_stopping:
             fraction = 0.1
         if validation_data is not None:
             valid_X, valid_y = self._check_validation_data(validation_data)
+            if class_weight is not None:
+                valid_weight = class_weight[valid_y]
         elif fraction is not None:
-            X, valid_X, y_enc, valid_y, weight = _stratified_split(
+            X, valid_X, y_enc, valid_y, weight, valid_weight = _stratified_split(
                 X, y_enc, weight, fraction, seed
             )
         device = self.device_
@@ -501,9 +583,14 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         )
         if valid_X is None:
             return train, None
+        if valid_weight is not None and valid_weight.sum() > 0:
+            valid_weight = valid_weight * (len(valid_weight) / valid_weight.sum())
         valid = TensorDataset(
             _to_tensor(valid_X, device, self.dtype),
             torch.as_tensor(valid_y, dtype=torch.long, device=device),
+            None
+            if valid_weight is None
+            else _to_tensor(valid_weight, device, self.dtype),
         )
         return train, valid
 
@@ -602,24 +689,14 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
-    @contextlib.contextmanager
     def _fit_context(self, seed):
-        """Seed torch (restoring the caller's RNG) and pick the thread count."""
-        widths = self._widths()
-        devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
-        with (
-            torch.random.fork_rng(devices=devices),
-            training_threads(self.batch_size, widths),
-        ):
-            torch.manual_seed(seed)
-            yield
+        """Seed torch for building the network; the caller's RNG is restored."""
+        return seeded(seed, self.device_)
 
-    def _build_net(self, n_classes, seed) -> QwertySkorchNet:
-        optimizer = _check_optimizer(self.optimizer)
-        extra = {}
-        if optimizer in _FUSED and self.device_.type in ("cpu", "cuda"):
-            extra["optimizer__fused"] = True
-        callbacks = [copy.deepcopy(cb) for cb in self.callbacks or ()]
+    def _callbacks(self) -> list:
+        """Fresh callbacks for one fit: the user's, then early stopping etc."""
+        callbacks = [("divergence_guard", DivergenceGuard())]
+        callbacks += [copy.deepcopy(cb) for cb in self.callbacks or ()]
         if self.early_stopping:
             callbacks.append(
                 (
@@ -636,6 +713,25 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             )
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    def _training_params(self) -> dict:
+        """The skorch settings that a warm start may change between fits."""
+        return {
+            "lr": self.lr,
+            "optimizer__weight_decay": self.weight_decay,
+            "batch_size": self.batch_size,
+            "max_epochs": self.max_epochs,
+            "iterator_train__shuffle": bool(self.shuffle),
+            "callbacks": self._callbacks(),
+            "verbose": self.verbose,
+        }
+
+    def _build_net(self, n_classes, seed) -> QwertySkorchNet:
+        optimizer = _check_optimizer(self.optimizer)
+        extra = {}
+        if optimizer in _FUSED and self.device_.type in ("cpu", "cuda"):
+            extra["optimizer__fused"] = True
         return QwertySkorchNet(
             QwertyNet,
             module__n_features=self.n_features_in_,
@@ -647,16 +743,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             module__dtype=getattr(torch, self.dtype),
             criterion=nn.CrossEntropyLoss,
             optimizer=optimizer,
-            lr=self.lr,
-            optimizer__weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            iterator_train__shuffle=bool(self.shuffle),
+            iterator_valid__batch_size=INFERENCE_CHUNK,
             train_split=None,
-            callbacks=callbacks,
             device=self.device_,
-            verbose=self.verbose,
             seed=seed,
+            **self._training_params(),
             **extra,
         )
 
@@ -706,8 +797,9 @@ def _stratified_split(X, y_enc, weight, fraction, seed):
             f"Cannot hold out a stratified validation_fraction={fraction}: {exc} "
             "Pass validation_data=(X_val, y_val) or use more samples per class."
         ) from None
-    weight = None if weight is None else weight[train]
-    return X[train], X[valid], y_enc[train], y_enc[valid], weight
+    if weight is None:
+        return X[train], X[valid], y_enc[train], y_enc[valid], None, None
+    return X[train], X[valid], y_enc[train], y_enc[valid], weight[train], weight[valid]
 
 
 def _as_float(X: np.ndarray, dtype: str) -> np.ndarray:

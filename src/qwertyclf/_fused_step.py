@@ -66,11 +66,12 @@ def lean_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
             optimizer.param_groups, lists, strict=True
         ):
             torch._foreach_add_(steps, 1)
-            kernel = (
-                torch._fused_adamw_
-                if group.get("decoupled_weight_decay", False)
-                else torch._fused_adam_
+            # torch < 2.6 has no `decoupled_weight_decay` key: AdamW was its
+            # own class there.
+            decoupled = group.get(
+                "decoupled_weight_decay", isinstance(optimizer, torch.optim.AdamW)
             )
+            kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
             beta1, beta2 = group["betas"]
             kernel(
                 params,

@@ -9,17 +9,46 @@ from numbers import Integral, Real
 import torch
 from torch import nn
 
+from ._activations import ACTIVATIONS as _REGISTRY
+
+#: Hidden activation name -> the `torch.nn` module class that implements it.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "relu6": nn.ReLU6,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "selu": nn.SELU,
-    "silu": nn.SiLU,
+    name: entry.module for name, entry in _REGISTRY.items()
 }
+
+
+class Dropout(nn.Dropout):
+    """`torch.nn.Dropout` that can draw its masks from its own generator.
+
+    With `generator` None (the default) it is exactly `torch.nn.Dropout`.
+    Given a `torch.Generator` on the layer's device, training never touches
+    torch's global random state, so fits running in parallel threads stay
+    reproducible and leave the global state alone.
+
+    Parameters
+    ----------
+    p : float, default=0.5
+        Probability of zeroing an element.
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = Dropout(0.5)
+    >>> layer.generator = torch.Generator().manual_seed(0)
+    >>> out = layer(torch.ones(2, 4))
+    >>> sorted(set(out.flatten().tolist())) in ([0.0, 2.0], [2.0], [0.0])
+    True
+    """
+
+    generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Zero elements with probability `p` in training; identity in eval."""
+        if self.generator is None or not self.training or self.p == 0:
+            return super().forward(x)
+        keep = 1.0 - self.p
+        mask = torch.empty_like(x).bernoulli_(keep, generator=self.generator)
+        return x * mask.div_(keep)
 
 
 def check_architecture(
@@ -131,7 +160,7 @@ class QwertyNet(nn.Sequential):
                 layers.append(nn.BatchNorm1d(size, dtype=dtype))
             layers.append(ACTIVATIONS[activation]())
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             width = size
         layers.append(nn.Linear(width, n_classes, dtype=dtype))
         super().__init__(*layers)

@@ -3,34 +3,45 @@
 skorch's generic loop pays, for every mini-batch, a `Dataset.__getitem__` per
 row, a collate, a host sync for the loss, two history writes and a dispatch to
 every callback. For small tabular networks that bookkeeping costs several
-times the arithmetic. `QwertySkorchNet` keeps skorch's fit loop, history,
-callbacks and checkpointing, and replaces only what happens inside an epoch:
+times the arithmetic. `QwertySkorchNet` is a `skorch.NeuralNetClassifier` that
+keeps skorch's fit loop, default callbacks, history, checkpointing and
+semantics, and runs an epoch over in-memory tensors faster:
 
 * the data is converted to tensors once, on the target device
   (`TensorDataset`), and batches are slices of a seeded permutation
   (`TensorBatches`);
-* losses and hits are accumulated on the device, with one host sync per epoch;
-* callbacks are called per batch only when one of them defines a batch hook;
-* plain MLPs are differentiated by hand (`PlainMLPStep`), others by autograd.
+* batch losses are kept on the device and written to the history once per
+  epoch;
+* callbacks are called per batch only when one of them does something there;
+* plain MLPs are differentiated by hand (`PlainMLPStep`) and fused Adam is
+  stepped by a lean call (`lean_step`), where `qwertyclf._fast_path` has
+  checked that both compute what autograd and `optimizer.step()` would.
+
+The fast epoch runs only where it computes what skorch's own `train_step`
+would: the net's training methods not overridden, no fit parameters, one
+module, criterion and optimizer. Anything else is skorch's loop, unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback, EpochTimer, PrintLog
+from skorch.callbacks import BatchScoring, Callback, EpochScoring, PrintLog
 from skorch.dataset import Dataset
 from skorch.utils import TeeGenerator
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.data import DataLoader
 
 from ._backprop import PlainMLPStep
+from ._fast_path import ENABLED, lean_step_works, manual_gradients_work
 from ._fused_step import lean_step
+from ._module import Dropout, QwertyNet
 
 #: Rows per forward pass when nothing is being learned (validation, predict).
 INFERENCE_CHUNK = 8192
@@ -47,10 +58,53 @@ COPY_PER_EPOCH_BYTES = 2**24
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
 
+#: Methods whose override by a subclass sends training through skorch's loop.
+_TRAINING_METHODS = (
+    "train_step",
+    "train_step_single",
+    "validation_step",
+    "get_loss",
+    "infer",
+    "notify",
+    "on_batch_begin",
+    "on_batch_end",
+    "on_grad_computed",
+    "_zero_grad_optimizer",
+    "_step_optimizer",
+    "_set_training",
+)
+
+#: Optimizers whose `step()` evaluates no closure: computing the gradient
+#: first and then calling `step()` is what `step(closure)` does.
+_SINGLE_EVALUATION = (
+    torch.optim.Adam,
+    torch.optim.AdamW,
+    torch.optim.SGD,
+    torch.optim.RMSprop,
+    torch.optim.Adagrad,
+    torch.optim.Adamax,
+    torch.optim.NAdam,
+    torch.optim.RAdam,
+    torch.optim.Adadelta,
+)
+
+# torch.set_num_threads is per thread with OpenMP and process-wide otherwise.
+_THREADS_PER_THREAD = "parallel backend: OpenMP" in torch.__config__.parallel_info()
+_threads_lock = threading.Lock()
+_threads_state = {"users": 0, "saved": 1}
+_threads_local = threading.local()
+
+#: Held while torch's global random state is seeded and restored.
+_RNG_LOCK = threading.RLock()
+
 
 @contextlib.contextmanager
 def training_threads(batch_size: int, widths: Sequence[int]):
     """Run the block with one intra-op thread if the batches are small.
+
+    The previous thread count is restored afterwards, also when several fits
+    run in threads at once: where the count is process-wide, the first fit
+    to enter lowers it and the last one to leave restores it.
 
     Parameters
     ----------
@@ -66,15 +120,65 @@ def training_threads(batch_size: int, widths: Sequence[int]):
     ...     torch.get_num_threads()
     1
     """
-    previous = torch.get_num_threads()
-    small = batch_size * max(widths) < SMALL_BATCH_WORK
-    if small and previous != 1:
-        torch.set_num_threads(1)
+    if batch_size * max(widths) >= SMALL_BATCH_WORK:
+        yield
+        return
+    if _THREADS_PER_THREAD:
+        depth = getattr(_threads_local, "depth", 0)
+        if depth == 0:
+            _threads_local.saved = torch.get_num_threads()
+            if _threads_local.saved != 1:
+                torch.set_num_threads(1)
+        _threads_local.depth = depth + 1
+        try:
+            yield
+        finally:
+            _threads_local.depth -= 1
+            if _threads_local.depth == 0 and torch.get_num_threads() != (
+                _threads_local.saved
+            ):
+                torch.set_num_threads(_threads_local.saved)
+        return
+    with _threads_lock:
+        if _threads_state["users"] == 0:
+            _threads_state["saved"] = torch.get_num_threads()
+            if _threads_state["saved"] != 1:
+                torch.set_num_threads(1)
+        _threads_state["users"] += 1
     try:
         yield
     finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
+        with _threads_lock:
+            _threads_state["users"] -= 1
+            if _threads_state["users"] == 0 and _threads_state["saved"] != 1:
+                torch.set_num_threads(_threads_state["saved"])
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device):
+    """Seed torch's CPU generator (and `device`'s) inside the block only.
+
+    The generators' previous states are restored afterwards. A lock makes
+    the block atomic with respect to other fits in other threads, so each
+    is seeded as asked and the global states end as they were.
+
+    Examples
+    --------
+    >>> before = torch.random.get_rng_state()
+    >>> with seeded(0, torch.device("cpu")):
+    ...     first = torch.rand(1)
+    >>> with seeded(0, torch.device("cpu")):
+    ...     bool(torch.rand(1) == first)
+    True
+    >>> bool((torch.random.get_rng_state() == before).all())
+    True
+    """
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with _RNG_LOCK, torch.random.fork_rng(devices=cuda):
+        torch.default_generator.manual_seed(seed)
+        for index in cuda:
+            torch.cuda.default_generators[index].manual_seed(seed)
+        yield
 
 
 def diverged(what: str, lr: float) -> ValueError:
@@ -102,7 +206,8 @@ class TensorDataset(Dataset):
     y : torch.Tensor of shape (n_samples,), default=None
         Class indices (int64).
     sample_weight : torch.Tensor of shape (n_samples,), default=None
-        Row weights with mean 1, or None for unweighted training.
+        Row weights with mean 1, or None for unweighted data. Losses on
+        weighted data are means of `weight * cross-entropy`.
 
     Examples
     --------
@@ -202,23 +307,24 @@ def _split(tensors, sizes):
 
 
 class QwertySkorchNet(NeuralNetClassifier):
-    """A `skorch.NeuralNetClassifier` with a fast epoch for tensor data.
+    """A `skorch.NeuralNetClassifier` with a fast epoch for in-memory tensors.
 
-    Everything skorch offers stays: `initialize`, `fit`, `partial_fit`,
-    history, callbacks (`EarlyStopping`, `LRScheduler`, `Checkpoint`,
-    `ProgressBar`, `EpochScoring`, ...). Only the body of an epoch over a
-    `TensorDataset` is replaced; other data goes through skorch unchanged.
-
-    Each epoch records `train_loss`, `train_acc` (mean cross-entropy and
-    accuracy over the epoch's batches) and, with validation data,
-    `valid_loss` and `valid_acc`, plus `*_loss_best` flags as skorch does.
+    It is a `NeuralNetClassifier` in every respect (`initialize`, `fit`,
+    `partial_fit`, criterion, default callbacks and history keys, callbacks
+    such as `EarlyStopping`, `LRScheduler`, `Checkpoint`, `Freezer`,
+    `ProgressBar`, `EpochScoring`, fit parameters, custom datasets and
+    iterators); only the body of an epoch over arrays or tensors runs
+    faster, where it provably computes what skorch's loop would. Besides
+    skorch's keys, each epoch's history row has `train_acc`, the accuracy of
+    the predictions made while training.
 
     Parameters
     ----------
     *args, **kwargs
         As for `skorch.NeuralNetClassifier`.
     seed : int, default=0
-        Seed of the generator that orders the training rows.
+        Seeds the order of the training rows and the dropout masks of a
+        `QwertyNet`.
 
     Examples
     --------
@@ -227,9 +333,10 @@ class QwertySkorchNet(NeuralNetClassifier):
     >>> X = np.random.RandomState(0).normal(size=(40, 2)).astype("float32")
     >>> y = (X[:, 0] > 0).astype("int64")
     >>> net = QwertySkorchNet(QwertyNet, module__n_classes=2, max_epochs=2,
+    ...                       criterion=torch.nn.CrossEntropyLoss,
     ...                       train_split=None, verbose=0).fit(X, y)
-    >>> len(net.history)
-    2
+    >>> len(net.history), "train_loss" in net.history[-1]
+    (2, True)
     """
 
     def __init__(self, *args, seed: int = 0, **kwargs):
@@ -238,13 +345,13 @@ class QwertySkorchNet(NeuralNetClassifier):
 
     @property
     def _default_callbacks(self):
-        # Losses and accuracies are recorded by `run_single_epoch` itself. The
-        # epoch table is only built when it is shown: formatting it costs more
-        # than a whole epoch of a small network.
-        callbacks = [("epoch_timer", EpochTimer())]
-        if self.verbose:
-            callbacks.append(("print_log", PrintLog()))
-        return callbacks
+        # skorch's own defaults, except that the epoch table is only built
+        # when it is shown: formatting it costs more than a whole epoch of a
+        # small network.
+        return [
+            (name, _QuietPrintLog() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
 
     def initialize(self):
         """Initialize module, optimizer, callbacks and the row-order generator."""
@@ -252,160 +359,339 @@ class QwertySkorchNet(NeuralNetClassifier):
         self.generator_ = torch.Generator().manual_seed(self.seed)
         return self
 
+    def initialize_module(self):
+        """Initialize the module; a `QwertyNet`'s dropout gets its own generator."""
+        super().initialize_module()
+        for layer in self.module_.modules():
+            if isinstance(layer, Dropout):
+                device = next(self.module_.parameters()).device
+                layer.generator = torch.Generator(device).manual_seed(self.seed + 1)
+        return self
+
     def get_dataset(self, X, y=None):
-        """Wrap arrays and tensors in a `TensorDataset`; defer the rest to skorch."""
-        if isinstance(X, Dataset):
-            return X
-        if isinstance(X, (np.ndarray, torch.Tensor)) and X.dtype != object:
-            dtype = next(self.module_.parameters()).dtype
-            X = torch.as_tensor(X, dtype=dtype, device=self.device)
-            if y is not None:
-                y = torch.as_tensor(y, dtype=torch.long, device=self.device)
+        """Hold numeric arrays and tensors as a `TensorDataset`; else as skorch."""
+        if (
+            self.dataset is Dataset
+            and not self.get_params_for("dataset")
+            and _numeric(X)
+            and (y is None or _numeric(y))
+        ):
+            X = torch.as_tensor(X, device=self.device)
+            y = None if y is None else torch.as_tensor(y, device=self.device)
             return TensorDataset(X, y)
         return super().get_dataset(X, y)
 
     def get_iterator(self, dataset, training=False):
-        """Slice `TensorDataset`s into batches; use skorch's loaders otherwise."""
-        if not isinstance(dataset, TensorDataset):
+        """Slice a `TensorDataset` into batches; use skorch's loaders otherwise."""
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        plain = getattr(self, prefix) is DataLoader and set(kwargs) <= {
+            "shuffle",
+            "batch_size",
+        }
+        if not isinstance(dataset, TensorDataset) or not plain:
+            if isinstance(dataset, TensorDataset) and dataset.sample_weight is not None:
+                raise TypeError(
+                    "Row weights are applied by the tensor batches only; they "
+                    f"cannot be combined with a custom {prefix} or its options."
+                )
             return super().get_iterator(dataset, training=training)
-        if training:
-            has_batch_norm = any(
-                isinstance(m, nn.modules.batchnorm._BatchNorm)
-                for m in self.module_.modules()
-            )
-            return TensorBatches(
-                dataset,
-                batch_size=self.batch_size,
-                shuffle=self.get_params_for("iterator_train").get("shuffle", False),
-                generator=self.generator_,
-                min_last=2 if has_batch_norm else 1,
-            )
-        return TensorBatches(dataset, batch_size=max(self.batch_size, INFERENCE_CHUNK))
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Mean cross-entropy of logits `y_pred` against class indices."""
-        return F.cross_entropy(y_pred, torch.as_tensor(y_true, device=y_pred.device))
+        batch_size = kwargs.get("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        has_batch_norm = any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm)
+            for m in self.module_.modules()
+        )
+        return TensorBatches(
+            dataset,
+            batch_size=batch_size,
+            shuffle=bool(kwargs.get("shuffle", False)),
+            generator=self.generator_,
+            min_last=2 if has_batch_norm and training else 1,
+        )
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """One pass over `iterator`, training or evaluating, then record stats."""
-        if not isinstance(iterator, TensorBatches):
-            super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
-            self._record_from_batches(prefix)
+        """One pass over `iterator`, training or evaluating, recorded in history."""
+        if iterator is None:
             return
-        hooks = self._callback_hooks()
-        module = self.module_
-        module.train(training)
-        step = self._train_batch_fn() if training else None
+        if isinstance(iterator, TensorBatches) and self._fast_epoch_allowed(
+            iterator, training, fit_params
+        ):
+            self._tensor_epoch(iterator, training, prefix)
+            return
+        if (
+            isinstance(iterator, TensorBatches)
+            and iterator.dataset.sample_weight is not None
+        ):
+            raise TypeError(
+                "Row weights need the default training loop: no fit parameters, "
+                "no overridden training methods and torch.nn.CrossEntropyLoss."
+            )
         if not training:
-            grad_mode = torch.inference_mode()
-        elif step.manual:
-            grad_mode = torch.no_grad()
-        else:
-            grad_mode = torch.enable_grad()
-        # Logits stay on the device; loss and accuracy are computed once, at
-        # the end of the epoch, from all of them.
-        outputs, targets = [], []
+            super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+            return
+        hits = []
+
+        def counting_step(batch, **params):
+            step = step_fn(batch, **params)
+            hits.append(_hits(step["y_pred"], batch[1]))
+            return step
+
+        super().run_single_epoch(
+            iterator, training, prefix, counting_step, **fit_params
+        )
+        if hits and all(h is not None for h in hits):
+            correct, total = map(sum, zip(*hits, strict=True))
+            self.history.record("train_acc", correct / max(total, 1))
+
+    # The fast epoch -------------------------------------------------------
+
+    def _fast_epoch_allowed(self, iterator, training, fit_params) -> bool:
+        """Whether the tensor epoch computes exactly what skorch's loop would."""
+        if fit_params or iterator.dataset.y is None:
+            return False
+        if (self._modules, self._criteria, self._optimizers) != (
+            ["module"],
+            ["criterion"],
+            ["optimizer"],
+        ):
+            return False
+        if any(
+            getattr(type(self), name) is not getattr(NeuralNetClassifier, name)
+            for name in _TRAINING_METHODS
+        ):
+            return False
+        weighted = iterator.dataset.sample_weight is not None
+        return not weighted or _plain_cross_entropy(self.criterion_)
+
+    def _tensor_epoch(self, iterator, training, prefix):
+        """One pass over tensor batches; history written as skorch writes it."""
+        hooks = self._batch_hooks(training)
+        self._set_training(training)
+        step = self._train_batch_fn(hooks) if training else None
+        grad_mode = torch.enable_grad() if training else torch.no_grad()
+        outputs, targets, weights, losses = [], [], [], []
         with grad_mode:
             for batch in iterator:
                 xb, yb = batch[0], batch[1]
+                wb = batch[2] if len(batch) > 2 else None
                 if hooks:
-                    self.notify("on_batch_begin", batch=batch, training=training)
-                logits = step(batch, hooks) if training else module(xb)
+                    self.notify("on_batch_begin", batch=(xb, yb), training=training)
+                if training:
+                    logits, loss = step(xb, yb, wb)
+                else:
+                    logits = self.module_(xb)
+                    loss = self._loss(logits, yb, wb)
                 outputs.append(logits.detach())
                 targets.append(yb)
+                weights.append(wb)
                 if hooks:
-                    batch_loss = F.cross_entropy(outputs[-1], yb)
-                    self.history.record_batch(prefix + "_loss", batch_loss.item())
+                    if loss is None:
+                        loss = self._loss(outputs[-1], yb, wb)
+                    self.history.record_batch(prefix + "_loss", loss.item())
                     self.history.record_batch(prefix + "_batch_size", len(yb))
                     self.notify(
                         "on_batch_end",
-                        batch=batch,
+                        batch=(xb, yb),
                         training=training,
-                        loss=batch_loss,
+                        loss=loss,
                         y_pred=logits,
                     )
-        with torch.inference_mode():
-            logits, y = torch.cat(outputs), torch.cat(targets)
-            loss, hits = torch.stack(
-                [
-                    F.cross_entropy(logits, y).double(),
-                    (logits.argmax(1) == y).sum().double(),
-                ]
-            ).tolist()
-        acc = hits / len(y)
-        if training and not math.isfinite(loss):
-            raise diverged(
-                f"the training loss is {loss} at epoch {len(self.history)}", self.lr
-            )
-        if not hooks:
-            # skorch's history promises a batch entry per epoch; one entry
-            # summarises the whole pass.
-            self.history.new_batch()
-            self.history.record_batch(prefix + "_loss", loss)
-            self.history.record_batch(prefix + "_batch_size", len(y))
+                else:
+                    losses.append(None if loss is None else loss.detach())
+        with torch.no_grad():
+            if not hooks:
+                self._record_batches(prefix, outputs, targets, weights, losses)
+            if training and outputs:
+                logits, y = torch.cat(outputs), torch.cat(targets)
+                hits = (logits.argmax(1) == y).sum().item()
+                self.history.record("train_acc", hits / len(y))
         self.history.record(prefix + "_batch_count", len(outputs))
-        self._record_epoch_stat(prefix + "_loss", loss, best=True)
-        self._record_epoch_stat(prefix + "_acc", acc)
 
-    def _record_from_batches(self, prefix):
-        """Epoch mean of the per-batch losses skorch's generic loop recorded."""
-        batches = [b for b in self.history[-1, "batches"] if prefix + "_loss" in b]
-        if batches:
-            total = sum(
-                b[prefix + "_loss"] * b[prefix + "_batch_size"] for b in batches
+    def _record_batches(self, prefix, outputs, targets, weights, losses):
+        """Write one history batch per mini-batch, with one host sync."""
+        missing = [i for i, loss in enumerate(losses) if loss is None]
+        if missing:
+            sizes = [len(targets[i]) for i in missing]
+            rows = F.cross_entropy(
+                torch.cat([outputs[i] for i in missing]),
+                torch.cat([targets[i] for i in missing]),
+                reduction="none",
             )
-            size = sum(b[prefix + "_batch_size"] for b in batches)
-            self._record_epoch_stat(prefix + "_loss", total / size, best=True)
+            if weights[missing[0]] is not None:
+                rows = rows * torch.cat([weights[i] for i in missing])
+            for i, part in zip(missing, rows.split(sizes), strict=True):
+                losses[i] = part.mean()
+        values = torch.stack(losses).tolist() if losses else []
+        for value, y in zip(values, targets, strict=True):
+            self.history.new_batch()
+            self.history.record_batch(prefix + "_loss", value)
+            self.history.record_batch(prefix + "_batch_size", len(y))
 
-    def _record_epoch_stat(self, key, value, best=False):
-        self.history.record(key, value)
-        if best:
-            past = [row[key] for row in self.history[:-1] if key in row]
-            self.history.record(key + "_best", not past or value < min(past))
+    def _loss(self, logits, y, weight):
+        """The batch loss, as `get_loss` computes it, weighted by `weight`."""
+        if weight is None:
+            return self.get_loss(logits, y, training=logits.requires_grad)
+        rows = F.cross_entropy(logits, y, reduction="none")
+        return (rows * weight).mean()
 
-    def _callback_hooks(self) -> set[str]:
-        """Names of the batch-level hooks that some callback implements."""
-        return {
-            hook
-            for _, callback in self.callbacks_
-            for hook in _BATCH_HOOKS
-            if getattr(type(callback), hook, None) is not getattr(Callback, hook)
-        }
+    def _batch_hooks(self, training) -> set[str]:
+        """Batch-level hooks that some callback implements for this phase."""
+        hooks = set()
+        for _, callback in self.callbacks_:
+            for hook in _BATCH_HOOKS:
+                if not training and hook == "on_grad_computed":
+                    continue
+                method = getattr(type(callback), hook, None)
+                if method is getattr(Callback, hook):
+                    continue
+                if hook == "on_batch_end" and _scoring_skips(callback, training):
+                    continue
+                hooks.add(hook)
+        return hooks
 
-    def _train_batch_fn(self):
-        """Return `step(batch, hooks) -> logits` for this module.
+    def _train_batch_fn(self, hooks):
+        """Return `step(x, y, weight) -> (logits, loss or None)` for this epoch.
 
-        `step.manual` tells whether it differentiates by hand (and so runs
-        under `torch.no_grad`) or through autograd.
+        Gradients come from `PlainMLPStep` or autograd, and the update from
+        `lean_step` or `optimizer.step()`, whichever the configuration allows;
+        optimizers that need a closure get one, as in skorch's `train_step`.
         """
-        module = self.module_
-        for param in module.parameters():
-            if param.grad is None:
+        module, optimizer = self.module_, self.optimizer_
+        params = list(module.parameters())
+        for param in params:
+            if not param.requires_grad:
+                param.grad = None  # frozen: the optimizer must skip it
+            elif param.grad is None and type(module) is QwertyNet:
                 param.grad = torch.zeros_like(param)
-        manual = PlainMLPStep(module) if PlainMLPStep.supports(module) else None
-        update = lean_step(self.optimizer_)
-        zero_grad = self.optimizer_.zero_grad
+        dtype, device = params[0].dtype, params[0].device
+        manual = (
+            ENABLED["manual_gradients"]
+            and type(optimizer) in _SINGLE_EVALUATION
+            and _plain_cross_entropy(self.criterion_)
+            and PlainMLPStep.supports(module)
+            and all(p.requires_grad for p in params)
+            and manual_gradients_work(module.activation, dtype, device)
+        )
+        manual_step = PlainMLPStep(module) if manual else None
+        keep_grads = type(module) is QwertyNet
+        update = optimizer.step
+        if (
+            ENABLED["lean_step"]
+            and keep_grads
+            and all(p.grad is not None for p in params)
+            and lean_step_works(optimizer)
+        ):
+            update = lean_step(optimizer)
 
-        def step(batch, hooks):
-            xb, yb = batch[0], batch[1]
-            weight = batch[2] if len(batch) > 2 else None
-            if manual is not None:
-                logits = manual(xb, yb, weight)
-            else:
-                # Gradients are zeroed in place, not freed, so `update` can
-                # keep referring to the same tensors.
-                zero_grad(set_to_none=False)
-                logits = module(xb)
-                losses = F.cross_entropy(logits, yb, reduction="none")
-                (losses if weight is None else losses * weight).mean().backward()
+        def notify_grads(x, y):
             if "on_grad_computed" in hooks:
                 self.notify(
                     "on_grad_computed",
                     named_parameters=TeeGenerator(self.get_all_learnable_params()),
-                    batch=batch,
+                    batch=(x, y),
+                    training=True,
                 )
-            update()
-            return logits
 
-        step.manual = manual is not None
+        def gradients(x, y, weight):
+            if manual_step is not None:
+                with torch.no_grad():
+                    return manual_step(x, y, weight), None
+            optimizer.zero_grad(set_to_none=not keep_grads)
+            logits = module(x)
+            loss = self._loss(logits, y, weight)
+            loss.backward()
+            return logits, loss
+
+        if type(optimizer) not in _SINGLE_EVALUATION:
+
+            def closure_step(x, y, weight):
+                first = []
+
+                def closure():
+                    logits, loss = gradients(x, y, weight)
+                    notify_grads(x, y)
+                    first.append((logits, loss))
+                    return loss
+
+                optimizer.step(closure)
+                return first[0]
+
+            return closure_step
+
+        def step(x, y, weight):
+            logits, loss = gradients(x, y, weight)
+            notify_grads(x, y)
+            update()
+            return logits, loss
+
         return step
+
+
+class _QuietPrintLog(PrintLog):
+    """skorch's `PrintLog` that skips building a table nobody will see."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.sink is print and not net.verbose:
+            return
+        super().on_epoch_end(net, **kwargs)
+
+
+def _scoring_skips(callback, training) -> bool:
+    """Whether a skorch scoring callback's `on_batch_end` returns at once here."""
+    for cls in (EpochScoring, BatchScoring):
+        if isinstance(callback, cls) and type(callback).on_batch_end is (
+            cls.on_batch_end
+        ):
+            return callback.on_train != training
+    return False
+
+
+def _plain_cross_entropy(criterion) -> bool:
+    """Whether `criterion` is a default `nn.CrossEntropyLoss`."""
+    return (
+        type(criterion) is nn.CrossEntropyLoss
+        and criterion.weight is None
+        and criterion.reduction == "mean"
+        and criterion.ignore_index == -100
+        and criterion.label_smoothing == 0.0
+    )
+
+
+def _numeric(data) -> bool:
+    if isinstance(data, torch.Tensor):
+        return True
+    return isinstance(data, np.ndarray) and data.dtype.kind in "biuf"
+
+
+def _hits(y_pred, y):
+    """(correct, total) of class scores `y_pred` against labels `y`, if both fit."""
+    if not (
+        isinstance(y_pred, torch.Tensor)
+        and isinstance(y, torch.Tensor)
+        and y_pred.ndim == 2
+        and y.ndim == 1
+        and len(y) == len(y_pred)
+    ):
+        return None
+    return (y_pred.argmax(1) == y.to(y_pred.device)).sum().item(), len(y)
+
+
+class DivergenceGuard(Callback):
+    """Stop training with a clear error once an epoch's loss is not finite.
+
+    Examples
+    --------
+    >>> guard = DivergenceGuard()
+    >>> isinstance(guard, Callback)
+    True
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        """Raise `ValueError` if this epoch's training loss is inf or nan."""
+        loss = net.history[-1].get("train_loss", 0.0)
+        if not np.isfinite(loss):
+            raise diverged(
+                f"the training loss is {loss} at epoch {len(net.history)}", net.lr
+            )
