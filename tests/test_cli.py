@@ -1,17 +1,44 @@
 import io
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from qwertyclf import QwertyClassifier, __version__, load_model
+from qwertyclf._classifier import OPTIMIZERS
+from qwertyclf._module import ACTIVATIONS
 from qwertyclf.cli import build_parser, main
+from qwertyclf.cli._model_options import FIT_OPTIONS, MODEL_OPTIONS
 
-# Each `python -m qwertyclf` pays for importing torch, so the subprocess runs are
-# started together, once per module, and the tests read their results.
+ROOT = Path(__file__).resolve().parents[1]
+
+# Each command run in a subprocess pays for importing torch, so the subprocess
+# runs are started together, once per module, and the tests read their results.
+# They run with pandas made unimportable, as after a plain `pip install`.
+WITHOUT_PANDAS = """
+import sys
+from importlib.machinery import PathFinder
+
+class WithoutPandas:
+    # The finder of installed packages, blind to pandas: as if not installed.
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "pandas":
+            return None
+        return PathFinder.find_spec(name, path, target)
+
+    def __getattr__(self, name):  # find_distributions, invalidate_caches
+        return getattr(PathFinder, name)
+
+sys.meta_path = [WithoutPandas() if f is PathFinder else f for f in sys.meta_path]
+from qwertyclf.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
 FIT_ARGS = ["--epochs", "5", "--seed", "0", "--hidden", "6", "--batch-size", "8"]
 DEMO_ARGS = ["--epochs", "3", "--n-per-class", "50", "--hidden", "4", "4"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -19,7 +46,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def start(args, cwd):
     return subprocess.Popen(
-        [sys.executable, "-m", "qwertyclf", *args],
+        [sys.executable, "-c", WITHOUT_PANDAS, *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -44,8 +71,8 @@ def training_frame(n_per_class=30, seed=0):
     )
 
 
-def assert_one_line_error(result, *fragments):
-    assert result.returncode == 2
+def assert_one_line_error(result, *fragments, code=2):
+    assert result.returncode == code
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -139,11 +166,11 @@ def test_demo_metrics_json(runs, folder):
     assert all(t >= 0 for t in metrics["timings_seconds"].values())
     settings = metrics["settings"]
     assert settings["hidden_layer_sizes"] == [4, 4]
-    assert (settings["epochs"], settings["n_per_class"], settings["seed"]) == (
-        3,
-        50,
-        42,
-    )
+    assert (
+        settings["max_epochs"],
+        settings["n_per_class"],
+        settings["random_state"],
+    ) == (3, 50, 42)
     assert (settings["lr"], settings["batch_size"], settings["activation"]) == (
         0.01,
         16,
@@ -167,7 +194,7 @@ def test_fit_saves_a_model_and_reports_training_accuracy(runs, folder):
 def test_predictions_match_the_estimator_fitted_in_process(runs, folder):
     result = runs["predict"]
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "Wrote 60 predictions to preds.csv\n"
+    assert result.stdout.startswith("Wrote 60 predictions to preds.csv (")
     written = pd.read_csv(folder / "preds.csv")
     assert list(written.columns) == ["prediction", "proba_cat", "proba_dog"]
     frame = training_frame()
@@ -214,7 +241,7 @@ def test_parser_accepts_several_hidden_sizes():
     args = build_parser().parse_args(
         ["fit", "d.csv", "--target", "y", "--hidden", "16", "8"]
     )
-    assert args.hidden == [16, 8]
+    assert args.hidden_layer_sizes == [16, 8]
     assert args.model.name == "model.safetensors"
 
 
@@ -245,6 +272,8 @@ def test_parser_accepts_several_hidden_sizes():
             ["missing values", "height (1 rows)"],
         ),
         (["fit", "empty.csv", "--target", "species"], ["empty.csv"]),
+        (["fit", "one.csv", "--target", "species"], ["single class"]),
+        (["fit", "train.csv", "--target", "species", "--dtype", "half"], ["half"]),
         (["fit", "binary.csv", "--target", "species"], ["binary.csv", "CSV"]),
         (["fit", ".", "--target", "species"], ["folder"]),
         (["fit", "train.csv", "--target", "species", "--model", "no/m.st"], ["no"]),
@@ -269,6 +298,7 @@ def test_errors_are_one_line_with_exit_code_2(
     frame.assign(height=[np.nan, *frame["height"][1:]]).to_csv("holes.csv", index=False)
     frame[["height", "species"]].to_csv("short.csv", index=False)
     (tmp_path / "empty.csv").write_text("")
+    frame.assign(species="cat").to_csv("one.csv", index=False)
     (tmp_path / "binary.csv").write_bytes(bytes(range(256)))
     (tmp_path / "model.safetensors").write_bytes(
         (folder / "model.safetensors").read_bytes()
@@ -338,3 +368,163 @@ def test_fit_with_early_stopping_in_process(tmp_path, capsys):
     assert "Validation accuracy" in captured.out
     assert "epoch 4/4" in captured.err
     assert load_model(model).n_iter_ <= 4
+
+
+# --- demo wording, help, start-up --------------------------------------------
+
+
+def test_demo_says_only_the_overall_bayes_accuracy_is_a_bound(runs):
+    out = runs["demo"].stdout
+    assert runs["demo"].returncode == 0, runs["demo"].stderr
+    # Percentages throughout: no fraction such as "± 2.2e-07" beside them.
+    assert not re.search(r"\de-\d", out)
+    bayes = next(line for line in out.splitlines() if line.startswith("Bayes-optimal"))
+    assert re.search(r"standard error (below )?\d+\.\d+%", bayes)
+    assert "overall" in bayes
+    assert "Only the overall value is an upper bound" in out
+    assert "the best any classifier can do" not in out
+
+
+def test_demo_timings_count_from_the_start_of_the_command(runs):
+    result = runs["demo"]
+    assert "since the command started" in result.stdout
+    progress = [line for line in result.stderr.splitlines() if "epoch" in line]
+    assert progress
+    assert all(line.endswith("s since start)") for line in progress)
+
+
+def test_demo_help_does_not_ask_for_a_csv_file(capsys):
+    assert main(["demo", "--help"]) == 0
+    assert "DATA.csv" not in capsys.readouterr().out
+    assert main(["fit", "--help"]) == 0
+    assert "give DATA.csv before it" in capsys.readouterr().out
+
+
+def test_gitignore_lists_the_demo_folder():
+    lines = (ROOT / ".gitignore").read_text().splitlines()
+    assert "qwertyclf-demo/" in lines
+
+
+def test_help_and_argument_errors_import_no_heavy_library():
+    code = (
+        "import sys\n"
+        "from qwertyclf.cli import main\n"
+        "codes = [main(['--help']), main(['demo', '--help']), "
+        "main(['fit', '--help']), main(['demo', '--epochs', '0']), "
+        "main(['fit', 'x.csv', '--target', 'y', '--activation', 'swish'])]\n"
+        "heavy = ['torch', 'sklearn', 'skorch', 'numpy', 'pandas', 'matplotlib']\n"
+        "print(codes, [m for m in heavy if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "[0, 0, 0, 2, 2] []"
+
+
+def _command_parser(name):
+    commands = next(
+        a for a in build_parser()._actions if isinstance(a, type(a)) and a.choices
+    )
+    return commands.choices[name]
+
+
+def test_model_options_come_from_the_estimator(capsys):
+    params = QwertyClassifier().get_params()
+    for command, options, extra in (
+        ("demo", MODEL_OPTIONS, []),
+        ("fit", MODEL_OPTIONS + FIT_OPTIONS, ["d.csv", "--target", "y"]),
+    ):
+        args = build_parser().parse_args([command, *extra])
+        for option in options:
+            value = getattr(args, option.param)
+            expected = params[option.param]
+            if option.param == "random_state":
+                expected = 42  # the command line is reproducible by default
+            if isinstance(expected, tuple):
+                value = tuple(value)
+            assert value == expected, option.param
+    actions = {a.dest: a for a in _command_parser("fit")._actions}
+    assert set(actions["activation"].choices) == set(ACTIVATIONS)
+    assert set(actions["optimizer"].choices) == set(OPTIMIZERS)
+    assert set(actions["dtype"].choices) == {"float32", "float64"}
+    # The help is the estimator's docstring.
+    doc = " ".join(QwertyClassifier.__doc__.split())
+    for param in ("lr", "batch_size", "max_epochs", "n_iter_no_change"):
+        assert " ".join(actions[param].help.split()).split(" (default")[0] in doc
+
+
+# --- exit codes ----------------------------------------------------------------
+
+
+@pytest.fixture
+def train_csv(tmp_path):
+    path = tmp_path / "train.csv"
+    training_frame().to_csv(path, index=False)
+    return path
+
+
+def fit_argv(train_csv):
+    model = train_csv.parent / "m.safetensors"
+    return ["fit", str(train_csv), "--target", "species", "--model", str(model), "-q"]
+
+
+def test_divergence_is_a_failure_while_running(train_csv, capsys):
+    # Features of order 1e6 and a huge step: the loss overflows.
+    frame = training_frame()
+    frame[["height", "weight"]] *= 1e6
+    frame.to_csv(train_csv, index=False)
+    code = main([*fit_argv(train_csv), "--lr", "1e6", "--epochs", "3"])
+    captured = capsys.readouterr()
+    result = subprocess.CompletedProcess([], code, captured.out, captured.err)
+    assert_one_line_error(result, "diverged", code=1)
+
+
+def test_failing_to_write_the_model_is_a_failure_while_running(
+    train_csv, monkeypatch, capsys
+):
+    def disk_full(self, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(QwertyClassifier, "save", disk_full)
+    code = main([*fit_argv(train_csv), "--epochs", "1"])
+    captured = capsys.readouterr()
+    result = subprocess.CompletedProcess([], code, "", captured.err)
+    assert_one_line_error(result, "m.safetensors", "No space left", code=1)
+
+
+def test_a_library_bug_keeps_its_traceback(train_csv, monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(QwertyClassifier, "fit", broken)
+    with pytest.raises(KeyError, match="bug"):
+        main(fit_argv(train_csv))
+
+
+# --- CSV without pandas ---------------------------------------------------------
+
+
+def test_numeric_labels_stay_numbers(tmp_path, capsys):
+    frame = training_frame().assign(species=np.repeat([3, 7], 30))
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    model = tmp_path / "m.safetensors"
+    argv = ["fit", str(tmp_path / "t.csv"), "--target", "species", "--model"]
+    assert main([*argv, str(model), "--epochs", "1", "-q"]) == 0
+    assert load_model(model).classes_.tolist() == [3, 7]
+    capsys.readouterr()
+    assert main(["predict", str(model), str(tmp_path / "t.csv"), "--proba"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(table.columns) == ["prediction", "proba_3", "proba_7"]
+    assert set(table["prediction"]) <= {3, 7}
+
+
+def test_csv_quirks(tmp_path, capsys):
+    # A byte-order mark, quoted fields, blank lines and "NA" for a missing label.
+    text = '\ufeff"a","b",y\n1,"2.5",u\n\n3,4,v\n5,6,NA\n'
+    (tmp_path / "q.csv").write_text(text, encoding="utf-8")
+    argv = ["fit", str(tmp_path / "q.csv"), "--target", "y", "-q"]
+    assert main(argv) == 2
+    assert "1 missing values" in capsys.readouterr().err
+    (tmp_path / "r.csv").write_text("a,b,y\n1,2,u\n3,4\n", encoding="utf-8")
+    assert main(["fit", str(tmp_path / "r.csv"), "--target", "y", "-q"]) == 2
+    assert "row 3 has 2 fields but the header has 3" in capsys.readouterr().err

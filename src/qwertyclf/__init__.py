@@ -2,17 +2,63 @@
 
 The main entry point is `QwertyClassifier`, a scikit-learn estimator that trains
 a `QwertyNet` (a PyTorch multi-layer perceptron) through skorch.
+
+Importing the package is cheap: PyTorch, skorch and scikit-learn are imported the
+first time one of the names below is used, so that `qwertyclf --help` answers at
+once. `from qwertyclf import QwertyClassifier` works as usual.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from ._classifier import QwertyClassifier
-from ._module import QwertyNet
-from ._persistence import load_model, save_model
+import importlib
+from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("qwertyclf")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+# Public name -> (module that defines it, attribute); attribute None means the
+# name is the module itself. A new export is one line here.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "QwertyClassifier": ("._classifier", "QwertyClassifier"),
+    "QwertyNet": ("._module", "QwertyNet"),
+    "load_model": ("._persistence", "load_model"),
+    "save_model": ("._persistence", "save_model"),
+}
 
-__all__ = ["QwertyClassifier", "QwertyNet", "__version__", "load_model", "save_model"]
+# Static analysers (type checkers, the documentation generator) read these.
+if TYPE_CHECKING:
+    from ._classifier import QwertyClassifier as QwertyClassifier
+    from ._module import QwertyNet as QwertyNet
+    from ._persistence import load_model as load_model
+    from ._persistence import save_model as save_model
+
+__version__: str
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use (PEP 562)."""
+    if name == "__version__":
+        # importlib.metadata alone takes longer to import than the whole CLI parser.
+        globals()[name] = _version()
+        return globals()[name]
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    module = importlib.import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    # Later look-ups find it in the module's namespace and skip this function.
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qwertyclf")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"
