@@ -1,0 +1,171 @@
+"""The batched trainer reproduces serial QwertyClassifier fits."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+
+from qwertyclf import QwertyClassifier
+from qwertyclf._batched import batch_key, fit_batched
+from qwertyclf.datasets import make_qwerty
+
+
+@pytest.fixture(scope="module")
+def lecture():
+    return make_qwerty(random_state=42)
+
+
+def _max_weight_difference(a, b):
+    sa, sb = a.net_.module_.state_dict(), b.net_.module_.state_dict()
+    assert sa.keys() == sb.keys()
+    return max(float((sa[k] - sb[k]).abs().max()) for k in sa)
+
+
+def _serial(estimator, X, y, rows, sample_weight=None):
+    sw = None if sample_weight is None else sample_weight[rows]
+    return clone(estimator).fit(X[rows], y[rows], sample_weight=sw)
+
+
+def test_float64_weights_match_serial_fit(lecture):
+    """Different lr, width, seed and fold per model; the serial fit is the anchor."""
+    X, y = lecture
+    # 899 rows: folds of unequal size, so some models skip the last step.
+    X, y = X[:-1], y[:-1]
+    folds = [train for train, _ in StratifiedKFold(5).split(X, y)]
+    combos = [
+        dict(lr=0.01, hidden_layer_sizes=(8,), random_state=0),
+        dict(lr=0.05, hidden_layer_sizes=(4,), random_state=1),
+        dict(lr=0.003, hidden_layer_sizes=(16,), random_state=7),
+        dict(lr=0.02, hidden_layer_sizes=(8,), random_state=3, weight_decay=1e-3),
+        dict(lr=0.01, hidden_layer_sizes=(5,), random_state=11),
+    ]
+    estimators = [QwertyClassifier(dtype="float64", max_epochs=8, **c) for c in combos]
+    state = torch.get_rng_state()
+    threads = torch.get_num_threads()
+    fitted = fit_batched(estimators, X, y, folds)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.get_num_threads() == threads
+    worst = 0.0
+    for est, rows, model in zip(estimators, folds, fitted, strict=True):
+        serial = _serial(est, X, y, rows)
+        worst = max(worst, _max_weight_difference(serial, model))
+        assert model.n_iter_ == serial.n_iter_
+        assert model.best_epoch_ == serial.best_epoch_
+        np.testing.assert_allclose(
+            model.history_[:, "train_loss"], serial.history_[:, "train_loss"], rtol=1e-9
+        )
+        np.testing.assert_allclose(
+            model.history_[:, "train_acc"], serial.history_[:, "train_acc"]
+        )
+    assert worst < 1e-6, worst
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "extra"),
+    [
+        ("adamw", dict(weight_decay=0.05, activation="tanh")),
+        ("sgd", dict(weight_decay=0.01, lr=0.1, hidden_layer_sizes=(6, 5))),
+        ("adam", dict(class_weight="balanced", activation="sigmoid")),
+        ("adam", dict(shuffle=False, batch_size=7, activation="gelu")),
+    ],
+)
+def test_optimizers_and_options_match_serial(lecture, optimizer, extra):
+    X, y = lecture
+    X, y = X[::3], y[::3]
+    base = dict(dtype="float64", max_epochs=4, optimizer=optimizer, **extra)
+    estimators = [
+        QwertyClassifier(random_state=seed, **base).set_params(lr=lr)
+        for seed, lr in ((0, base.get("lr", 0.01)), (5, 0.03))
+    ]
+    weight = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    rows = [np.arange(len(y)), np.arange(10, len(y))]
+    fitted = fit_batched(estimators, X, y, rows, sample_weight=weight)
+    for est, r, model in zip(estimators, rows, fitted, strict=True):
+        serial = _serial(est, X, y, r, weight)
+        assert _max_weight_difference(serial, model) < 1e-6
+
+
+def test_early_stopping_matches_serial(lecture):
+    X, y = lecture
+    X, y = X[::2], y[::2]
+    estimators = [
+        QwertyClassifier(
+            dtype="float64",
+            max_epochs=60,
+            early_stopping=True,
+            n_iter_no_change=3,
+            lr=lr,
+            random_state=seed,
+        )
+        for lr, seed in ((0.05, 0), (0.002, 1), (0.2, 2))
+    ]
+    fitted = fit_batched(estimators, X, y)
+    stopped = 0
+    for est, model in zip(estimators, fitted, strict=True):
+        serial = clone(est).fit(X, y)
+        stopped += serial.n_iter_ < 60
+        assert model.n_iter_ == serial.n_iter_
+        assert model.best_epoch_ == serial.best_epoch_
+        assert _max_weight_difference(serial, model) < 1e-6
+        np.testing.assert_allclose(
+            model.history_[:, "valid_loss"], serial.history_[:, "valid_loss"]
+        )
+    # Models stopped at different epochs, trained in one run.
+    assert stopped >= 2
+    assert len({m.n_iter_ for m in fitted}) > 1
+
+
+def test_float32_predictions_match_serial(lecture):
+    X, y = lecture
+    estimators = [QwertyClassifier(max_epochs=3, random_state=s) for s in (0, 1)]
+    fitted = fit_batched(estimators, X, y)
+    for est, model in zip(estimators, fitted, strict=True):
+        serial = clone(est).fit(X, y)
+        assert _max_weight_difference(serial, model) < 1e-4
+        assert np.mean(serial.predict(X) == model.predict(X)) > 0.99
+        assert model.score(X, y) == pytest.approx(serial.score(X, y), abs=0.01)
+
+
+def test_divergence_is_reported_per_model(lecture):
+    X, y = lecture
+    estimators = [
+        QwertyClassifier(max_epochs=3, lr=lr, optimizer="sgd", random_state=0)
+        for lr in (0.01, 1e6)
+    ]
+    good, bad = fit_batched(estimators, X, y)
+    assert isinstance(good, QwertyClassifier)
+    assert isinstance(bad, ValueError)
+    with pytest.raises(ValueError, match="diverged") as serial:
+        clone(estimators[1]).fit(X, y)
+    assert str(bad) == str(serial.value)
+
+
+def test_batch_key_refuses_what_it_cannot_reproduce():
+    from skorch.callbacks import EpochScoring
+
+    base = batch_key(QwertyClassifier())
+    assert base is not None
+    assert batch_key(QwertyClassifier(lr=0.5, hidden_layer_sizes=(3,))) == base
+    assert batch_key(QwertyClassifier(hidden_layer_sizes=(3, 3))) != base
+    for params in (
+        dict(batch_norm=True),
+        dict(dropout=0.1),
+        dict(optimizer="rmsprop"),
+        dict(activation="selu"),
+        dict(callbacks=[EpochScoring("accuracy")]),
+        dict(verbose=1),
+    ):
+        assert batch_key(QwertyClassifier(**params)) is None, params
+    assert batch_key(object()) is None
+    with pytest.raises(ValueError, match="batched"):
+        fit_batched([QwertyClassifier(dropout=0.1)], [[0.0], [1.0]], [0, 1])
+
+
+def test_classes_missing_from_some_rows_form_their_own_run(lecture):
+    X, y = lecture
+    two = np.flatnonzero(y != y[0])
+    estimators = [QwertyClassifier(max_epochs=2, random_state=0)] * 2
+    full, partial = fit_batched(estimators, X, y, [np.arange(len(y)), two])
+    assert len(full.classes_) == 3
+    assert len(partial.classes_) == 2
