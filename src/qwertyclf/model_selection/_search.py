@@ -1,0 +1,453 @@
+"""Grid and randomized search whose candidate fits train as batched runs."""
+
+from __future__ import annotations
+
+import numbers
+import time
+import traceback
+from collections import defaultdict
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import (
+    GridSearchCV,
+    ParameterGrid,
+    ParameterSampler,
+    RandomizedSearchCV,
+    check_cv,
+)
+from sklearn.model_selection._validation import (
+    _fit_and_score,
+    _insert_error_scores,
+    _score,
+    _warn_or_raise_about_fit_failures,
+)
+from sklearn.utils.metaestimators import _safe_split
+from sklearn.utils.validation import _check_method_params, indexable
+
+from .._batched import MAX_MODELS_PER_RUN, batch_key, fit_batched
+
+
+class _BatchedSearchMixin:
+    """`fit` for scikit-learn's searches, training candidates in batched runs.
+
+    Everything but the candidate fits is scikit-learn's: candidate
+    generation, scorers, `_format_results`, best-candidate selection, refit.
+    """
+
+    def _candidates(self):
+        raise NotImplementedError
+
+    def fit(self, X, y=None, **params):
+        """Run fit with all sets of parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,), default=None
+            Target labels.
+        **params : dict of str -> object
+            Parameters passed to the estimator's `fit`, the scorer and the
+            CV splitter, as in scikit-learn's searches. `sample_weight` is
+            split with the folds and supported by batched runs; any other fit
+            parameter sends every candidate to an ordinary fit.
+
+        Returns
+        -------
+        self : object
+            The fitted search.
+        """
+        self._validate_params()
+        scorers, refit_metric = self._get_scorers()
+        X, y = indexable(X, y)
+        params = _check_method_params(X, params=params)
+        routed_params = self._get_routed_params_for_fit(params)
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        self._checked_cv_orig = cv
+        split_params = routed_params.splitter.split
+        self.n_splits_ = cv.get_n_splits(X, y, **split_params)
+        splits = list(cv.split(X, y, **split_params))
+        if len(splits) != self.n_splits_:
+            raise ValueError(
+                "cv.split and cv.get_n_splits return inconsistent results. "
+                f"Expected {self.n_splits_} splits, got {len(splits)}"
+            )
+        candidates = list(self._candidates())
+        base_estimator = clone(self.estimator)
+        if self.verbose > 0:
+            n_fits = len(candidates) * self.n_splits_
+            print(
+                f"Fitting {self.n_splits_} folds for each of {len(candidates)} "
+                f"candidates, totalling {n_fits} fits"
+            )
+        out = self._evaluate(
+            base_estimator, candidates, splits, X, y, scorers, routed_params
+        )
+        if len(out) < 1:
+            raise ValueError(
+                "No fits were performed. Was the CV iterator empty? "
+                "Were there no candidates?"
+            )
+        _warn_or_raise_about_fit_failures(out, self.error_score)
+        if callable(self.scoring):
+            _insert_error_scores(out, self.error_score)
+        results = self._format_results(candidates, self.n_splits_, out, {})
+
+        first_test_score = out[0]["test_scores"]
+        self.multimetric_ = isinstance(first_test_score, dict)
+        if callable(self.scoring) and self.multimetric_:
+            self._check_refit_for_multimetric(first_test_score)
+            refit_metric = self.refit
+        if self.refit or not self.multimetric_:
+            self.best_index_ = self._select_best_index(
+                self.refit, refit_metric, results
+            )
+            if not callable(self.refit):
+                self.best_score_ = results[f"mean_test_{refit_metric}"][
+                    self.best_index_
+                ]
+            self.best_params_ = results["params"][self.best_index_]
+        if self.refit:
+            self.best_estimator_ = clone(base_estimator).set_params(
+                **clone(self.best_params_, safe=False)
+            )
+            start = time.time()
+            if y is not None:
+                self.best_estimator_.fit(X, y, **routed_params.estimator.fit)
+            else:
+                self.best_estimator_.fit(X, **routed_params.estimator.fit)
+            self.refit_time_ = time.time() - start
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+        self.scorer_ = getattr(scorers, "_scorers", scorers)
+        self.cv_results_ = results
+        return self
+
+    def _evaluate(self, base_estimator, candidates, splits, X, y, scorers, routed):
+        """One result dict per (candidate, split), candidate-major.
+
+        Candidates that `batch_key` accepts are grouped by key; each group's
+        splits are cut into as many runs as there are workers (never more
+        than the splits), so every run holds every candidate of its group and
+        the padded shapes, hence the results, do not depend on `n_jobs`.
+        The rest go through scikit-learn's `_fit_and_score`, in the same
+        parallel call.
+        """
+        fit_params = dict(routed.estimator.fit)
+        score_params = routed.scorer.score
+        sample_weight = fit_params.pop("sample_weight", None)
+        batchable = not fit_params
+        if sample_weight is not None and not batchable:
+            fit_params["sample_weight"] = sample_weight
+        n_splits = len(splits)
+        groups = defaultdict(list)
+        serial = []
+        for c, parameters in enumerate(candidates):
+            estimator = clone(base_estimator).set_params(
+                **clone(parameters, safe=False)
+            )
+            key = batch_key(estimator) if batchable else None
+            if key is None:
+                serial.append(c)
+            else:
+                groups[key].append((c, estimator))
+        n_workers = max(1, effective_n_jobs(self.n_jobs))
+        tasks, slots = [], []
+        for members in groups.values():
+            per_run = max(1, MAX_MODELS_PER_RUN // len(members))
+            n_runs = max(min(n_workers, n_splits), -(-n_splits // per_run))
+            for chunk in np.array_split(np.arange(n_splits), n_runs):
+                pairs = [(c, s) for c, _ in members for s in chunk]
+                estimators = [est for _, est in members for _ in chunk]
+                tasks.append(
+                    delayed(_batched_fit_and_score)(
+                        estimators,
+                        X,
+                        y,
+                        [splits[s] for _, s in pairs],
+                        scorer=scorers,
+                        sample_weight=sample_weight,
+                        score_params=score_params,
+                        return_train_score=self.return_train_score,
+                        error_score=self.error_score,
+                    )
+                )
+                slots.append(pairs)
+        for c in serial:
+            for s, (train, test) in enumerate(splits):
+                tasks.append(
+                    delayed(_fit_and_score)(
+                        clone(base_estimator),
+                        X,
+                        y,
+                        scorer=scorers,
+                        train=train,
+                        test=test,
+                        verbose=self.verbose,
+                        parameters=candidates[c],
+                        fit_params=fit_params,
+                        score_params=score_params,
+                        return_train_score=self.return_train_score,
+                        return_n_test_samples=True,
+                        return_times=True,
+                        return_parameters=False,
+                        error_score=self.error_score,
+                        split_progress=(s, n_splits),
+                        candidate_progress=(c, len(candidates)),
+                    )
+                )
+                slots.append([(c, s)])
+        parallel = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)
+        finished = parallel(tasks)
+        out = [None] * (len(candidates) * n_splits)
+        for pairs, result in zip(slots, finished, strict=True):
+            results = result if isinstance(result, list) else [result]
+            for (c, s), one in zip(pairs, results, strict=True):
+                out[c * n_splits + s] = one
+        return out
+
+
+def _batched_fit_and_score(
+    estimators,
+    X,
+    y,
+    splits,
+    *,
+    scorer,
+    sample_weight,
+    score_params,
+    return_train_score,
+    error_score,
+):
+    """`_fit_and_score` for K (estimator, split) pairs trained as one run.
+
+    Returns one dict per pair, with the keys `_fit_and_score` returns in a
+    search; the batched run's time is shared equally among its models.
+    """
+    if not isinstance(error_score, numbers.Number) and error_score != "raise":
+        raise ValueError(
+            "error_score must be the string 'raise' or a numeric value. "
+            "(Hint: if using 'raise', please make sure that it has been "
+            "spelled correctly.)"
+        )
+    start = time.time()
+    fitted = fit_batched(
+        estimators,
+        X,
+        y,
+        [train for train, _ in splits],
+        sample_weight=sample_weight,
+    )
+    fit_time = (time.time() - start) / len(estimators)
+    out = []
+    for model, (train, test) in zip(fitted, splits, strict=True):
+        result = {}
+        if isinstance(model, Exception):
+            if error_score == "raise":
+                raise model
+            if hasattr(scorer, "_scorers"):
+                test_scores = {name: error_score for name in scorer._scorers}
+            else:
+                test_scores = error_score
+            train_scores = (
+                test_scores.copy() if isinstance(test_scores, dict) else test_scores
+            )
+            result["fit_error"] = "".join(
+                traceback.format_exception(type(model), model, model.__traceback__)
+            )
+            score_time = 0.0
+        else:
+            result["fit_error"] = None
+            X_train, y_train = _safe_split(model, X, y, train)
+            X_test, y_test = _safe_split(model, X, y, test, train)
+            begin = time.time()
+            test_scores = _score(
+                model,
+                X_test,
+                y_test,
+                scorer,
+                _check_method_params(X, params=score_params, indices=test),
+                error_score,
+            )
+            score_time = time.time() - begin
+            if return_train_score:
+                train_scores = _score(
+                    model,
+                    X_train,
+                    y_train,
+                    scorer,
+                    _check_method_params(X, params=score_params, indices=train),
+                    error_score,
+                )
+        result["test_scores"] = test_scores
+        if return_train_score:
+            result["train_scores"] = train_scores
+        result["n_test_samples"] = len(test)
+        result["fit_time"] = fit_time
+        result["score_time"] = score_time
+        out.append(result)
+    return out
+
+
+class BatchedGridSearchCV(_BatchedSearchMixin, GridSearchCV):
+    """Exhaustive search over a parameter grid, candidate fits batched.
+
+    A drop-in for `sklearn.model_selection.GridSearchCV`: the same
+    constructor arguments, fitted attributes and `cv_results_` keys. Every
+    (candidate, fold) fit of a `QwertyClassifier` that the batched trainer
+    can reproduce is trained together with the others of the same
+    architecture depth, activation, batch size, epochs and optimizer, as
+    stacked networks updated in one step; each ends where its ordinary fit
+    would (exactly so in float64, up to summation order in float32).
+    Candidates it cannot batch (batch norm, dropout, custom callbacks, other
+    estimators, fit parameters other than `sample_weight`) are fitted one by
+    one as `GridSearchCV` would, in the same search. Batched runs are spread
+    over `n_jobs` workers with joblib (so `joblib.parallel_backend("dask")`
+    works); the results do not depend on `n_jobs`. The best candidate is
+    refitted with an ordinary `fit`.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Usually a `QwertyClassifier`; anything else is fitted per candidate.
+    param_grid : dict or list of dict
+        Parameter names mapped to lists of values, as in `GridSearchCV`.
+    scoring : str, callable, list, tuple or dict, default=None
+        Strategy to evaluate the candidates on the test folds.
+    n_jobs : int, default=None
+        Number of parallel workers for the batched runs and the other fits.
+    refit : bool, str or callable, default=True
+        Refit the best candidate on the whole data.
+    cv : int, cross-validation generator or iterable, default=None
+        Splitting strategy (5-fold stratified by default for classifiers).
+    verbose : int, default=0
+        Print the number of fits (and, for unbatched fits, their progress).
+    pre_dispatch : int or str, default="2*n_jobs"
+        As in `GridSearchCV`.
+    error_score : "raise" or numeric, default=np.nan
+        Score of a fit that failed (for example diverged).
+    return_train_score : bool, default=False
+        Also score each fit on its training rows.
+
+    Attributes
+    ----------
+    cv_results_ : dict of numpy (masked) ndarrays
+        As in `GridSearchCV`.
+    best_estimator_ : estimator
+        The refitted best candidate.
+    best_score_ : float
+        Mean cross-validated score of the best candidate.
+    best_params_ : dict
+        Parameters of the best candidate.
+    best_index_ : int
+        Index of the best candidate in `cv_results_`.
+    scorer_ : callable or dict
+        The scorer(s) used.
+    n_splits_ : int
+        Number of cross-validation splits.
+    refit_time_ : float
+        Seconds spent refitting the best candidate.
+    multimetric_ : bool
+        Whether several scorers were used.
+
+    Examples
+    --------
+    >>> from qwertyclf import QwertyClassifier
+    >>> from qwertyclf.datasets import make_qwerty
+    >>> from qwertyclf.model_selection import BatchedGridSearchCV
+    >>> X, y = make_qwerty(30, random_state=0)
+    >>> search = BatchedGridSearchCV(
+    ...     QwertyClassifier(max_epochs=5, random_state=0),
+    ...     {"lr": [0.01, 0.05], "hidden_layer_sizes": [(4,), (8,)]},
+    ...     cv=3,
+    ... ).fit(X, y)
+    >>> len(search.cv_results_["params"])
+    4
+    >>> sorted(search.best_params_)
+    ['hidden_layer_sizes', 'lr']
+    """
+
+    def _candidates(self):
+        return ParameterGrid(self.param_grid)
+
+
+class BatchedRandomizedSearchCV(_BatchedSearchMixin, RandomizedSearchCV):
+    """Randomized search over parameters, candidate fits batched.
+
+    A drop-in for `sklearn.model_selection.RandomizedSearchCV`, batched as
+    `BatchedGridSearchCV` is: candidates drawn by scikit-learn's
+    `ParameterSampler`, fits that the batched trainer reproduces trained
+    together, the others one by one, results independent of `n_jobs`.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Usually a `QwertyClassifier`.
+    param_distributions : dict or list of dict
+        Parameter names mapped to distributions (with `rvs`) or lists.
+    n_iter : int, default=10
+        Number of candidates drawn.
+    scoring : str, callable, list, tuple or dict, default=None
+        Strategy to evaluate the candidates on the test folds.
+    n_jobs : int, default=None
+        Number of parallel workers.
+    refit : bool, str or callable, default=True
+        Refit the best candidate on the whole data.
+    cv : int, cross-validation generator or iterable, default=None
+        Splitting strategy.
+    verbose : int, default=0
+        Verbosity.
+    pre_dispatch : int or str, default="2*n_jobs"
+        As in `RandomizedSearchCV`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the candidate draws.
+    error_score : "raise" or numeric, default=np.nan
+        Score of a fit that failed.
+    return_train_score : bool, default=False
+        Also score each fit on its training rows.
+
+    Attributes
+    ----------
+    cv_results_ : dict of numpy (masked) ndarrays
+        As in `RandomizedSearchCV`.
+    best_estimator_ : estimator
+        The refitted best candidate.
+    best_score_ : float
+        Mean cross-validated score of the best candidate.
+    best_params_ : dict
+        Parameters of the best candidate.
+    best_index_ : int
+        Index of the best candidate in `cv_results_`.
+    scorer_ : callable or dict
+        The scorer(s) used.
+    n_splits_ : int
+        Number of cross-validation splits.
+    refit_time_ : float
+        Seconds spent refitting the best candidate.
+    multimetric_ : bool
+        Whether several scorers were used.
+
+    Examples
+    --------
+    >>> from scipy.stats import loguniform
+    >>> from qwertyclf import QwertyClassifier
+    >>> from qwertyclf.datasets import make_qwerty
+    >>> from qwertyclf.model_selection import BatchedRandomizedSearchCV
+    >>> X, y = make_qwerty(30, random_state=0)
+    >>> search = BatchedRandomizedSearchCV(
+    ...     QwertyClassifier(max_epochs=5, random_state=0),
+    ...     {"lr": loguniform(1e-3, 1e-1)},
+    ...     n_iter=3,
+    ...     cv=3,
+    ...     random_state=0,
+    ... ).fit(X, y)
+    >>> len(search.cv_results_["params"])
+    3
+    """
+
+    def _candidates(self):
+        return ParameterSampler(
+            self.param_distributions, self.n_iter, random_state=self.random_state
+        )

@@ -1,0 +1,200 @@
+"""Batched searches give GridSearchCV's results, in GridSearchCV's format."""
+
+import gc
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
+
+from qwertyclf import QwertyClassifier
+from qwertyclf.datasets import make_qwerty
+from qwertyclf.model_selection import BatchedGridSearchCV, BatchedRandomizedSearchCV
+
+GRID = {"lr": [0.003, 0.03], "hidden_layer_sizes": [(3,), (8,)]}
+TIME_KEYS = {"mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"}
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_qwerty(100, random_state=42)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def float64_pair(data):
+    X, y = data
+    estimator = QwertyClassifier(dtype="float64", max_epochs=10, random_state=0)
+    kwargs = dict(cv=StratifiedKFold(3), return_train_score=True)
+    serial = GridSearchCV(estimator, GRID, **kwargs).fit(X, y)
+    batched = BatchedGridSearchCV(estimator, GRID, **kwargs).fit(X, y)
+    return serial, batched
+
+
+def test_float64_search_matches_grid_search(float64_pair, data):
+    serial, batched = float64_pair
+    X, _ = data
+    assert batched.best_params_ == serial.best_params_
+    for key in ("mean_test_score", "mean_train_score", "split0_test_score"):
+        np.testing.assert_allclose(
+            batched.cv_results_[key], serial.cv_results_[key], atol=0.005
+        )
+    same = batched.best_estimator_.predict(X) == serial.best_estimator_.predict(X)
+    assert same.mean() >= 0.99
+
+
+def test_cv_results_have_grid_search_keys_and_values(float64_pair):
+    serial, batched = float64_pair
+    assert batched.cv_results_.keys() == serial.cv_results_.keys()
+    for key, value in serial.cv_results_.items():
+        if key in TIME_KEYS:
+            assert np.asarray(batched.cv_results_[key]).shape == np.shape(value)
+        elif key.startswith("param_"):
+            assert list(batched.cv_results_[key]) == list(value), key
+        elif key == "params":
+            assert batched.cv_results_[key] == value
+        elif key.startswith("rank"):
+            assert batched.cv_results_[key].dtype == value.dtype
+        else:
+            np.testing.assert_allclose(batched.cv_results_[key], value, atol=0.005)
+    for attr in ("best_index_", "best_score_", "n_splits_", "multimetric_"):
+        assert getattr(batched, attr) == pytest.approx(getattr(serial, attr), abs=5e-3)
+    assert batched.refit_time_ > 0
+    assert type(batched.best_estimator_) is QwertyClassifier
+    assert batched.scorer_ is not None
+
+
+def test_randomized_search_draws_the_same_candidates(data):
+    X, y = data
+    distributions = {"lr": [0.001, 0.003, 0.01, 0.03], "hidden_layer_sizes": [(4,)]}
+    estimator = QwertyClassifier(dtype="float64", max_epochs=3, random_state=0)
+    kwargs = dict(n_iter=3, cv=2, random_state=0)
+    serial = RandomizedSearchCV(estimator, distributions, **kwargs).fit(X, y)
+    batched = BatchedRandomizedSearchCV(estimator, distributions, **kwargs).fit(X, y)
+    assert batched.cv_results_["params"] == serial.cv_results_["params"]
+    np.testing.assert_allclose(
+        batched.cv_results_["mean_test_score"],
+        serial.cv_results_["mean_test_score"],
+        atol=1e-9,
+    )
+
+
+def test_unbatchable_candidates_fall_back_to_ordinary_fits(data):
+    X, y = data
+    grid = [
+        {"lr": [0.01], "dropout": [0.0, 0.2]},
+        {"lr": [0.01], "batch_norm": [True]},
+    ]
+    estimator = QwertyClassifier(dtype="float64", max_epochs=3, random_state=0)
+    serial = GridSearchCV(
+        estimator, grid, cv=2, scoring=["accuracy", "neg_log_loss"], refit="accuracy"
+    ).fit(X, y)
+    batched = BatchedGridSearchCV(
+        estimator, grid, cv=2, scoring=["accuracy", "neg_log_loss"], refit="accuracy"
+    ).fit(X, y)
+    assert batched.cv_results_.keys() == serial.cv_results_.keys()
+    assert batched.multimetric_
+    # Fallback fits are the ordinary ones: identical scores.
+    for key in ("mean_test_accuracy", "mean_test_neg_log_loss"):
+        np.testing.assert_allclose(
+            batched.cv_results_[key], serial.cv_results_[key], atol=1e-9
+        )
+
+
+def test_other_estimators_run_as_in_grid_search(data):
+    X, y = data
+    grid = {"C": [0.1, 1.0]}
+    serial = GridSearchCV(LogisticRegression(), grid, cv=3).fit(X, y)
+    batched = BatchedGridSearchCV(LogisticRegression(), grid, cv=3).fit(X, y)
+    np.testing.assert_array_equal(
+        batched.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
+    knn = BatchedGridSearchCV(KNeighborsClassifier(), {"n_neighbors": [3, 5]}, cv=2)
+    assert len(knn.fit(X, y).cv_results_["params"]) == 2
+
+
+def test_results_do_not_depend_on_n_jobs(data):
+    X, y = data
+    estimator = QwertyClassifier(max_epochs=3, random_state=0)  # float32
+    grid = {**GRID, "dropout": [0.0]}
+    one = BatchedGridSearchCV(estimator, grid, cv=3, n_jobs=1).fit(X, y)
+    # Threads keep the test quick; the runs are planned the same either way.
+    with joblib.parallel_backend("threading"):
+        two = BatchedGridSearchCV(estimator, grid, cv=3, n_jobs=2).fit(X, y)
+        three = BatchedGridSearchCV(estimator, grid, cv=3, n_jobs=3).fit(X, y)
+    for key in ("split0_test_score", "split2_test_score", "mean_test_score"):
+        np.testing.assert_array_equal(one.cv_results_[key], two.cv_results_[key])
+        np.testing.assert_array_equal(one.cv_results_[key], three.cv_results_[key])
+    assert one.best_params_ == two.best_params_
+
+
+def test_failed_fits_get_error_score(data):
+    X, y = data
+    estimator = QwertyClassifier(optimizer="sgd", max_epochs=2, random_state=0)
+    grid = {"lr": [0.01, 1e6]}
+    with pytest.warns(FitFailedWarning, match="fits failed"):
+        search = BatchedGridSearchCV(estimator, grid, cv=2, error_score=-1.0).fit(X, y)
+    assert search.cv_results_["mean_test_score"][1] == -1.0
+    assert search.best_params_ == {"lr": 0.01}
+    with pytest.raises(ValueError, match="diverged"):
+        BatchedGridSearchCV(estimator, grid, cv=2, error_score="raise").fit(X, y)
+
+
+def test_sample_weight_is_split_with_the_folds(data):
+    X, y = data
+    weight = np.random.RandomState(0).uniform(0.2, 2.0, len(y))
+    estimator = QwertyClassifier(dtype="float64", max_epochs=3, random_state=0)
+    serial = GridSearchCV(estimator, GRID, cv=2).fit(X, y, sample_weight=weight)
+    batched = BatchedGridSearchCV(estimator, GRID, cv=2).fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(
+        batched.cv_results_["mean_test_score"],
+        serial.cv_results_["mean_test_score"],
+        atol=1e-9,
+    )
+
+
+def test_early_stopping_inside_a_search(data):
+    X, y = data
+    estimator = QwertyClassifier(
+        dtype="float64",
+        max_epochs=40,
+        early_stopping=True,
+        n_iter_no_change=2,
+        random_state=0,
+    )
+    grid = {"lr": [0.003, 0.1]}
+    serial = GridSearchCV(estimator, grid, cv=2).fit(X, y)
+    batched = BatchedGridSearchCV(estimator, grid, cv=2).fit(X, y)
+    np.testing.assert_allclose(
+        batched.cv_results_["mean_test_score"],
+        serial.cv_results_["mean_test_score"],
+        atol=1e-9,
+    )
+    assert batched.best_estimator_.n_iter_ == serial.best_estimator_.n_iter_
+
+
+# An in-process cluster keeps the test quick; its scheduler's sockets are
+# collected after it closes, which Python reports as a ResourceWarning.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_dask_cluster_runs_the_batched_groups(data):
+    distributed = pytest.importorskip("distributed")
+    X, y = data
+    estimator = QwertyClassifier(max_epochs=2, random_state=0)
+    local = BatchedGridSearchCV(estimator, GRID, cv=2).fit(X, y)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_backend("dask"),
+    ):
+        on_dask = BatchedGridSearchCV(estimator, GRID, cv=2, n_jobs=-1).fit(X, y)
+    gc.collect()
+    np.testing.assert_array_equal(
+        on_dask.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
+    assert on_dask.best_params_ == local.best_params_
