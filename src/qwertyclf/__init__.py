@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 _LAZY: dict[str, tuple[str, str | None]] = {
     "QwertyClassifier": ("._classifier", "QwertyClassifier"),
     "QwertyNet": ("._module", "QwertyNet"),
-    "load_model": ("._persistence", "load_model"),
-    "save_model": ("._persistence", "save_model"),
+    "load_model": ("._model_io", "load_model"),
+    "save_model": ("._model_io", "save_model"),
 }
 
 # Static analysers (type checkers, the documentation generator) read these.
 if TYPE_CHECKING:
     from ._classifier import QwertyClassifier as QwertyClassifier
     from ._module import QwertyNet as QwertyNet
-    from ._persistence import load_model as load_model
-    from ._persistence import save_model as save_model
+    from ._model_io import load_model as load_model
+    from ._model_io import save_model as save_model
 
 __version__: str
 

@@ -26,7 +26,7 @@ from skorch.helper import predefined_split
 from torch import nn
 
 from ._module import QwertyNet, check_architecture
-from ._persistence import load_model, save_model
+from ._persistence import ModelState, read_model, restore_net, write_model
 from ._training import (
     INFERENCE_CHUNK,
     DivergenceGuard,
@@ -423,11 +423,26 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         >>> bool((same.predict_proba(X) == clf.predict_proba(X)).all())
         True
         """
-        return save_model(self, path)
+        check_is_fitted(self)
+        state = ModelState(
+            params=self.get_params(),
+            classes=self.classes_,
+            n_features_in=self.n_features_in_,
+            feature_names_in=getattr(self, "feature_names_in_", None),
+            history=list(self.history_),
+            n_iter=self.n_iter_,
+            best_epoch=self.best_epoch_,
+            module=self.net_.module_,
+        )
+        return write_model(path, state)
 
     @classmethod
     def load(cls, path, *, device=None):
         """Read a model written by `save`; see `qwertyclf.load_model`.
+
+        Every value in the file is checked before anything is built (the
+        hyperparameters by the same rules as `fit`), and only the network is
+        built: the optimizer is made if training continues (`warm_start`).
 
         Parameters
         ----------
@@ -440,35 +455,49 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         -------
         estimator : QwertyClassifier
             The fitted classifier.
-        """
-        return load_model(path, device=device)
 
-    def _restore(
-        self,
-        *,
-        classes,
-        n_features_in,
-        feature_names_in,
-        state_dict,
-        history,
-        n_iter,
-        best_epoch,
-    ):
-        """Rebuild the fitted state from what `save_model` stored."""
-        self.classes_ = classes
-        self.n_features_in_ = n_features_in
-        if feature_names_in is not None:
-            self.feature_names_in_ = feature_names_in
+        Raises
+        ------
+        ValueError
+            If the file is not a qwertyclf model file, is damaged, holds
+            values no fit produces, or was written by a newer format.
+        """
+        if device is not None:
+            _resolve_device(device)  # a clear error for an unusable device
+
+        def check_params(params):
+            if device is not None:
+                params["device"] = device
+            elif str(params.get("device", "cpu")).startswith("cuda") and not (
+                torch.cuda.is_available()
+            ):
+                params["device"] = "cpu"
+            estimator = cls(**params)
+            estimator._check_params()
+            return estimator.get_params()
+
+        state = read_model(
+            path, param_names=cls._get_param_names(), check_params=check_params
+        )
+        estimator = cls(**state.params)
+        estimator._restore(state)
+        return estimator
+
+    def _restore(self, state):
+        """Take the fitted state read by `load`; only the network is built."""
+        self.classes_ = state.classes
+        self.n_features_in_ = state.n_features_in
+        if state.feature_names_in is not None:
+            self.feature_names_in_ = state.feature_names_in
         self.device_ = self._check_params()
-        net = self._build_net(len(classes), seed=0)
-        with self._fit_context(0):
-            net.initialize()
-        net.module_.load_state_dict(state_dict)
-        net.history = history
-        self.net_ = net
-        self.history_ = history
-        self.n_iter_ = n_iter
-        self.best_epoch_ = best_epoch
+        self.dtype_ = self.dtype
+        module = state.module.to(self.device_)
+        self.net_ = restore_net(
+            self._build_net(len(state.classes), seed=0), module, state.history
+        )
+        self.history_ = self.net_.history
+        self.n_iter_ = state.n_iter
+        self.best_epoch_ = state.best_epoch
 
     def __setstate__(self, state):
         super().__setstate__(state)

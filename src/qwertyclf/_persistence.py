@@ -5,36 +5,162 @@ weights as tensors, and everything else (hyperparameters, classes, feature
 names, training history, versions) as JSON in the file's metadata header.
 Reading it parses JSON and copies numbers; unlike pickle, nothing in the file
 is ever executed.
+
+A file may come from anyone, so `read_model` trusts nothing in it. It reads
+the header alone (an 8-byte little-endian length, then JSON) and checks, in
+this order and before any tensor is allocated: the header's size and the
+number of JSON values in it, duplicate keys and nesting depth, the format and
+its version, the byte ranges of the tensors against the file's length, every
+metadata field (type, size, no unknown keys), the hyperparameters (through the
+estimator's own validation, passed in as `check_params`), the classes and
+feature names, and finally every tensor name, shape and dtype against the
+network the hyperparameters describe. Only then are the weights read, into a
+`QwertyNet` built on the meta device. Weights that are NaN or infinite are
+refused: no fit returns them, and such a network cannot predict.
+
+This module sits below the estimator: it reads and writes a `ModelState` and
+knows nothing of `QwertyClassifier` itself.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-from numbers import Integral
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from numbers import Integral, Real
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
 from skorch.history import History
+from torch import nn
+
+from ._module import QwertyNet, check_architecture
+from ._training import QwertySkorchNet
 
 FORMAT = "qwertyclf-model"
 FORMAT_VERSION = 1
+
+#: Largest JSON header a model file may have, in bytes.
+MAX_HEADER_BYTES = 8 * 2**20
+#: Most JSON values (numbers, strings, lists, objects) in one JSON document.
+MAX_JSON_VALUES = 500_000
+#: Deepest nesting of lists and objects in one JSON document.
+MAX_JSON_DEPTH = 4
+#: Most tensors in a file (a network of hundreds of hidden layers).
+MAX_TENSORS = 4096
+#: Most classes a model file may hold.
+MAX_CLASSES = 100_000
+#: Longest text (class label, feature name, history key, version, device).
+MAX_TEXT = 1000
+
 _OPTIMIZER_PREFIX = "torch.optim."
+_METADATA_KEYS = (
+    "format",
+    "format_version",
+    "qwertyclf_version",
+    "torch_version",
+    "params",
+    "attributes",
+)
+_ATTRIBUTE_KEYS = (
+    "classes",
+    "n_features_in",
+    "feature_names_in",
+    "n_iter",
+    "best_epoch",
+    "history",
+)
+_FLAGS = ("batch_norm", "shuffle", "early_stopping", "warm_start")
+_TENSOR_KEYS = {"dtype", "shape", "data_offsets"}
+# Bytes per element of the safetensors dtypes.
+_ITEMSIZE = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "U16": 2,
+    "I16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "U32": 4,
+    "I32": 4,
+    "F32": 4,
+    "U64": 8,
+    "I64": 8,
+    "F64": 8,
+}
+# The dtypes a QwertyNet holds: safetensors name -> (torch, little-endian NumPy).
+_DTYPES = {
+    "F32": (torch.float32, "<f4"),
+    "F64": (torch.float64, "<f8"),
+    "I64": (torch.int64, "<i8"),
+}
+_DTYPE_NAMES = {torch_dtype: name for name, (torch_dtype, _) in _DTYPES.items()}
+# NumPy dtypes of class labels and feature names as `_encode_array` writes them.
+_ARRAY_DTYPE = re.compile(r"[<>|=]?(?:[iu][1248]|f[248]|b1|U[1-9][0-9]{0,3}|O)")
+_VERSION = re.compile(r"[0-9]{1,6}")
 
 
-def save_model(estimator, path: str | os.PathLike) -> Path:
-    """Write a fitted `QwertyClassifier` to `path` (a `.safetensors` file).
+@dataclass
+class ModelState:
+    """Everything a model file holds, decoded.
 
     Parameters
     ----------
-    estimator : QwertyClassifier
-        A fitted classifier.
+    params : dict
+        Constructor arguments of the estimator (`get_params()`).
+    classes : ndarray of shape (n_classes,)
+        Sorted class labels.
+    n_features_in : int
+        Number of input features.
+    feature_names_in : ndarray of str or None
+        Column names seen in fit, if any.
+    history : list of dict
+        One row per epoch.
+    n_iter : int
+        Number of epochs trained.
+    best_epoch : int
+        Epoch (1-based) whose weights were kept.
+    module : QwertyNet
+        The network with its weights.
+    """
+
+    params: dict[str, Any]
+    classes: np.ndarray
+    n_features_in: int
+    feature_names_in: np.ndarray | None
+    history: list[dict]
+    n_iter: int
+    best_epoch: int
+    module: QwertyNet
+
+
+class _Unreadable(ValueError):
+    """The file is not a well-formed safetensors file."""
+
+
+class _Inconsistent(ValueError):
+    """The file's metadata or tensors are not what a fit writes."""
+
+
+def write_model(path: str | os.PathLike, state: ModelState) -> Path:
+    """Write `state` to `path` as a safetensors file with a JSON header.
+
+    Parameters
+    ----------
     path : str or path-like
         Where to write the file.
+    state : ModelState
+        What to store; callbacks and `RandomState` instances are left out.
 
     Returns
     -------
@@ -44,167 +170,690 @@ def save_model(estimator, path: str | os.PathLike) -> Path:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from sklearn.datasets import make_blobs
-    >>> from qwertyclf import QwertyClassifier, load_model
-    >>> X, y = make_blobs(60, random_state=0)
-    >>> clf = QwertyClassifier(max_epochs=3, random_state=0).fit(X, y)
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.safetensors"
-    >>> _ = save_model(clf, path)
-    >>> bool((load_model(path).predict_proba(X) == clf.predict_proba(X)).all())
-    True
+    >>> import numpy as np
+    >>> state = ModelState(
+    ...     params={"hidden_layer_sizes": (4,)}, classes=np.array([0, 1]),
+    ...     n_features_in=2, feature_names_in=None,
+    ...     history=[{"epoch": 1, "train_loss": 0.7}], n_iter=1, best_epoch=1,
+    ...     module=QwertyNet(2, 2, (4,)),
+    ... )
+    >>> path = write_model(pathlib.Path(tempfile.mkdtemp()) / "m.safetensors", state)
+    >>> path.suffix
+    '.safetensors'
     """
-    check_is_fitted(estimator)
-    params = estimator.get_params()
-    params["optimizer"] = _optimizer_name(params["optimizer"])
-    params["hidden_layer_sizes"] = list(params["hidden_layer_sizes"])
-    if isinstance(params["class_weight"], dict):
+    params = dict(state.params)
+    if "optimizer" in params:
+        params["optimizer"] = _optimizer_name(params["optimizer"])
+    if "hidden_layer_sizes" in params:
+        sizes = params["hidden_layer_sizes"]
+        params["hidden_layer_sizes"] = (
+            [sizes] if isinstance(sizes, Integral) else list(sizes)
+        )
+    if isinstance(params.get("class_weight"), dict):
         params["class_weight"] = [
             [_plain(k), v] for k, v in params["class_weight"].items()
         ]
     # Callbacks are code, and a RandomState is state: neither goes in the file.
     params["callbacks"] = None
-    if isinstance(params["random_state"], Integral):
-        params["random_state"] = int(params["random_state"])
-    elif params["random_state"] is not None:
+    random_state = params.get("random_state")
+    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
+        params["random_state"] = int(random_state)
+    else:
         params["random_state"] = None
+    for name in _FLAGS:
+        if name in params:
+            params[name] = bool(params[name])
+    if "verbose" in params:
+        params["verbose"] = int(params["verbose"])
+    if "device" in params:
+        params["device"] = str(params["device"])
     attributes = {
-        "classes": _encode_array(estimator.classes_),
-        "n_features_in": int(estimator.n_features_in_),
+        "classes": _encode_array(state.classes),
+        "n_features_in": int(state.n_features_in),
         "feature_names_in": (
-            _encode_array(estimator.feature_names_in_)
-            if hasattr(estimator, "feature_names_in_")
-            else None
+            None
+            if state.feature_names_in is None
+            else _encode_array(state.feature_names_in)
         ),
-        "n_iter": int(estimator.n_iter_),
-        "best_epoch": int(estimator.best_epoch_),
+        "n_iter": int(state.n_iter),
+        "best_epoch": int(state.best_epoch),
+        # Per-batch rows are bulky and only describe the training run.
         "history": [
-            {k: v for k, v in row.items() if k != "batches"}
-            for row in estimator.history_
+            {k: v for k, v in row.items() if k != "batches"} for row in state.history
         ],
     }
-    from . import __version__
-
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
-        "qwertyclf_version": __version__,
+        "qwertyclf_version": _qwertyclf_version(),
         "torch_version": torch.__version__,
         "params": json.dumps(params, default=_plain),
         "attributes": json.dumps(attributes, default=_plain),
     }
-    state = {
+    tensors = {
         k: v.detach().to("cpu").contiguous()
-        for k, v in estimator.net_.module_.state_dict().items()
+        for k, v in state.module.state_dict().items()
     }
     path = Path(path)
-    save_file(state, path, metadata=metadata)
+    save_file(tensors, path, metadata=metadata)
     return path
 
 
-def load_model(path: str | os.PathLike, *, device: str | None = None):
-    """Read a classifier written by `save_model` / `QwertyClassifier.save`.
+def read_model(
+    path: str | os.PathLike,
+    *,
+    param_names: Collection[str],
+    check_params: Callable[[dict], dict],
+) -> ModelState:
+    """Read and validate a model file; build its network only if it all fits.
 
     Parameters
     ----------
     path : str or path-like
-        A file written by `save_model`.
-    device : str, default=None
-        Where to put the network. None uses the saved device when it is
-        available here, otherwise the CPU.
+        A file written by `write_model`.
+    param_names : collection of str
+        The estimator's parameter names; any other name in the file is refused.
+    check_params : callable
+        `check_params(params) -> params`: the estimator's validation of its
+        hyperparameters. It raises `ValueError` or `TypeError` for a bad value
+        and returns every parameter, defaults filled in and values adjusted
+        where needed (the device to load on, for example).
 
     Returns
     -------
-    estimator : QwertyClassifier
-        A fitted classifier that predicts exactly as the saved one did.
+    state : ModelState
+        The file's content; `state.module` holds the stored weights on the CPU.
 
     Raises
     ------
+    FileNotFoundError
+        If there is no file at `path`.
     ValueError
-        If the file is not a qwertyclf model, is damaged, or was written by
-        a newer version of the format.
+        If the file is not a qwertyclf model file, is damaged or inconsistent
+        in any way, or was written by a newer version of the format. The
+        message names the problem.
 
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from sklearn.datasets import make_blobs
-    >>> from qwertyclf import QwertyClassifier
-    >>> X, y = make_blobs(60, random_state=0)
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.safetensors"
-    >>> _ = QwertyClassifier(max_epochs=3).fit(X, y).save(path)
-    >>> load_model(path).classes_
-    array([0, 1, 2])
+    >>> import numpy as np
+    >>> state = ModelState(
+    ...     params={"hidden_layer_sizes": (4,), "activation": "relu",
+    ...             "batch_norm": False, "dropout": 0.0, "dtype": "float32"},
+    ...     classes=np.array(["no", "yes"]), n_features_in=3,
+    ...     feature_names_in=None, history=[{"epoch": 1}], n_iter=1,
+    ...     best_epoch=1, module=QwertyNet(3, 2, (4,)),
+    ... )
+    >>> path = write_model(pathlib.Path(tempfile.mkdtemp()) / "m.safetensors", state)
+    >>> names = [*state.params, "callbacks", "random_state"]
+    >>> read = read_model(path, param_names=names, check_params=dict)
+    >>> read.classes
+    array(['no', 'yes'], dtype='<U3')
+    >>> read.module[0]
+    Linear(in_features=3, out_features=4, bias=True)
     """
-    from ._classifier import QwertyClassifier, _resolve_device
-
-    if device is not None:
-        _resolve_device(device)  # a clear error for an unusable device
     path = Path(path)
     try:
-        with safe_open(path, framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            # A safetensors handle is not iterable; it lists its tensors by keys().
-            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            header_length, header = _read_header(handle, size)
+            metadata, entries = _split_header(header)
+            _check_format(metadata, path)
+            data_start = 8 + header_length
+            _check_entries(entries, size - data_start)
+            state = _decode_metadata(metadata, param_names, check_params)
+            module = _empty_module(state, entries)
+            tensors = _read_tensors(handle, data_start, entries)
+            module.load_state_dict(tensors, assign=True)
+    except FileNotFoundError:
+        raise
+    except _Unreadable as exc:
         raise ValueError(
             f"{path} is not a readable qwertyclf model file ({exc})."
         ) from None
+    except OSError as exc:
+        raise ValueError(
+            f"{path} is not a readable qwertyclf model file ({exc.strerror or exc})."
+        ) from None
+    except (_Inconsistent, TypeError, ValueError, OverflowError, RuntimeError) as exc:
+        # RuntimeError: torch refusing a size that no check above anticipated.
+        raise ValueError(
+            f"{path} is a damaged or inconsistent qwertyclf model file: {exc}"
+        ) from None
+    state.module = module.eval()
+    return state
+
+
+class RestoredNet(QwertySkorchNet):
+    """A `QwertySkorchNet` whose module and history were read from a file.
+
+    Only the module exists at first: prediction needs nothing else. The
+    criterion, optimizer and callbacks are built when training continues or
+    when one of them is first asked for (skorch's `initialize`), and that
+    first initialisation keeps the module's weights and the history instead
+    of starting afresh. Build one with `restore_net`.
+    """
+
+    def __getattr__(self, name):
+        # Only reached for attributes that do not exist (yet).
+        if name in ("criterion_", "optimizer_", "callbacks_") and (
+            vars(self).get("initialized_") is False
+        ):
+            self.initialize()
+            return getattr(self, name)
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )
+
+    def initialized_instance(self, instance_or_cls, kwargs):
+        """The stored module until the net is first initialised; else as skorch."""
+        stored = vars(self).get("module_")
+        first = not self.initialized_ and stored is not None
+        if first and instance_or_cls is self.module:
+            return stored
+        return super().initialized_instance(instance_or_cls, kwargs)
+
+    def initialize_history(self):
+        """Keep the stored history on the first initialisation."""
+        if not self.initialized_ and self.history_ is not None:
+            return self
+        return super().initialize_history()
+
+
+def restore_net(
+    net: QwertySkorchNet, module: nn.Module, history: list[dict]
+) -> RestoredNet:
+    """A `RestoredNet` configured like `net`, holding `module` and `history`.
+
+    Parameters
+    ----------
+    net : QwertySkorchNet
+        An uninitialised net, as a fit would build it.
+    module : torch.nn.Module
+        The network read from the file, on `net`'s device.
+    history : list of dict
+        The stored history rows.
+
+    Returns
+    -------
+    net : RestoredNet
+        A net that predicts with `module` and builds its optimizer only when
+        training continues.
+
+    Examples
+    --------
+    >>> net = QwertySkorchNet(QwertyNet, module__n_classes=2, verbose=0)
+    >>> restored = restore_net(net, QwertyNet(n_classes=2), [{"epoch": 1}])
+    >>> len(restored.history), "optimizer_" in vars(restored)
+    (1, False)
+    """
+    params = net.get_params(deep=False)
+    # skorch lists this bookkeeping attribute among its parameters.
+    params.pop("_params_to_validate", None)
+    restored = RestoredNet(**params)
+    restored.history = History(history)
+    # Set directly, so that skorch registers the module in its own initialisation
+    # step below, as it does for a module it builds.
+    vars(restored)["module_"] = module
+    restored._initialize_module()
+    return restored
+
+
+def _read_header(handle, size: int) -> tuple[int, Any]:
+    """The safetensors header length and its parsed JSON."""
+    if size < 8:
+        raise _Unreadable(
+            f"the file has {size} bytes, fewer than the 8 of a safetensors "
+            "header length"
+        )
+    header_length = int.from_bytes(handle.read(8), "little")
+    if header_length > size - 8:
+        raise _Unreadable(
+            f"its header length, {header_length} bytes, points past the end of "
+            f"the file ({size} bytes)"
+        )
+    if header_length > MAX_HEADER_BYTES:
+        raise _Unreadable(
+            f"its JSON header has {header_length} bytes, more than the "
+            f"{MAX_HEADER_BYTES // 2**20} MiB a model file may have"
+        )
+    raw = handle.read(header_length)
+    if len(raw) != header_length:
+        raise _Unreadable("the file ended inside its header")
+    return header_length, _parse_json(raw, "its header", _Unreadable)
+
+
+def _split_header(header: Any) -> tuple[dict, dict]:
+    if not isinstance(header, dict):
+        raise _Unreadable("its header is not a JSON object")
+    metadata = header.pop("__metadata__", None)
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict) or not all(
+        isinstance(v, str) for v in metadata.values()
+    ):
+        raise _Unreadable("its metadata is not a map of strings to strings")
+    return metadata, header
+
+
+def _check_format(metadata: dict, path: Path) -> None:
+    # Errors that are not `_Unreadable` / `_Inconsistent` carry their own wording.
     if metadata.get("format") != FORMAT:
         raise ValueError(
             f"{path} is not a qwertyclf model file (no '{FORMAT}' header)."
         )
-    try:
-        version = int(metadata.get("format_version", ""))
-    except ValueError:
+    version = metadata.get("format_version", "")
+    if not _VERSION.fullmatch(version):
         raise ValueError(
-            f"{path} has an unreadable model format version "
-            f"{metadata.get('format_version')!r}."
-        ) from None
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} was written in model format {version} by qwertyclf "
-            f"{metadata.get('qwertyclf_version')}; this qwertyclf reads format "
-            f"{FORMAT_VERSION} and older. Upgrade qwertyclf to load it."
+            f"{path} has an unreadable model format version {_short(version)}."
         )
-    try:
-        params = json.loads(metadata["params"])
-        attributes = json.loads(metadata["attributes"])
-        params["optimizer"] = _optimizer_from_name(params["optimizer"])
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        if isinstance(params["class_weight"], list):
-            params["class_weight"] = {k: v for k, v in params["class_weight"]}
-        if device is not None:
-            params["device"] = device
-        elif str(params["device"]).startswith("cuda") and not (
-            torch.cuda.is_available()
+    if int(version) > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written in model format {int(version)} by qwertyclf "
+            f"{_short(metadata.get('qwertyclf_version'))}; this qwertyclf reads "
+            f"format {FORMAT_VERSION} and older. Upgrade qwertyclf to load it."
+        )
+
+
+def _check_entries(entries: dict, data_length: int) -> None:
+    """Tensor entries well formed, byte ranges exactly covering the data."""
+    if len(entries) > MAX_TENSORS:
+        raise _Unreadable(
+            f"it lists {len(entries)} tensors, more than the {MAX_TENSORS} a "
+            "model file may have"
+        )
+    ranges = []
+    for name, entry in entries.items():
+        if (
+            len(name) > MAX_TEXT
+            or not isinstance(entry, dict)
+            or set(entry) != _TENSOR_KEYS
         ):
-            params["device"] = "cpu"
-        expected = getattr(torch, str(params.get("dtype", "float32")), None)
-        wrong = [
-            k for k, v in state.items() if v.is_floating_point() and v.dtype != expected
-        ]
-        if wrong:
-            raise ValueError(f"tensors {wrong} do not have dtype {params.get('dtype')}")
-        estimator = QwertyClassifier(**params)
-        estimator._restore(
-            classes=_decode_array(attributes["classes"]),
-            n_features_in=attributes["n_features_in"],
-            feature_names_in=(
-                None
-                if attributes["feature_names_in"] is None
-                else _decode_array(attributes["feature_names_in"])
-            ),
-            state_dict=state,
-            history=History(attributes["history"]),
-            n_iter=attributes["n_iter"],
-            best_epoch=attributes["best_epoch"],
+            raise _Unreadable(f"the header entry of tensor {_short(name)} is malformed")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in _ITEMSIZE:
+            raise _Unreadable(f"tensor {name!r} has unknown dtype {_short(dtype)}")
+        if not (
+            isinstance(shape, list)
+            and len(shape) <= 8
+            and all(_is_int(n) and n >= 0 for n in shape)
+        ):
+            raise _Unreadable(f"tensor {name!r} has a malformed shape {_short(shape)}")
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(_is_int(n) for n in offsets)
+            and 0 <= offsets[0] <= offsets[1]
+        ):
+            raise _Unreadable(
+                f"tensor {name!r} has malformed data offsets {_short(offsets)}"
+            )
+        if offsets[1] - offsets[0] != math.prod(shape) * _ITEMSIZE[dtype]:
+            raise _Unreadable(
+                f"tensor {name!r} of shape {shape} and dtype {dtype} needs "
+                f"{math.prod(shape) * _ITEMSIZE[dtype]} bytes, but its data "
+                f"offsets span {offsets[1] - offsets[0]}"
+            )
+        ranges.append((offsets[0], offsets[1], name))
+    end = 0
+    for begin, stop, name in sorted(ranges):
+        if begin != end:
+            raise _Unreadable(
+                f"the data of tensor {name!r} does not start where the previous "
+                "tensor's ends"
+            )
+        end = stop
+    if end > data_length:
+        raise _Unreadable(
+            f"the file is truncated: its header describes {end} bytes of tensor "
+            f"data, but only {data_length} follow it"
         )
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ValueError(
-            f"{path} is a damaged or inconsistent qwertyclf model file: {exc}"
-        ) from None
-    return estimator
+    if end < data_length:
+        raise _Unreadable(f"{data_length - end} bytes follow the last tensor's data")
+
+
+def _decode_metadata(
+    metadata: dict,
+    param_names: Collection[str],
+    check_params: Callable[[dict], dict],
+) -> ModelState:
+    _check_keys(metadata, _METADATA_KEYS, "metadata key")
+    for key in ("qwertyclf_version", "torch_version"):
+        _check_text(metadata[key], key)
+    params = _parse_json(metadata["params"], "params", _Inconsistent)
+    if not isinstance(params, dict):
+        raise _Inconsistent("params is not a JSON object")
+    _check_keys(params, param_names, "parameter", required=False)
+    params = _decode_params(params)
+    params = check_params(params)
+
+    attributes = _parse_json(metadata["attributes"], "attributes", _Inconsistent)
+    if not isinstance(attributes, dict):
+        raise _Inconsistent("attributes is not a JSON object")
+    _check_keys(attributes, _ATTRIBUTE_KEYS, "attribute")
+    classes = _decode_array(attributes["classes"], "classes", MAX_CLASSES)
+    if len(classes) < 2:
+        raise _Inconsistent(f"it has {len(classes)} class(es); a fit needs 2 or more")
+    try:
+        ordered = bool(np.all(classes[1:] > classes[:-1]))
+    except TypeError:
+        ordered = False
+    if not ordered:
+        raise _Inconsistent("classes are not sorted and unique, as a fit stores them")
+    n_features = attributes["n_features_in"]
+    if not _is_int(n_features) or n_features < 1:
+        raise _Inconsistent(
+            f"n_features_in must be a positive int, got {_short(n_features)}"
+        )
+    names = attributes["feature_names_in"]
+    if names is not None:
+        names = _decode_array(names, "feature_names_in", n_features)
+        if len(names) != n_features or not all(isinstance(n, str) for n in names):
+            raise _Inconsistent(
+                f"feature_names_in must be {n_features} strings, one per feature"
+            )
+    history = attributes["history"]
+    n_iter, best_epoch = attributes["n_iter"], attributes["best_epoch"]
+    _check_history(history, n_iter, best_epoch)
+    _check_class_weight(params.get("class_weight"), classes)
+    return ModelState(
+        params=params,
+        classes=classes,
+        n_features_in=n_features,
+        feature_names_in=names,
+        history=history,
+        n_iter=n_iter,
+        best_epoch=best_epoch,
+        module=None,
+    )
+
+
+def _decode_params(params: dict) -> dict:
+    """JSON values back to constructor arguments; types no fit can write refused."""
+    out = {}
+    for name, value in params.items():
+        if name == "hidden_layer_sizes":
+            if not isinstance(value, list):
+                raise _Inconsistent(
+                    f"hidden_layer_sizes must be a list, got {_short(value)}"
+                )
+            if len(value) >= MAX_TENSORS // 2:
+                # Two tensors per layer: no file can hold such a network.
+                raise _Inconsistent(
+                    f"hidden_layer_sizes lists {len(value)} layers; a model "
+                    f"file holds at most {MAX_TENSORS // 2 - 1}"
+                )
+            value = tuple(value)
+        elif name == "class_weight":
+            value = _decode_class_weight(value)
+        elif name == "callbacks":
+            if value is not None:
+                raise _Inconsistent(
+                    "callbacks are code and never stored, but the file has "
+                    f"{_short(value)}"
+                )
+        elif name == "optimizer":
+            _check_text(value, name)
+            value = _optimizer_from_name(value)
+        elif name == "random_state":
+            if value is not None:
+                if not _is_int(value):
+                    raise _Inconsistent(
+                        f"random_state must be null or an int, got {_short(value)}"
+                    )
+                check_random_state(value)  # a seed NumPy accepts
+        elif name in _FLAGS:
+            if not isinstance(value, bool):
+                raise _Inconsistent(
+                    f"{name} must be true or false, not {_short(value)}"
+                )
+        elif name == "verbose":
+            if not _is_int(value) or value < 0:
+                raise _Inconsistent(f"verbose must be an int >= 0, got {_short(value)}")
+        elif isinstance(value, str):
+            _check_text(value, name)
+        elif isinstance(value, (list, dict)):
+            raise _Inconsistent(f"{name} must be a single value, got {_short(value)}")
+        out[name] = value
+    return out
+
+
+def _decode_class_weight(value):
+    if value is None or value == "balanced":
+        return value
+    if not isinstance(value, list) or len(value) > MAX_CLASSES:
+        raise _Inconsistent(
+            "class_weight must be null, 'balanced' or a list of [class, weight] "
+            f"pairs, got {_short(value)}"
+        )
+    weights = {}
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise _Inconsistent(
+                f"class_weight entries must be [class, weight] pairs: {_short(pair)}"
+            )
+        label, weight = pair
+        if isinstance(label, (list, dict)) or label is None:
+            raise _Inconsistent(f"class_weight has a non-label key {_short(label)}")
+        if isinstance(label, str):
+            _check_text(label, "a class_weight key")
+        if isinstance(weight, bool) or not isinstance(weight, Real):
+            raise _Inconsistent(
+                f"class_weight of {_short(label)} must be a number: {_short(weight)}"
+            )
+        if not math.isfinite(weight):
+            raise _Inconsistent(f"class_weight of {_short(label)} is {weight}")
+        if label in weights:
+            raise _Inconsistent(f"class_weight lists class {_short(label)} twice")
+        weights[label] = weight
+    return weights
+
+
+def _check_class_weight(class_weight, classes: np.ndarray) -> None:
+    if class_weight is None:
+        return
+    try:
+        # The check a fit applies, with every class present.
+        compute_class_weight(class_weight, classes=classes, y=classes)
+    except (TypeError, ValueError) as exc:
+        raise _Inconsistent(f"class_weight does not fit the classes: {exc}") from None
+
+
+def _check_history(history, n_iter, best_epoch) -> None:
+    if not _is_int(n_iter) or n_iter < 1:
+        raise _Inconsistent(f"n_iter must be an int >= 1, got {_short(n_iter)}")
+    if not _is_int(best_epoch) or not 1 <= best_epoch <= n_iter:
+        raise _Inconsistent(
+            f"best_epoch must be an int from 1 to n_iter={n_iter}, "
+            f"got {_short(best_epoch)}"
+        )
+    if not isinstance(history, list) or len(history) != n_iter:
+        raise _Inconsistent(f"history must be a list of n_iter={n_iter} epochs")
+    for number, row in enumerate(history, start=1):
+        if not isinstance(row, dict) or row.get("epoch") != number:
+            raise _Inconsistent(
+                f"history row {number} is not an epoch record numbered {number}"
+            )
+        for key, value in row.items():
+            _check_text(key, f"a key of history row {number}")
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, (list, dict)):
+                    raise _Inconsistent(
+                        f"history row {number} holds a nested value under {key!r}"
+                    )
+                if isinstance(item, str):
+                    _check_text(item, f"history row {number}'s {key!r}")
+
+
+def _empty_module(state: ModelState, entries: dict) -> QwertyNet:
+    """The network the parameters describe, on the meta device.
+
+    Its tensors' names, shapes and dtypes are checked against the header.
+    """
+    params = state.params
+    sizes = check_architecture(
+        params["hidden_layer_sizes"], params["activation"], params["dropout"]
+    )
+    batch_norm = params["batch_norm"]
+    n_tensors = 2 * (len(sizes) + 1) + (5 * len(sizes) if batch_norm else 0)
+    if n_tensors != len(entries):
+        # Caught before the network is built, however many layers it claims.
+        raise _Inconsistent(
+            f"hidden_layer_sizes={_short(list(sizes))} with "
+            f"batch_norm={batch_norm} needs {n_tensors} tensors, but the file "
+            f"holds {len(entries)}"
+        )
+    with torch.device("meta"):
+        module = QwertyNet(
+            state.n_features_in,
+            len(state.classes),
+            sizes,
+            params["activation"],
+            batch_norm,
+            params["dropout"],
+            getattr(torch, params["dtype"]),
+        )
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(entries))
+    unexpected = sorted(set(entries) - set(expected))
+    if missing or unexpected:
+        raise _Inconsistent(
+            f"its tensors do not match the network: missing {_names(missing)}, "
+            f"unexpected {_names(unexpected)}"
+        )
+    for name, tensor in expected.items():
+        entry = entries[name]
+        if entry["shape"] != list(tensor.shape):
+            raise _Inconsistent(
+                f"tensor {name!r} has shape {entry['shape']}, but "
+                f"n_features_in={state.n_features_in}, "
+                f"hidden_layer_sizes={_short(list(sizes))} and "
+                f"{len(state.classes)} classes need {list(tensor.shape)}"
+            )
+        if entry["dtype"] != _DTYPE_NAMES[tensor.dtype]:
+            raise _Inconsistent(
+                f"tensor {name!r} has dtype {entry['dtype']}, but the network "
+                f"needs {_DTYPE_NAMES[tensor.dtype]} (dtype={params['dtype']!r})"
+            )
+    return module
+
+
+def _read_tensors(handle, data_start: int, entries: dict) -> dict:
+    """Read the tensors listed (and checked) in the header; refuse NaN or inf."""
+    tensors = {}
+    for name, entry in sorted(entries.items(), key=lambda e: e[1]["data_offsets"]):
+        torch_dtype, numpy_dtype = _DTYPES[entry["dtype"]]
+        array = np.empty(entry["shape"], dtype=numpy_dtype)
+        handle.seek(data_start + entry["data_offsets"][0])
+        view = memoryview(array.reshape(-1).view(np.uint8))
+        filled = 0
+        while filled < len(view):
+            count = handle.readinto(view[filled:])
+            if not count:
+                raise _Unreadable("the file ended inside its tensor data")
+            filled += count
+        if torch_dtype.is_floating_point and not np.isfinite(array).all():
+            raise _Inconsistent(
+                f"tensor {name!r} holds NaN or infinite weights; a fit never "
+                "returns them, and the network could not predict"
+            )
+        if name.endswith("running_var") and (array < 0).any():
+            raise _Inconsistent(f"tensor {name!r} holds negative variances")
+        if not array.dtype.isnative:
+            array = array.astype(array.dtype.newbyteorder("="))
+        tensors[name] = torch.from_numpy(array)
+    return tensors
+
+
+def _parse_json(text: str | bytes, what: str, error: type[ValueError]):
+    """Parse JSON with bounded size and depth and no duplicate keys."""
+    comma, bracket, brace = (
+        (b",", b"[", b"{") if isinstance(text, bytes) else (",", "[", "{")
+    )
+    # Every value but the first follows a comma or opens a list or an
+    # object, so this bounds the number of Python objects parsing can make.
+    values = text.count(comma) + text.count(bracket) + text.count(brace)
+    if values > MAX_JSON_VALUES:
+        raise error(
+            f"{what} holds about {values} JSON values, more than the "
+            f"{MAX_JSON_VALUES} a model file may have"
+        )
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        raise error(f"{what} has the key {_short(exc.args[0])} twice") from None
+    except RecursionError:
+        raise error(f"{what} is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise error(f"{what} is not valid JSON ({exc})") from None
+    _check_depth(value, what, error)
+    return value
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs):
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def _check_depth(value, what: str, error: type[ValueError]) -> None:
+    stack = [(value, 1)] if isinstance(value, (list, dict)) else []
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > MAX_JSON_DEPTH:
+            raise error(
+                f"{what} nests lists or objects more than {MAX_JSON_DEPTH} levels deep"
+            )
+        stack.extend(
+            (child, depth + 1) for child in children if isinstance(child, (list, dict))
+        )
+
+
+def _check_keys(
+    mapping: dict, known: Collection[str], what: str, *, required: bool = True
+) -> None:
+    unknown = [k for k in mapping if k not in known]
+    if unknown:
+        raise _Inconsistent(
+            f"unknown {what}(s) {_names(unknown)}; a newer qwertyclf may have "
+            "written it"
+        )
+    missing = [k for k in known if k not in mapping] if required else []
+    if missing:
+        raise _Inconsistent(f"missing {what}(s) {_names(missing)}")
+
+
+def _names(names: list[str]) -> str:
+    """A few names from the file, each cut short, as a list."""
+    shown = ", ".join(_short(name) for name in names[:5])
+    return f"[{shown}{', ...' if len(names) > 5 else ''}]"
+
+
+def _check_text(value, what: str) -> None:
+    if not isinstance(value, str):
+        raise _Inconsistent(f"{what} must be a string, got {_short(value)}")
+    if len(value) > MAX_TEXT:
+        raise _Inconsistent(f"{what} has {len(value)} characters, more than {MAX_TEXT}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(value, limit: int = 60) -> str:
+    """`repr(value)`, cut short: messages quote values from untrusted files."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _optimizer_name(optimizer) -> str:
@@ -222,8 +871,10 @@ def _optimizer_from_name(name: str):
     if not name.startswith(_OPTIMIZER_PREFIX):
         return name
     optimizer = getattr(torch.optim, name[len(_OPTIMIZER_PREFIX) :], None)
-    if not isinstance(optimizer, type):
-        raise ValueError(f"unknown optimizer {name!r}")
+    if not (
+        isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)
+    ):
+        raise _Inconsistent(f"unknown optimizer {_short(name)}")
     return optimizer
 
 
@@ -240,6 +891,39 @@ def _encode_array(values: np.ndarray) -> dict:
     return {"dtype": values.dtype.str, "values": [_plain(v) for v in values.tolist()]}
 
 
-def _decode_array(encoded: dict) -> np.ndarray:
-    dtype = np.dtype(encoded["dtype"])
-    return np.array(encoded["values"], dtype=dtype)
+def _decode_array(encoded, what: str, max_length: int) -> np.ndarray:
+    """A small NumPy array of labels or names.
+
+    The dtype string is checked before NumPy sees it: a dtype can describe an
+    item of any size.
+    """
+    if not (isinstance(encoded, dict) and set(encoded) == {"dtype", "values"}):
+        raise _Inconsistent(f"{what} must be an object with 'dtype' and 'values'")
+    dtype, values = encoded["dtype"], encoded["values"]
+    if not isinstance(dtype, str) or not _ARRAY_DTYPE.fullmatch(dtype):
+        raise _Inconsistent(f"{what} has an unsupported dtype {_short(dtype)}")
+    if not isinstance(values, list) or len(values) > max_length:
+        raise _Inconsistent(f"{what} must be a list of at most {max_length} values")
+    for value in values:
+        if value is None or isinstance(value, (list, dict)):
+            raise _Inconsistent(f"{what} holds a non-label value {_short(value)}")
+        if isinstance(value, str):
+            _check_text(value, f"a value of {what}")
+    try:
+        array = np.empty(len(values), dtype=np.dtype(dtype))
+        array[:] = values
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise _Inconsistent(f"{what} do not fit dtype {dtype!r}: {exc}") from None
+    # Assignment truncates long strings and rounds floats into ints.
+    if array.tolist() != values:
+        raise _Inconsistent(f"{what} do not fit dtype {dtype!r}")
+    return array
+
+
+def _qwertyclf_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qwertyclf")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"

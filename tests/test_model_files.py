@@ -1,0 +1,663 @@
+"""Model files from strangers: every hostile file is refused early and cheaply.
+
+`MODEL_FILE_CASES` lists every case as `(description, call, error, match)`:
+calling `call()` writes a damaged or hostile model file and loads it, which
+must raise `error` with a message matching the regular expression `match`. The
+documentation renders its table of model-file errors from this list.
+
+Each file starts as a real model file (a small fitted classifier, or one with
+batch normalisation) and changes one thing. Files are written to `CASE_DIR`,
+a temporary folder that is removed when the process exits.
+"""
+
+import atexit
+import functools
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from qwertyclf import QwertyClassifier, QwertyNet, load_model
+from qwertyclf._persistence import ModelState, write_model
+
+#: Where the cases write their files (one at a time, as `model.safetensors`).
+CASE_DIR = Path(tempfile.mkdtemp(prefix="qwertyclf-model-files-"))
+atexit.register(shutil.rmtree, CASE_DIR, ignore_errors=True)
+
+_DROP = object()
+_MiB = 2**20
+
+
+@functools.cache
+def _base_file(batch_norm=False):
+    """A valid model file: 2 features, 8 hidden units, 3 classes, 2 epochs.
+
+    Written as `QwertyClassifier.save` writes a fitted model, without the
+    cost of a fit.
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        module = QwertyNet(2, 3, (8,), batch_norm=batch_norm)
+    state = ModelState(
+        params=QwertyClassifier(batch_norm=batch_norm).get_params(),
+        classes=np.array([0, 1, 2]),
+        n_features_in=2,
+        feature_names_in=None,
+        history=[
+            {"epoch": 1, "train_loss": 1.2, "train_acc": 0.3, "dur": 0.01},
+            {"epoch": 2, "train_loss": 0.9, "train_acc": 0.6, "dur": 0.01},
+        ],
+        n_iter=2,
+        best_epoch=2,
+        module=module,
+    )
+    return write_model(CASE_DIR / f"base-{batch_norm}.safetensors", state)
+
+
+def _parts(batch_norm=False):
+    """The base file's header, parsed, and its tensor data."""
+    raw = _base_file(batch_norm).read_bytes()
+    length = int.from_bytes(raw[:8], "little")
+    return json.loads(raw[8 : 8 + length]), raw[8 + length :]
+
+
+def _write(header=None, data=b"", *, text=None, length=None, batch_norm=False):
+    """Write a file from a header (dict or raw text) and data bytes."""
+    if header is None and text is None:
+        header, data = _parts(batch_norm)
+    body = json.dumps(header).encode() if text is None else text.encode()
+    length = len(body) if length is None else length
+    path = CASE_DIR / "model.safetensors"
+    path.write_bytes(length.to_bytes(8, "little") + body + data)
+    return path
+
+
+def _update(mapping, changes):
+    for key, value in changes.items():
+        if value is _DROP:
+            mapping.pop(key, None)
+        else:
+            mapping[key] = value
+    return mapping
+
+
+def _edit(*, metadata=None, params=None, attributes=None, batch_norm=False):
+    """The base file with some metadata, parameters or attributes replaced."""
+    header, data = _parts(batch_norm)
+    meta = header["__metadata__"]
+    if params is not None:
+        meta["params"] = json.dumps(_update(json.loads(meta["params"]), params))
+    if attributes is not None:
+        meta["attributes"] = json.dumps(
+            _update(json.loads(meta["attributes"]), attributes)
+        )
+    _update(meta, metadata or {})
+    return _write(header, data)
+
+
+def _attributes(batch_norm=False):
+    header, _ = _parts(batch_norm)
+    return json.loads(header["__metadata__"]["attributes"])
+
+
+def _tensors(change, batch_norm=False):
+    """The base file with its tensors changed by `change(dict)`."""
+    header, _ = _parts(batch_norm)
+    from safetensors.torch import load_file
+
+    tensors = load_file(_base_file(batch_norm))
+    change(tensors)
+    path = CASE_DIR / "model.safetensors"
+    save_file(tensors, path, metadata=header["__metadata__"])
+    return path
+
+
+def _set_value(name, value):
+    def change(tensors):
+        tensors[name] = tensors[name].clone()
+        tensors[name].view(-1)[0] = value
+
+    return change
+
+
+def _claimed_hidden_layers(sizes):
+    """Metadata claiming `sizes` hidden units, next to the real 8-unit weights."""
+    return _edit(params={"hidden_layer_sizes": sizes})
+
+
+def _honest_header_without_data(width):
+    """A header that lists the tensors of a (width, width) network, no data."""
+    header, _ = _parts()
+    meta = header["__metadata__"]
+    params = json.loads(meta["params"])
+    params["hidden_layer_sizes"] = [width, width]
+    meta["params"] = json.dumps(params)
+    shapes = {
+        "0.weight": [width, 2],
+        "0.bias": [width],
+        "2.weight": [width, width],
+        "2.bias": [width],
+        "4.weight": [3, width],
+        "4.bias": [3],
+    }
+    tensors, offset = {}, 0
+    for name, shape in shapes.items():
+        size = 4 * math.prod(shape)
+        tensors[name] = {
+            "dtype": "F32",
+            "shape": shape,
+            "data_offsets": [offset, offset + size],
+        }
+        offset += size
+    return _write({"__metadata__": meta, **tensors}, b"\0" * 64)
+
+
+def _header_entry(name, **changes):
+    header, data = _parts()
+    _update(header[name], changes)
+    return _write(header, data)
+
+
+def _huge_history():
+    """A 9 MiB header: the history of a very long (made-up) training run."""
+    header, data = _parts()
+    text = json.dumps(header)
+    row = {"epoch": 1, "train_loss": 0.5, "train_acc": 0.5, "dur": 0.01}
+    # As the rows appear inside the attributes string of the header.
+    row = json.dumps(json.dumps(row))[1:-1] + ", "
+    opening = json.dumps('"history": [')[1:-1]
+    padded = text.replace(opening, opening + row * (9 * _MiB // len(row)), 1)
+    return _write(text=padded, data=data)
+
+
+def _deep_history_row(depth):
+    """A history row holding lists nested `depth` deep (written as text)."""
+    header, data = _parts()
+    text = json.dumps(header)
+    opening = json.dumps('"history": [{')[1:-1]
+    deep = json.dumps('"deep": ' + "[" * depth + "]" * depth + ", ")[1:-1]
+    return _write(text=text.replace(opening, opening + deep, 1), data=data)
+
+
+def _duplicate_header_key():
+    header, data = _parts()
+    text = json.dumps(header)
+    # The same tensor listed twice: the second would silently win.
+    first = '"0.bias": ' + json.dumps(header["0.bias"])
+    return _write(text=text.replace(first, first + ", " + first, 1), data=data)
+
+
+def _duplicate_param():
+    header, data = _parts()
+    params = header["__metadata__"]["params"]
+    header["__metadata__"]["params"] = params.replace("{", '{"lr": 1e308, ', 1)
+    return _write(header, data)
+
+
+def _classes(values, dtype="<i8"):
+    return _edit(attributes={"classes": {"dtype": dtype, "values": values}})
+
+
+def _history_rows(change):
+    attributes = _attributes()
+    change(attributes["history"])
+    return _edit(attributes={"history": attributes["history"]})
+
+
+def _overlapping_offsets():
+    header, data = _parts()
+    last = max(
+        (entry for name, entry in header.items() if name != "__metadata__"),
+        key=lambda entry: entry["data_offsets"],
+    )
+    begin, end = last["data_offsets"]
+    last["data_offsets"] = [begin - 4, end - 4]
+    return _write(header, data)
+
+
+def _foreign_file():
+    path = CASE_DIR / "model.safetensors"
+    save_file({"weight": torch.zeros(3, 2)}, path, metadata={"format": "pt"})
+    return path
+
+
+def _raw(content: bytes):
+    path = CASE_DIR / "model.safetensors"
+    path.write_bytes(content)
+    return path
+
+
+def _truncated(cut):
+    raw = _base_file().read_bytes()
+    return _raw(raw[:-cut])
+
+
+@dataclass(frozen=True)
+class _Load:
+    """Write a hostile file with `build()`, then load it."""
+
+    build: Callable[[], Path]
+
+    def __call__(self):
+        return load_model(self.build())
+
+
+def _case(description, build, match):
+    return (description, _Load(build), ValueError, match)
+
+
+_P = functools.partial
+_NOT_READABLE = "not a readable qwertyclf model file"
+_DAMAGED = "damaged or inconsistent qwertyclf model file"
+
+#: Every hostile-file case: (description, call, expected exception, message regex).
+MODEL_FILE_CASES = [
+    # --- the file and its header ---------------------------------------------
+    _case("an empty file", _P(_raw, b""), "fewer than the 8"),
+    _case(
+        "a header length pointing past the end of the file",
+        _P(_raw, (10**6).to_bytes(8, "little") + b"{}"),
+        "header length, 1000000 bytes, points past the end",
+    ),
+    _case(
+        "a header length of 2**64 - 1",
+        _P(_raw, b"\xff" * 8 + b"{}"),
+        "points past the end",
+    ),
+    _case(
+        "a 9 MiB JSON header (a made-up history of 150,000 epochs)",
+        _huge_history,
+        "more than the 8 MiB",
+    ),
+    _case(
+        "a header that is not JSON",
+        _P(_raw, (4).to_bytes(8, "little") + b"\x80\x04K."),
+        "not valid JSON",
+    ),
+    _case("a truncated body (last 7 bytes cut)", _P(_truncated, 7), "truncated"),
+    _case(
+        "bytes after the last tensor",
+        lambda: _raw(_base_file().read_bytes() + b"\0" * 16),
+        "16 bytes follow the last tensor",
+    ),
+    _case(
+        "tensor data ranges that overlap",
+        _overlapping_offsets,
+        "does not start where the previous",
+    ),
+    _case(
+        "a tensor whose shape does not match its byte range",
+        _P(_header_entry, "0.bias", shape=[9]),
+        "needs 36 bytes, but its data offsets span 32",
+    ),
+    _case(
+        "an unknown tensor dtype",
+        _P(_header_entry, "0.bias", dtype="Q128"),
+        "unknown dtype 'Q128'",
+    ),
+    _case(
+        "a header listing 50,000 x 50,000 float32 weights (10 GB) with no data",
+        _P(_honest_header_without_data, 50_000),
+        r"truncated: its header describes 1000\d{7} bytes",
+    ),
+    _case(
+        "a safetensors file from another program",
+        _foreign_file,
+        "not a qwertyclf model file",
+    ),
+    _case(
+        "a newer format version",
+        _P(_edit, metadata={"format_version": "2"}),
+        "format 2 .* Upgrade qwertyclf",
+    ),
+    _case(
+        "an unreadable format version",
+        _P(_edit, metadata={"format_version": "1" * 10_000}),
+        "unreadable model format version",
+    ),
+    # --- JSON ------------------------------------------------------------------
+    _case("a key twice in the header", _duplicate_header_key, "'0.bias' twice"),
+    _case("a key twice in params", _duplicate_param, "params has the key 'lr' twice"),
+    _case(
+        "lists nested 10 deep in a history row",
+        _P(_deep_history_row, 10),
+        "more than 4 levels deep",
+    ),
+    _case(
+        "lists nested 100,000 deep in a history row",
+        _P(_deep_history_row, 100_000),
+        "nested too deeply",
+    ),
+    _case(
+        "a million classes",
+        lambda: _classes(list(range(10**6))),
+        "about 1000.* JSON values, more than the 500000",
+    ),
+    _case(
+        "an unknown metadata key",
+        _P(_edit, metadata={"script": "import os"}),
+        r"unknown metadata key\(s\) \['script'\]",
+    ),
+    _case(
+        "a missing metadata key",
+        _P(_edit, metadata={"attributes": _DROP}),
+        r"missing metadata key\(s\) \['attributes'\]",
+    ),
+    _case(
+        "an unknown parameter",
+        _P(_edit, params={"__reduce__": ["os.system", "ls"]}),
+        r"unknown parameter\(s\) \['__reduce__'\]",
+    ),
+    _case(
+        "an unknown attribute",
+        _P(_edit, attributes={"loss_curve_": [1.0]}),
+        r"unknown attribute\(s\) \['loss_curve_'\]",
+    ),
+    _case(
+        "a missing attribute",
+        _P(_edit, attributes={"history": _DROP}),
+        r"missing attribute\(s\) \['history'\]",
+    ),
+    # --- hyperparameters ---------------------------------------------------------
+    _case(
+        "hidden_layer_sizes=[0]",
+        _P(_claimed_hidden_layers, [0]),
+        "hidden_layer_sizes must hold positive ints",
+    ),
+    _case(
+        "hidden_layer_sizes=[50000] next to 8-unit weights",
+        _P(_claimed_hidden_layers, [50_000]),
+        r"tensor '0.weight' has shape \[8, 2\], but .* need \[50000, 2\]",
+    ),
+    _case(
+        "hidden_layer_sizes=[50000, 50000] next to 8-unit weights",
+        _P(_claimed_hidden_layers, [50_000, 50_000]),
+        "needs 6 tensors, but the file holds 4",
+    ),
+    _case(
+        "hidden_layer_sizes=[1] * 100000",
+        _P(_claimed_hidden_layers, [1] * 100_000),
+        "hidden_layer_sizes lists 100000 layers; a model file holds at most 2047",
+    ),
+    _case("lr=-1", _P(_edit, params={"lr": -1}), "lr must be a finite float >= 0"),
+    _case("lr=NaN", _P(_edit, params={"lr": math.nan}), "lr must be a finite float"),
+    _case(
+        "batch_size=0", _P(_edit, params={"batch_size": 0}), "batch_size must be an int"
+    ),
+    _case(
+        "dtype='float16'",
+        _P(_edit, params={"dtype": "float16"}),
+        "dtype must be 'float32' or 'float64'",
+    ),
+    _case(
+        "activation='os.system'",
+        _P(_edit, params={"activation": "os.system"}),
+        "Unknown activation 'os.system'",
+    ),
+    _case(
+        "optimizer='torch.optim.__class__'",
+        _P(_edit, params={"optimizer": "torch.optim.__class__"}),
+        "unknown optimizer",
+    ),
+    _case(
+        "device naming code",
+        _P(_edit, params={"device": "exec('import os')"}),
+        "Unknown device",
+    ),
+    _case(
+        "callbacks in the file",
+        _P(_edit, params={"callbacks": [{"py/reduce": "os.system"}]}),
+        "callbacks are code and never stored",
+    ),
+    _case(
+        "random_state='1'",
+        _P(_edit, params={"random_state": "1"}),
+        "random_state must be null or an int",
+    ),
+    _case(
+        "random_state=2**40",
+        _P(_edit, params={"random_state": 2**40}),
+        "Seed must be between 0 and 2",
+    ),
+    _case(
+        "shuffle='yes'",
+        _P(_edit, params={"shuffle": "yes"}),
+        "shuffle must be true or false",
+    ),
+    _case(
+        "class_weight for a class the model does not have",
+        _P(_edit, params={"class_weight": [[0, 1.0], [99, 2.0]]}),
+        "class_weight does not fit the classes",
+    ),
+    _case(
+        "class_weight=NaN",
+        _P(_edit, params={"class_weight": [[0, math.nan]]}),
+        "class_weight of 0 is nan",
+    ),
+    # --- classes and features ------------------------------------------------------
+    _case("one class", _P(_classes, [0]), r"1 class\(es\)"),
+    _case("classes out of order", _P(_classes, [2, 0, 1]), "not sorted and unique"),
+    _case(
+        "200,000 classes",
+        lambda: _classes(list(range(200_000))),
+        "at most 100000 values",
+    ),
+    _case(
+        "more classes than output units",
+        _P(_classes, [0, 1, 2, 3]),
+        r"tensor '2.weight' has shape \[3, 8\], but .* 4 classes need \[4, 8\]",
+    ),
+    _case(
+        "a class label of 10,000 characters",
+        lambda: _classes(["a", "b" * 10_000, "c"], "<U10000"),
+        "unsupported dtype",
+    ),
+    _case(
+        "a class-label dtype of 4 GB per label",
+        lambda: _classes(["a", "b", "c"], "<U1000000000"),
+        "unsupported dtype",
+    ),
+    _case(
+        "an object where a class label should be",
+        lambda: _classes(["a", {"py/reduce": "os.system"}, "c"], "|O"),
+        "non-label value",
+    ),
+    _case(
+        "labels that do not fit their dtype",
+        lambda: _classes([0.5, 1.5, 2.5]),
+        "do not fit dtype '<i8'",
+    ),
+    _case(
+        "n_features_in=3 next to 2-input weights",
+        _P(_edit, attributes={"n_features_in": 3}),
+        r"tensor '0.weight' has shape \[8, 2\], but n_features_in=3",
+    ),
+    _case(
+        "three feature names for two features",
+        _P(
+            _edit,
+            attributes={"feature_names_in": {"dtype": "|O", "values": ["a", "b", "c"]}},
+        ),
+        "feature_names_in must be a list of at most 2 values",
+    ),
+    # --- history -------------------------------------------------------------------
+    _case(
+        "n_iter different from the history's length",
+        _P(_edit, attributes={"n_iter": 5}),
+        "history must be a list of n_iter=5 epochs",
+    ),
+    _case(
+        "best_epoch after the last epoch",
+        _P(_edit, attributes={"best_epoch": 3}),
+        "best_epoch must be an int from 1 to n_iter=2",
+    ),
+    _case(
+        "history rows out of order",
+        _P(_history_rows, lambda rows: rows.reverse()),
+        "history row 1 is not an epoch record numbered 1",
+    ),
+    # --- tensors -------------------------------------------------------------------
+    _case(
+        "a tensor with another shape",
+        _P(_tensors, lambda t: t.update({"0.weight": torch.zeros(9, 2)})),
+        # The header is checked before the hyperparameters' network is built.
+        "tensor '0.weight' has shape \\[9, 2\\]",
+    ),
+    _case(
+        "a float64 tensor in a float32 model",
+        _P(_tensors, lambda t: t.update({"0.bias": t["0.bias"].double()})),
+        "tensor '0.bias' has dtype F64, but the network needs F32",
+    ),
+    _case(
+        "a tensor renamed",
+        _P(_tensors, lambda t: t.update({"payload": t.pop("0.bias")})),
+        r"missing \['0.bias'\], unexpected \['payload'\]",
+    ),
+    _case(
+        "a tensor missing",
+        _P(_tensors, lambda t: t.pop("0.bias")),
+        "needs 4 tensors, but the file holds 3",
+    ),
+    _case(
+        "a NaN weight",
+        _P(_tensors, _set_value("0.weight", math.nan)),
+        "tensor '0.weight' holds NaN or infinite weights",
+    ),
+    _case(
+        "an infinite weight",
+        _P(_tensors, _set_value("2.bias", math.inf)),
+        "tensor '2.bias' holds NaN or infinite weights",
+    ),
+    _case(
+        "a negative batch-norm variance",
+        _P(_tensors, _set_value("1.running_var", -1.0), batch_norm=True),
+        "tensor '1.running_var' holds negative variances",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("description", "call", "error", "match"),
+    MODEL_FILE_CASES,
+    ids=[case[0] for case in MODEL_FILE_CASES],
+)
+def test_hostile_file(description, call, error, match):
+    with pytest.raises(error, match=match) as info:
+        call()
+    # The message says which file.
+    assert "model.safetensors" in str(info.value)
+
+
+def test_cases_are_well_formed():
+    descriptions = [case[0] for case in MODEL_FILE_CASES]
+    assert len(set(descriptions)) == len(descriptions)
+    for description, call, error, match in MODEL_FILE_CASES:
+        assert isinstance(description, str) and description
+        assert isinstance(call, _Load)
+        assert error is ValueError
+        assert isinstance(match, str) and match
+
+
+def test_the_base_files_load():
+    for batch_norm in (False, True):
+        clf = load_model(_base_file(batch_norm))
+        assert clf.batch_norm is batch_norm
+        assert clf.predict(np.zeros((2, 2))).shape == (2,)
+
+
+def test_claimed_50k_by_50k_network_is_refused_at_once():
+    for build in (
+        _P(_claimed_hidden_layers, [50_000, 50_000]),
+        _P(_honest_header_without_data, 50_000),
+    ):
+        path = build()
+        start = time.perf_counter()
+        with pytest.raises(ValueError):
+            load_model(path)
+        # Milliseconds on an idle machine; generous for a busy one.
+        assert time.perf_counter() - start < 0.5
+
+
+_MEASURE = textwrap.dedent(
+    """
+    import json, sys, time
+
+    def peak_kib():
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+
+    def reset_peak():
+        # Linux: writing 5 resets the peak to the current resident size.
+        try:
+            with open("/proc/self/clear_refs", "w") as refs:
+                refs.write("5")
+        except OSError:
+            pass  # the peak then only grows: the check is stricter
+
+    import qwertyclf
+    from qwertyclf import load_model
+
+    imports = peak_kib()
+    out = {"imports": imports, "cases": []}
+    for path in sys.argv[2:]:
+        reset_peak()
+        start = time.perf_counter()
+        try:
+            load_model(path)
+        except ValueError:
+            refused = True
+        else:
+            refused = False
+        out["cases"].append(
+            [path, refused, peak_kib(), time.perf_counter() - start]
+        )
+    # A good file loads without building an optimizer (no torch._dynamo).
+    clf = load_model(sys.argv[1])
+    clf.predict([[0.0, 0.0]])
+    out["dynamo"] = "torch._dynamo" in sys.modules
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/status").exists(), reason="reads the peak from /proc"
+)
+def test_refused_loads_use_little_memory(tmp_path):
+    paths = []
+    for number, (_, call, _, _) in enumerate(MODEL_FILE_CASES):
+        path = tmp_path / f"case-{number}.safetensors"
+        shutil.copyfile(call.build(), path)
+        paths.append(str(path))
+    good = tmp_path / "good.safetensors"
+    shutil.copyfile(_base_file(), good)
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(good), *paths],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
+    out = json.loads(result.stdout)
+    assert not out["dynamo"]
+    for (description, *_), (_, refused, peak, _) in zip(
+        MODEL_FILE_CASES, out["cases"], strict=True
+    ):
+        assert refused, description
+        assert (peak - out["imports"]) * 1024 < 100 * _MiB, description
