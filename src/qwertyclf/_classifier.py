@@ -55,9 +55,10 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     `QwertyNet`. Training minimises the cross-entropy with mini-batches; it
     runs inside a `skorch.NeuralNetClassifier` (fitted as `net_`) with a fast
     epoch for in-memory data, so skorch callbacks work as usual. The defaults
-    are the settings of the notebook qwertyclf grew from (see
-    [Where "qwerty" comes from][where-qwerty-comes-from]): one hidden layer of 8
-    ReLU units, Adam with learning rate 0.01, batches of 16, 100 epochs.
+    are the settings of the PyTorch teaching notebook qwertyclf grew from (the
+    documentation's page "Where qwerty comes from" describes it): one hidden
+    layer of 8 ReLU units, Adam with learning rate 0.01, batches of 16, 100
+    epochs.
 
     Parameters
     ----------

@@ -44,8 +44,8 @@ def make_qwerty(
 ) -> tuple[np.ndarray, np.ndarray] | Bunch:
     """The "qwerty" dataset: Gaussian blobs in the plane with one shared covariance.
 
-    The data of the PyTorch teaching notebook qwertyclf grew from (see
-    [Where "qwerty" comes from][where-qwerty-comes-from]): three classes around
+    The data of the PyTorch teaching notebook qwertyclf grew from (the
+    documentation's page "Where qwerty comes from" describes it): three classes around
     `(2, 1)`, `(-2, 1)` and `(0, -3)` with unit covariance. Class `i` is
     `N(means[i], cov)`, drawn with `RandomState.multivariate_normal` one class
     after the other, exactly as that notebook does. With `random_state=42` (and
