@@ -19,6 +19,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 
 import qwertyclf
+import qwertyclf._persistence
 from qwertyclf import QwertyClassifier, load_model, save_model
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -217,6 +218,93 @@ def test_loaded_model_can_be_refitted(fitted, model_file, data):
     assert loaded.n_iter_ == 3
     # Same hyperparameters and seed, so the same fit as the original.
     assert np.array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_load_builds_only_the_network(fitted, model_file, data):
+    X, _ = data
+    loaded = load_model(model_file)
+    # Prediction needs the module alone: no optimizer, criterion or callbacks.
+    for name in ("optimizer_", "criterion_", "callbacks_"):
+        assert name not in vars(loaded.net_), name
+    assert not loaded.net_.module_.training
+    assert loaded.history_ is loaded.net_.history
+    _assert_same_model(fitted, loaded, X)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_loaded_model_continues_training(fitted, model_file, data, method):
+    X, y = data
+    loaded = load_model(model_file)
+    # partial_fit holds out no validation rows.
+    loaded.set_params(warm_start=True, validation_fraction=None)
+    before = loaded.net_.module_.state_dict()["0.weight"].clone()
+    getattr(loaded, method)(X, y)
+    epochs = fitted.n_iter_ + (loaded.max_epochs if method == "fit" else 1)
+    # The history goes on from the stored one, and the weights moved on from
+    # the stored weights (not from a fresh initialisation).
+    assert loaded.n_iter_ == len(loaded.history_) == epochs
+    assert loaded.history_[:, "epoch"] == list(range(1, epochs + 1))
+    assert loaded.history_[0] == {
+        k: v for k, v in fitted.history_[0].items() if k != "batches"
+    }
+    after = loaded.net_.module_.state_dict()["0.weight"]
+    assert 0 < (after - before).abs().max() < 1.0
+
+
+def test_pickled_loaded_model(fitted, model_file, data):
+    X, y = data
+    loaded = pickle.loads(pickle.dumps(load_model(model_file)))
+    _assert_same_model(fitted, loaded, X)
+    loaded.set_params(warm_start=True).fit(X, y)
+    assert loaded.n_iter_ == 2 * fitted.n_iter_
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["a", "b", "c"], dtype=object),
+        np.array([-1, 0, 1], dtype=np.int8),
+        np.array([1.0, 2.0, 4.0]),
+        np.array(["größe", "日本", "😀"]),
+    ],
+    ids=["object", "int8", "float", "unicode"],
+)
+def test_label_dtypes_kept(data, tmp_path, labels):
+    X, y = data
+    clf = QwertyClassifier(max_epochs=1, random_state=0).fit(X, labels[y])
+    loaded = load_model(clf.save(tmp_path / "clf.safetensors"))
+    _assert_same_model(clf, loaded, X)
+
+
+def test_unicode_feature_names_and_extra_class_weight(data, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    frame = pd.DataFrame(X, columns=["größe", "日本語 😀"])
+    # scikit-learn accepts weights for classes absent from y.
+    weights = {0: 1.0, 1: 2.0, 2: 1.0, 7: 3.0}
+    clf = QwertyClassifier(class_weight=weights, **FAST).fit(frame, y)
+    loaded = load_model(clf.save(tmp_path / "clf.safetensors"))
+    np.testing.assert_array_equal(loaded.feature_names_in_, frame.columns)
+    assert loaded.class_weight == weights
+    _assert_same_model(clf, loaded, frame)
+
+
+def test_save_model_needs_a_qwerty_classifier(tmp_path):
+    with pytest.raises(TypeError, match="QwertyClassifier"):
+        save_model(object(), tmp_path / "m.safetensors")
+
+
+def test_persistence_sits_below_the_estimator():
+    # The file format knows the network and the trainer, not the estimator.
+    import ast
+
+    source = Path(qwertyclf._persistence.__file__).read_text(encoding="utf-8")
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.level
+    }
+    assert imported <= {"_module", "_training"}
 
 
 def test_save_unfitted_raises(tmp_path):
