@@ -215,7 +215,8 @@ def _resolve_classes(y: np.ndarray | None, n_classes: int) -> np.ndarray:
 def _precisions_cholesky(covariances: np.ndarray) -> np.ndarray:
     """Upper-triangular P with P @ P.T = inv(cov), per class (as in GaussianMixture)."""
     chol = np.linalg.cholesky(covariances)
-    eye = np.eye(covariances.shape[-1])
+    # One identity per class: NumPy < 2 does not broadcast a single matrix as b.
+    eye = np.broadcast_to(np.eye(covariances.shape[-1]), chol.shape)
     return np.linalg.solve(chol, eye).transpose(0, 2, 1)
 
 

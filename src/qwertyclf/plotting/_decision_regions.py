@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -215,8 +216,8 @@ default=None
         ...     bayes_response=(xx0 > 0.4).astype(int), classes=np.array(["a", "b"]),
         ... )
         >>> fig, ax = plt.subplots()
-        >>> disp.plot(ax=ax, plot_method="pcolormesh").surface_.get_array().shape
-        (5, 5)
+        >>> disp.plot(ax=ax, plot_method="pcolormesh").surface_.get_array().size
+        25
         """
         import matplotlib as mpl
         from matplotlib.lines import Line2D
@@ -240,17 +241,23 @@ default=None
             kwargs.setdefault("vmin", -0.5)
             kwargs.setdefault("vmax", n_classes - 0.5)
             kwargs.setdefault("shading", "auto")
-        if n_classes == 2:
-            # DecisionBoundaryDisplay ignores multiclass_colors for two classes.
+        # scikit-learn >= 1.7 colours multiclass regions from `multiclass_colors`
+        # (and ignores it for two classes); older versions take only a colormap.
+        class_kw: dict[str, Any] = {}
+        if "n_classes" in inspect.signature(DecisionBoundaryDisplay).parameters:
+            class_kw = {
+                "n_classes": n_classes,
+                "multiclass_colors": [tuple(c) for c in colors],
+            }
+        if n_classes == 2 or not class_kw:
             kwargs.setdefault("cmap", mpl.colors.ListedColormap(colors))
         self.boundary_display_ = DecisionBoundaryDisplay(
             xx0=self.xx0,
             xx1=self.xx1,
-            n_classes=n_classes,
             response=np.asarray(self.response),
-            multiclass_colors=[tuple(c) for c in colors],
             xlabel=self.xlabel or "",
             ylabel=self.ylabel or "",
+            **class_kw,
         ).plot(plot_method=plot_method, ax=ax, **kwargs)
         self.surface_ = self.boundary_display_.surface_
 
