@@ -38,9 +38,11 @@ def test_float64_weights_match_serial_fit(lecture):
         dict(lr=0.05, hidden_layer_sizes=(4,), random_state=1),
         dict(lr=0.003, hidden_layer_sizes=(16,), random_state=7),
         dict(lr=0.02, hidden_layer_sizes=(8,), random_state=3, weight_decay=1e-3),
-        dict(lr=0.01, hidden_layer_sizes=(5,), random_state=11),
+        dict(lr=0.01, hidden_layer_sizes=(5,), random_state=11, activation="tanh"),
+        dict(lr=0.03, hidden_layer_sizes=(6,), random_state=2, activation="sigmoid"),
     ]
     estimators = [QwertyClassifier(dtype="float64", max_epochs=8, **c) for c in combos]
+    folds = [folds[i % len(folds)] for i in range(len(combos))]
     state = torch.get_rng_state()
     threads = torch.get_num_threads()
     fitted = fit_batched(estimators, X, y, folds)
@@ -58,6 +60,7 @@ def test_float64_weights_match_serial_fit(lecture):
         np.testing.assert_allclose(
             model.history_[:, "train_acc"], serial.history_[:, "train_acc"]
         )
+    print(f"largest weight difference from the serial fits: {worst:.3g}")
     assert worst < 1e-6, worst
 
 
@@ -84,6 +87,33 @@ def test_optimizers_and_options_match_serial(lecture, optimizer, extra):
     for est, r, model in zip(estimators, rows, fitted, strict=True):
         serial = _serial(est, X, y, r, weight)
         assert _max_weight_difference(serial, model) < 1e-6
+
+
+def test_many_learning_rates_use_the_batched_formula(lecture):
+    """More (lr, weight_decay) pairs than fused calls: the tensor formula runs."""
+    from qwertyclf._batched import FUSED_MAX_CALLS
+
+    X, y = lecture
+    X, y = X[::4], y[::4]
+    lrs = np.geomspace(1e-3, 1e-1, FUSED_MAX_CALLS + 1)
+    estimators = [
+        QwertyClassifier(
+            dtype="float64",
+            max_epochs=3,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=0.01,
+            hidden_layer_sizes=(3 + i % 4, 4),
+            activation=("relu", "sigmoid", "elu")[i % 3],
+            random_state=i,
+        )
+        for optimizer in ("adam", "adamw")
+        for i, lr in enumerate(lrs)
+    ]
+    rows = [np.arange(len(y) - i) for i in range(len(estimators))]
+    fitted = fit_batched(estimators, X, y, rows)
+    for est, r, model in zip(estimators, rows, fitted, strict=True):
+        assert _max_weight_difference(_serial(est, X, y, r), model) < 1e-6
 
 
 def test_early_stopping_matches_serial(lecture):

@@ -57,6 +57,10 @@ GATHER_EPOCH_BYTES = 2**26
 #: split into runs of at most this many, to bound memory).
 MAX_MODELS_PER_RUN = 4096
 
+#: Most (lr, weight_decay) pairs in a run for which Adam steps through torch's
+#: fused kernel (one call per pair); more use the batched formula instead.
+FUSED_MAX_CALLS = 8
+
 # Adam's default betas and eps, as the serial fit uses them.
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 
@@ -64,7 +68,9 @@ _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 def batch_key(estimator) -> tuple | None:
     """What must be equal for estimators to train in one batched run.
 
-    Returns None for estimators the batched trainer cannot reproduce exactly:
+    Models of one depth may differ in width, activation, learning rate,
+    weight decay, class weights and seed. Returns None for estimators the
+    batched trainer cannot reproduce exactly:
     anything but a plain `QwertyClassifier`, batch norm, dropout, custom
     callbacks, an optimizer other than Adam/AdamW/SGD, an activation without
     a hand-written gradient, `warm_start` or verbose output.
@@ -111,7 +117,6 @@ def batch_key(estimator) -> tuple | None:
         fraction = 0.1
     return (
         len(hidden),
-        p["activation"],
         optimizer,
         int(p["batch_size"]),
         int(p["max_epochs"]),
@@ -288,6 +293,7 @@ def _model_spec(model, X, y, y_enc, rows, sample_weight):
         "weight": weight,
         "valid_weight": valid_weight,
         "hidden": hidden,
+        "activation": model.activation,
         "lr": float(model.lr),
         "weight_decay": float(model.weight_decay),
     }
@@ -376,8 +382,34 @@ class BatchedTrainer:
             self.grads.append(
                 (self.grad[:, w].view(K, i, o), self.grad[:, b].view(K, 1, o))
             )
+        # Each activation in the run is applied to every model and kept where
+        # selected: x * 1 + y * 0 is exactly x, so mixing is exact.
+        names = sorted({spec["activation"] for spec in self.specs})
+        self.activations = [
+            (
+                ACTIVATIONS[name],
+                None
+                if len(names) == 1
+                else torch.tensor(
+                    [[[float(spec["activation"] == name)]] for spec in self.specs],
+                    dtype=dtype,
+                    device=device,
+                ),
+            )
+            for name in names
+        ]
+        # Padded units must stay zero. With act(0) = 0 they do on their own
+        # (their outgoing weights are zero, so no gradient reaches them);
+        # otherwise their outputs are masked.
+        zero = torch.zeros(1, dtype=dtype)
         self.masks = []
         for layer in range(len(shapes) - 1):
+            widths = {spec["hidden"][layer] for spec in self.specs}
+            if len(widths) == 1 or all(
+                entry.forward(zero).item() == 0 for entry, _ in self.activations
+            ):
+                self.masks.append(None)
+                continue
             mask = torch.zeros(K, 1, shapes[layer][1], dtype=dtype, device=device)
             for k, spec in enumerate(self.specs):
                 mask[k, 0, : spec["hidden"][layer]] = 1
@@ -389,7 +421,7 @@ class BatchedTrainer:
                     n_features=X.shape[1],
                     n_classes=self.n_classes,
                     hidden_layer_sizes=spec["hidden"],
-                    activation=t.activation,
+                    activation=spec["activation"],
                     dtype=dtype,
                 )
             self.nets.append(net)
@@ -408,6 +440,23 @@ class BatchedTrainer:
             [[s["weight_decay"]] for s in self.specs], dtype=dtype, device=device
         )
         self.optimizer = _check_optimizer(t.optimizer)
+        self.fused = None
+        hyper = {}
+        for k, spec in enumerate(self.specs):
+            hyper.setdefault((spec["lr"], spec["weight_decay"]), []).append(k)
+        if (
+            self.optimizer in (torch.optim.Adam, torch.optim.AdamW)
+            and hasattr(torch, "_fused_adam_")
+            and device.type in ("cpu", "cuda")
+            and len(hyper) <= FUSED_MAX_CALLS
+        ):
+            self.fused = list(hyper.items())
+            self._fused_calls = {}
+            # The step counts as fused Adam keeps them: float32 scalars.
+            self.step_tensors = [
+                torch.zeros((), dtype=torch.float32, device=device) for _ in range(K)
+            ]
+        self._minus_ones = {}
         self.any_decay = any(s["weight_decay"] for s in self.specs)
 
     def _train(self):
@@ -445,8 +494,6 @@ class BatchedTrainer:
         self.misses = np.zeros(K, dtype=int)
         self.best_flat = self.flat.clone() if t.early_stopping else None
         gather_epoch = K * n_pad * X.shape[1] * X.element_size() <= GATHER_EPOCH_BYTES
-        forward = ACTIVATIONS[t.activation].forward
-        backward = ACTIVATIONS[t.activation].backward
         # Models with a batch at each step, on the host (for the update).
         active_steps = [n_train > b * bs for b in range(n_batches)]
         for epoch in range(1, t.max_epochs + 1):
@@ -471,9 +518,7 @@ class BatchedTrainer:
             for b in range(n_batches):
                 cols = slice(b * bs, (b + 1) * bs)
                 xb = data[:, cols] if gather_epoch else X[index[:, cols]]
-                outputs.append(
-                    self._step(xb, targets[:, cols], coef[:, cols], forward, backward)
-                )
+                outputs.append(self._step(xb, targets[:, cols], coef[:, cols]))
                 self._update(active_steps[b])
             # Loss (mean of weight x cross-entropy) and accuracy over the
             # epoch's rows, once, as the serial fit records them.
@@ -521,20 +566,43 @@ class BatchedTrainer:
             # Like skorch's EarlyStopping(load_best=True): keep the best epoch.
             self.flat.copy_(self.best_flat)
 
-    def _step(self, xb, yb, coef, forward, backward):
+    def _activate(self, z, mask):
+        """Hidden activation of each model; also what its derivative needs."""
+        outputs = []
+        h = None
+        for entry, select in self.activations:
+            a = entry.forward(z)
+            outputs.append(a)
+            part = a if select is None else a * select
+            h = part if h is None else h + part
+        if mask is not None:
+            h = h * mask
+        return h, outputs
+
+    def _activation_grad(self, g, z, outputs, mask):
+        grad = None
+        for (entry, select), a in zip(self.activations, outputs, strict=True):
+            part = entry.backward(g, z, a)
+            if select is not None:
+                part = part * select
+            grad = part if grad is None else grad + part
+        return grad if mask is None else grad * mask
+
+    def _step(self, xb, yb, coef):
         """Forward and hand-written backward pass; fills `self.grad`."""
         h = xb
-        inputs, pre = [xb], []
+        inputs, pre, outputs = [xb], [], []
         *hidden, (w_out, b_out) = self.layers
         for (w, b), mask in zip(hidden, self.masks, strict=True):
             z = torch.baddbmm(b, h, w)
-            h = forward(z) * mask
+            h, out = self._activate(z, mask)
             pre.append(z)
+            outputs.append(out)
             inputs.append(h)
         logits = torch.baddbmm(b_out, h, w_out)
         # d(weighted mean CE)/d logits = weight * (softmax - onehot) / n
         grad = torch.softmax(logits, 2)
-        grad.scatter_add_(2, yb.unsqueeze(2), torch.full_like(grad[..., :1], -1.0))
+        grad.scatter_add_(2, yb.unsqueeze(2), self._minus_one(grad))
         grad.mul_(coef.unsqueeze(2))
         for i in range(len(self.layers) - 1, -1, -1):
             w_grad, b_grad = self.grads[i]
@@ -544,16 +612,79 @@ class BatchedTrainer:
             b_grad.copy_(grad.sum(1, keepdim=True))
             if i:
                 g = torch.bmm(grad, self.layers[i][0].transpose(1, 2))
-                grad = backward(g, pre[i - 1], inputs[i]) * self.masks[i - 1]
+                grad = self._activation_grad(
+                    g, pre[i - 1], outputs[i - 1], self.masks[i - 1]
+                )
         return logits
+
+    def _minus_one(self, like):
+        """A cached (K, batch, 1) tensor of -1 (batch sizes repeat)."""
+        n = like.shape[1]
+        column = self._minus_ones.get(n)
+        if column is None:
+            column = torch.full_like(like[..., :1], -1.0)
+            self._minus_ones[n] = column
+        return column
 
     def _update(self, active):
         """One optimizer step for the models in `active` (others unchanged)."""
         active = active & ~self.finished
-        if active.all():
+        if self.fused is not None:
+            self._fused_update(active)
+        elif active.all():
             self._apply_update(slice(None))
         elif active.any():
             self._apply_update(np.flatnonzero(active))
+
+    def _fused_update(self, active):
+        """Adam/AdamW through torch's fused kernel, one call per (lr, decay).
+
+        The kernel `torch.optim.Adam(fused=True)` runs, on each model's row
+        of the flat buffers: the serial update exactly, not just its formula.
+        """
+        key = active.tobytes()
+        calls = self._fused_calls.get(key)
+        if calls is None:
+            calls = []
+            for (lr, wd), members in self.fused:
+                rows = [k for k in members if active[k]]
+                if rows:
+                    calls.append(
+                        (
+                            lr,
+                            wd,
+                            [self.flat[k] for k in rows],
+                            [self.grad[k] for k in rows],
+                            [self.exp_avg[k] for k in rows],
+                            [self.exp_avg_sq[k] for k in rows],
+                            [self.step_tensors[k] for k in rows],
+                        )
+                    )
+            self._fused_calls[key] = calls
+        kernel = (
+            torch._fused_adamw_
+            if self.optimizer is torch.optim.AdamW
+            else torch._fused_adam_
+        )
+        for lr, wd, params, grads, avgs, avg_sqs, steps in calls:
+            torch._foreach_add_(steps, 1)
+            kernel(
+                params,
+                grads,
+                avgs,
+                avg_sqs,
+                [],
+                steps,
+                amsgrad=False,
+                lr=lr,
+                beta1=_BETA1,
+                beta2=_BETA2,
+                weight_decay=wd,
+                eps=_EPS,
+                maximize=False,
+                grad_scale=None,
+                found_inf=None,
+            )
 
     def _apply_update(self, rows):
         """Batched Adam/AdamW/SGD update of the models at `rows`.
@@ -620,10 +751,9 @@ class BatchedTrainer:
         )
         loss_sum = torch.zeros(K, dtype=torch.float64, device=device)
         hits = torch.zeros(K, dtype=torch.float64, device=device)
-        forward = ACTIVATIONS[self.template.activation].forward
         for start in range(0, n_max, INFERENCE_CHUNK):
             cols = slice(start, start + INFERENCE_CHUNK)
-            logits = self._forward(X[index[:, cols]], forward)
+            logits = self._forward(X[index[:, cols]])
             yb = y[index[:, cols]]
             ce = torch.logsumexp(logits, 2) - logits.gather(2, yb.unsqueeze(2)).squeeze(
                 2
@@ -634,10 +764,10 @@ class BatchedTrainer:
         n = torch.as_tensor(n_valid, device=device)
         return (loss_sum / n).tolist(), (hits / n).tolist()
 
-    def _forward(self, h, forward):
+    def _forward(self, h):
         *hidden, (w_out, b_out) = self.layers
         for (w, b), mask in zip(hidden, self.masks, strict=True):
-            h = forward(torch.baddbmm(b, h, w)) * mask
+            h, _ = self._activate(torch.baddbmm(b, h, w), mask)
         return torch.baddbmm(b_out, h, w_out)
 
     def _early_stopping(self, k, epoch, score):
@@ -699,9 +829,8 @@ class BatchedTrainer:
         index = torch.as_tensor(
             np.stack([s["train"][:n] for s in self.specs]), device=self.X.device
         )
-        forward = ACTIVATIONS[self.template.activation].forward
         with torch.no_grad():
-            logits = self._forward(self.X[index], forward)
+            logits = self._forward(self.X[index])
         return torch.isfinite(logits).flatten(1).all(1).tolist()
 
 
