@@ -4,7 +4,10 @@ Loaded with ``-p qwertyclf_swap`` (this directory on ``PYTHONPATH``). It
 always records every test's outcome (``--outcomes PATH``, JSON). With
 ``--swap-net`` it also replaces ``skorch.NeuralNetClassifier`` by the class of
 ``QwertyClassifier(max_epochs=1).fit(X, y).net_`` before any test module is
-imported.
+imported. ``--swap-net=renamed`` swaps in a subclass of skorch's class that
+adds nothing but that class's name: tests that fail with it fail because of
+the name (a repr or message that spells out ``NeuralNetClassifier``), not
+because of anything the net does.
 
 How skorch's tests get their classifier, and how each way is covered:
 
@@ -37,8 +40,11 @@ def pytest_addoption(parser):
     group = parser.getgroup("qwertyclf", "skorch suite against QwertyClassifier")
     group.addoption(
         "--swap-net",
-        action="store_true",
-        help="replace skorch.NeuralNetClassifier by QwertyClassifier's net class",
+        nargs="?",
+        const="ours",
+        choices=["ours", "renamed"],
+        help="replace skorch.NeuralNetClassifier by QwertyClassifier's net class "
+        "(ours), or by a plain subclass that only carries its name (renamed)",
     )
     group.addoption(
         "--outcomes", metavar="PATH", help="write every test's outcome to PATH (JSON)"
@@ -54,6 +60,16 @@ def fitted_net_class() -> type:
     return type(QwertyClassifier(max_epochs=1).fit(X, y).net_)
 
 
+def renamed_plain_class(name: str, base: type) -> type:
+    """A subclass of `base` that changes nothing but the class name.
+
+    It is a global of this module, so that pickling finds it.
+    """
+    renamed = type(name, (base,), {"__module__": __name__, "__qualname__": name})
+    globals()[name] = renamed
+    return renamed
+
+
 def pytest_configure(config):
     """Swap the class (with ``--swap-net``) and start recording outcomes."""
     import skorch
@@ -61,12 +77,15 @@ def pytest_configure(config):
 
     original = skorch.NeuralNetClassifier
     _state["original"] = original
-    if config.getoption("swap_net"):
+    swap = config.getoption("swap_net")
+    if swap:
         swapped = fitted_net_class()
         if not issubclass(swapped, original):
             raise pytest.UsageError(
                 f"{swapped!r} is not a subclass of skorch.NeuralNetClassifier"
             )
+        if swap == "renamed":
+            swapped = renamed_plain_class(swapped.__name__, original)
         _state["swapped"] = swapped
         skorch.NeuralNetClassifier = swapped
 
@@ -151,6 +170,7 @@ class _Recorder:
                 outcome="failed",
                 when=report.when,
                 message=_message(report),
+                crash=_crash(report),
                 text=report.longreprtext[-6000:],
             )
         elif report.skipped and report.when == "setup":
@@ -185,3 +205,9 @@ def _message(report) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     line = crash.message if crash is not None else str(report.longrepr)
     return line.strip()[:2000]
+
+
+def _crash(report) -> str | None:
+    """Where a failed report's exception was raised, as ``path:line``."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return None if crash is None else f"{crash.path}:{crash.lineno}"
