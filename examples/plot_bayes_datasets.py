@@ -13,7 +13,6 @@ question with an answer.
 #
 # With `return_X_y=False` each returns a bunch with the data, the true
 # parameters, `bayes_estimator` and `bayes_accuracy`.
-# mkdocs_gallery_thumbnail_number = 2
 import matplotlib.pyplot as plt
 
 from qwertyclf.datasets import (
@@ -42,6 +41,7 @@ for ax, (name, data) in zip(axes, datasets.items(), strict=True):
         data.data, data.target, ax=ax, title=f"{name}\nBayes {data.bayes_accuracy:.1%}"
     )
 plt.show()
+# mkdocs_gallery_thumbnail_number = 2
 
 # %%
 # The accuracies come from closed forms, exact one-dimensional integrals or

@@ -2,10 +2,11 @@
 # A diagnostics report against the Bayes optimum
 
 [`plot_diagnostics`][qwertyclf.plotting.plot_diagnostics] draws every panel of
-the qwerty notebook's analysis in one figure: training curves, accuracy per
-class, decision regions, misclassified points, the confusion matrix and
-predicted vs. true class. Given the Bayes-optimal classifier of the data, it
-also shows how far the model is from the best possible one.
+the analysis in the [original notebook](../../about-qwerty.md) in one figure:
+training curves, accuracy per class, decision regions, misclassified points, the
+confusion matrix and predicted vs. true class. Given the Bayes-optimal
+classifier of the data, it also shows how far the model is from the best
+possible one.
 """
 
 # %%

@@ -1,11 +1,13 @@
 """
 # From the notebook to qwertyclf
 
-The qwerty notebook trains a small multi-class network in plain PyTorch: it draws
-three Gaussian blobs, splits them, wraps them in `DataLoader`s, writes a
-`QwertyNet` module and a training loop, and then inspects the result — loss and
-accuracy curves, predictions against the truth, accuracy per class and the
-misclassified points. It ends with a list of extensions to try.
+qwertyclf grew out of a teaching notebook that trains a small multi-class
+network in plain PyTorch ([where "qwerty" comes from](../../about-qwerty.md)): it
+draws three Gaussian blobs, the "qwerty" data, splits them, wraps them in
+`DataLoader`s, writes a `QwertyNet` module and a training loop, and then inspects
+the result — loss and accuracy curves, predictions against the truth, accuracy
+per class and the misclassified points. It ends with a list of extensions to
+try.
 
 This page walks the same path with qwertyclf. Every step is one or two library
 calls, and every figure below was drawn by this code when the documentation was
@@ -23,7 +25,6 @@ built.
 # With `return_X_y=False` it also returns what it knows about the distribution,
 # including the Bayes-optimal classifier and its accuracy: the best any model
 # can do on this data.
-# mkdocs_gallery_thumbnail_number = 6
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -37,6 +38,7 @@ print(f"Bayes-optimal accuracy: {data.bayes_accuracy:.2%}")
 
 DatasetDisplay.from_data(X, y, title="Qwerty dataset (3 classes)")
 plt.show()
+# mkdocs_gallery_thumbnail_number = 6
 
 # %%
 # ## 2. Train/test split — and no DataLoader

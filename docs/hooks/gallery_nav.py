@@ -1,17 +1,28 @@
-"""Tidy the navigation the examples gallery generates.
+"""Tidy the examples gallery: one reading order, and figures that open full size.
 
-The gallery plugin lists every example under "Examples", alphabetically. This
-hook runs after it and
+The gallery plugin lists every example under "Examples", alphabetically, both
+in the navigation and on its index page. This hook
 
-- drops from that section the pages the rest of the navigation already shows
-  (the notebook walkthrough lives under "Tutorial"), so a page has one place;
-- puts the examples in reading order: those named in `ORDER` first, then any
-  others alphabetically.
+- puts the examples in reading order, `ORDER` first and any others
+  alphabetically after them, on the index page (by giving the plugin that
+  order as its sort key) and in the navigation;
+- drops from the "Examples" section the pages the rest of the navigation
+  already shows (the notebook walkthrough lives under "Tutorial"), so a page has
+  one place in the sidebar;
+- makes every gallery figure a link to its image file: a figure wider than the
+  page, such as the many-panel diagnostics figure, is scaled down to fit, and a
+  click shows it at full size.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePath
+
+from mkdocs.plugins import event_priority
+
 GALLERY_TITLE = "Examples"
+GALLERY_DIR = "generated/gallery/"
 ORDER = (
     "plot_quickstart",
     "plot_notebook_walkthrough",
@@ -22,6 +33,20 @@ ORDER = (
     "plot_diagnostics_report",
     "plot_bayes_datasets",
 )
+
+_FIGURE = re.compile(r'<img\b[^>]*\bclass="mkd-glr-(?:single|multi)-img"[^>]*>')
+_SRC = re.compile(r'\bsrc="([^"]+)"')
+
+
+def _rank_stem(stem):
+    return (ORDER.index(stem), "") if stem in ORDER else (len(ORDER), stem)
+
+
+class ReadingOrder:
+    """Sort key of the gallery plugin: example scripts in `ORDER`."""
+
+    def __call__(self, path):
+        return _rank_stem(PurePath(path).stem)
 
 
 def _paths(item):
@@ -38,8 +63,16 @@ def _paths(item):
 
 def _rank(entry):
     (path,) = _paths(entry)
-    stem = path.rsplit("/", 1)[-1].removesuffix(".md")
-    return (ORDER.index(stem), "") if stem in ORDER else (len(ORDER), stem)
+    return _rank_stem(path.rsplit("/", 1)[-1].removesuffix(".md"))
+
+
+# After the gallery plugin's own `on_config`, which reads its settings.
+@event_priority(-100)
+def on_config(config):
+    gallery = config["plugins"].get("gallery")
+    if gallery is not None:
+        gallery.config["within_subsection_order"] = ReadingOrder
+    return config
 
 
 def on_pre_build(config):
@@ -56,3 +89,20 @@ def on_pre_build(config):
     index, examples = entries[0], entries[1:]
     examples = [e for e in examples if not set(_paths(e)) & elsewhere]
     nav[gallery][GALLERY_TITLE] = [index, *sorted(examples, key=_rank)]
+
+
+def _link_figure(match):
+    img = match[0]
+    src = _SRC.search(img)
+    if src is None:
+        return img
+    return (
+        f'<a class="gallery-figure" href="{src[1]}" '
+        f'title="Open the figure at full size">{img}</a>'
+    )
+
+
+def on_page_content(html, page, config, files):
+    if not page.file.src_uri.startswith(GALLERY_DIR):
+        return html
+    return _FIGURE.sub(_link_figure, html)
