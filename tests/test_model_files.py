@@ -211,6 +211,21 @@ def _classes(values, dtype="<i8"):
     return _edit(attributes={"classes": {"dtype": dtype, "values": values}})
 
 
+def _long_feature_name():
+    """A 7 MiB feature name with one emoji, so that Python stores it at 4 bytes
+    a character: the most memory one value within the limits can take."""
+    attributes = _attributes()
+    name = "\U0001f600" + "a" * (7 * _MiB)
+    attributes["feature_names_in"] = {"dtype": "|O", "values": [name]}
+    return _edit(attributes=attributes)
+
+
+def _non_ascii_header():
+    header, data = _parts()
+    header["__metadata__"]["torch_version"] = "2.13.0+\U0001f600"
+    return _write(text=json.dumps(header, ensure_ascii=False), data=data)
+
+
 def _history_rows(change):
     attributes = _attributes()
     change(attributes["history"])
@@ -284,8 +299,13 @@ MODEL_FILE_CASES = [
     ),
     _case(
         "a header that is not JSON",
-        _P(_raw, (4).to_bytes(8, "little") + b"\x80\x04K."),
+        _P(_raw, (8).to_bytes(8, "little") + b"{'a': 1}"),
         "not valid JSON",
+    ),
+    _case(
+        "a header with bytes that are not ASCII",
+        _non_ascii_header,
+        "header holds bytes that are not ASCII",
     ),
     _case("a truncated body (last 7 bytes cut)", _P(_truncated, 7), "truncated"),
     _case(
@@ -456,6 +476,11 @@ MODEL_FILE_CASES = [
         "at most 100000 values",
     ),
     _case(
+        "450,000 two-letter class labels (near the JSON-value limit)",
+        lambda: _classes(["ab"] * 449_999 + ["\U0001f600"], "|O"),
+        "at most 100000 values",
+    ),
+    _case(
         "more classes than output units",
         _P(_classes, [0, 1, 2, 3]),
         r"tensor '2.weight' has shape \[3, 8\], but .* 4 classes need \[4, 8\]",
@@ -492,6 +517,11 @@ MODEL_FILE_CASES = [
             attributes={"feature_names_in": {"dtype": "|O", "values": ["a", "b", "c"]}},
         ),
         "feature_names_in must be a list of at most 2 values",
+    ),
+    _case(
+        "a feature name of 7 MiB",
+        _long_feature_name,
+        "a value of feature_names_in has 7340033 characters, more than 1000",
     ),
     # --- history -------------------------------------------------------------------
     _case(

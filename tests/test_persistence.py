@@ -307,6 +307,17 @@ def test_persistence_sits_below_the_estimator():
     assert imported <= {"_module", "_training"}
 
 
+def test_save_refuses_what_load_would_refuse(data, tmp_path):
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, y)
+    # A callback may record anything in the history.
+    clf.history_[-1]["note"] = "x" * 5000
+    path = tmp_path / "clf.safetensors"
+    with pytest.raises(ValueError, match=r"Cannot save this model: .*5000 char"):
+        clf.save(path)
+    assert not path.exists()
+
+
 def test_save_unfitted_raises(tmp_path):
     path = tmp_path / "unfitted.safetensors"
     with pytest.raises(NotFittedError):

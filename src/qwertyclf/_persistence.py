@@ -234,9 +234,37 @@ def write_model(path: str | os.PathLike, state: ModelState) -> Path:
         k: v.detach().to("cpu").contiguous()
         for k, v in state.module.state_dict().items()
     }
+    _check_writable(metadata, tensors, state.params)
     path = Path(path)
     save_file(tensors, path, metadata=metadata)
     return path
+
+
+def _check_writable(metadata: dict, tensors: dict, params: dict) -> None:
+    """Refuse to write a file that `read_model` would refuse.
+
+    A very long history (hundreds of thousands of `partial_fit` calls) or a
+    callback that records large values in it can pass the limits.
+    """
+    # The header as safetensors will write it, with offsets of the widest size.
+    entries = {
+        name: {"dtype": "F64", "shape": list(t.shape), "data_offsets": [0, 2**63]}
+        for name, t in tensors.items()
+    }
+    header = json.dumps({"__metadata__": metadata, **entries}, separators=(",", ":"))
+    try:
+        if len(header) > MAX_HEADER_BYTES:
+            raise _Unreadable(
+                f"its JSON header would have {len(header)} bytes, more than the "
+                f"{MAX_HEADER_BYTES // 2**20} MiB a model file may have"
+            )
+        _parse_json(header, "its header", _Unreadable)
+        _decode_metadata(metadata, params, lambda decoded: dict(params))
+    except ValueError as exc:
+        raise ValueError(
+            f"Cannot save this model: {exc}. Pickle it instead (see the "
+            "documentation on saving models), or shorten what exceeds the limit."
+        ) from None
 
 
 def read_model(
@@ -420,6 +448,10 @@ def _read_header(handle, size: int) -> tuple[int, Any]:
     raw = handle.read(header_length)
     if len(raw) != header_length:
         raise _Unreadable("the file ended inside its header")
+    # qwertyclf writes ASCII headers (other characters are escaped in the
+    # JSON): Python then holds the header at one byte a character.
+    if not raw.isascii():
+        raise _Unreadable("its header holds bytes that are not ASCII")
     return header_length, _parse_json(raw, "its header", _Unreadable)
 
 
@@ -433,6 +465,8 @@ def _split_header(header: Any) -> tuple[dict, dict]:
         isinstance(v, str) for v in metadata.values()
     ):
         raise _Unreadable("its metadata is not a map of strings to strings")
+    if not all(v.isascii() for v in metadata.values()):
+        raise _Unreadable("its metadata holds characters that are not ASCII")
     return metadata, header
 
 
