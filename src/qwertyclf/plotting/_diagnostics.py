@@ -31,13 +31,15 @@ def plot_diagnostics(
     bayes_accuracy: float | None = None,
     features: Sequence[int | str] = (0, 1),
     grid_resolution: int = 200,
-    figsize: tuple[float, float] = (18, 15),
+    figsize: tuple[float, float] = (12, 16),
 ) -> tuple[Any, dict[str, Any]]:
     """Draw every diagnostic of a fitted classifier in one figure.
 
-    Panels: loss and accuracy per epoch (from `estimator.history_`; the training
-    data's scatter instead when there is no history), accuracy per class, decision
-    regions, misclassified samples, confusion matrix and predicted vs true class.
+    Panels, two to a row so that each stays legible when the figure is scaled to
+    a page or a screen: loss and accuracy per epoch (from `estimator.history_`;
+    the training data's scatter instead when there is no history), decision
+    regions and misclassified samples, accuracy per class and the confusion
+    matrix, then predicted vs true class across the full width.
     All but the training curves are computed on the test set when given, else on
     the training set; every panel uses the estimator's `classes_`, so a class has
     the same colour and name throughout. Save the figure with
@@ -69,7 +71,7 @@ def plot_diagnostics(
         their median for the decision regions.
     grid_resolution : int, default=200
         Grid points per axis of the decision regions.
-    figsize : tuple of float, default=(18, 15)
+    figsize : tuple of float, default=(12, 16)
         Figure size in inches.
 
     Returns
@@ -130,7 +132,7 @@ def plot_diagnostics(
         bayes_per_class = reference_per_class(bayes_accuracy, classes)
 
     fig = plt.figure(figsize=figsize, layout="constrained")
-    grid = fig.add_gridspec(3, 3, height_ratios=[1, 1.3, 0.8])
+    grid = fig.add_gridspec(4, 2, height_ratios=[1, 1.3, 1, 0.8])
     displays: dict[str, Any] = {}
 
     if getattr(estimator, "history_", None) is not None:
@@ -154,7 +156,7 @@ def plot_diagnostics(
         y_pred,
         labels=classes,
         reference=bayes_per_class,
-        ax=fig.add_subplot(grid[0, 2]),
+        ax=fig.add_subplot(grid[2, 0]),
         title=f"Accuracy per class ({split})",
     )
 
@@ -179,7 +181,7 @@ def plot_diagnostics(
             title=f"Misclassified samples ({split})",
         )
 
-    cm_ax = fig.add_subplot(grid[1, 2])
+    cm_ax = fig.add_subplot(grid[2, 1])
     displays["confusion_matrix"] = ConfusionMatrixDisplay.from_predictions(
         y_eval,
         y_pred,
@@ -195,7 +197,7 @@ def plot_diagnostics(
         y_eval,
         y_pred,
         labels=classes,
-        ax=fig.add_subplot(grid[2, :]),
+        ax=fig.add_subplot(grid[3, :]),
         title=f"Predicted vs. true class ({split})",
     )
     return fig, displays
