@@ -62,7 +62,8 @@ fig, displays = plot_diagnostics(
 # The black line over the decision regions is the Bayes-optimal boundary, the
 # dashed line on the accuracy curves its accuracy, and the black ticks on the
 # bars the Bayes-optimal accuracy of each class. The network's regions follow
-# the curved boundary where there are data to learn from.
+# the curved boundary where there are data to learn from. (Click the figure to
+# see it at full size.)
 #
 # ## The same numbers as text
 #
