@@ -280,7 +280,7 @@ _DAMAGED = "damaged or inconsistent qwertyclf model file"
 
 #: Every hostile-file case: (description, call, expected exception, message regex).
 MODEL_FILE_CASES = [
-    # --- the file and its header ---------------------------------------------
+    # --- the file and its header --------------------------------------------------
     _case("an empty file", _P(_raw, b""), "fewer than the 8"),
     _case(
         "a header length pointing past the end of the file",
@@ -348,7 +348,7 @@ MODEL_FILE_CASES = [
         _P(_edit, metadata={"format_version": "1" * 10_000}),
         "unreadable model format version",
     ),
-    # --- JSON ------------------------------------------------------------------
+    # --- JSON ---------------------------------------------------------------------
     _case("a key twice in the header", _duplicate_header_key, "'0.bias' twice"),
     _case("a key twice in params", _duplicate_param, "params has the key 'lr' twice"),
     _case(
@@ -391,7 +391,7 @@ MODEL_FILE_CASES = [
         _P(_edit, attributes={"history": _DROP}),
         r"missing attribute\(s\) \['history'\]",
     ),
-    # --- hyperparameters ---------------------------------------------------------
+    # --- stored hyperparameters ---------------------------------------------------
     _case(
         "hidden_layer_sizes=[0]",
         _P(_claimed_hidden_layers, [0]),
@@ -408,7 +408,7 @@ MODEL_FILE_CASES = [
         "needs 6 tensors, but the file holds 4",
     ),
     _case(
-        "hidden_layer_sizes=[1] * 100000",
+        "100,000 hidden layers of one unit",
         _P(_claimed_hidden_layers, [1] * 100_000),
         "hidden_layer_sizes lists 100000 layers; a model file holds at most 2047",
     ),
@@ -467,7 +467,7 @@ MODEL_FILE_CASES = [
         _P(_edit, params={"class_weight": [[0, math.nan]]}),
         "class_weight of 0 is nan",
     ),
-    # --- classes and features ------------------------------------------------------
+    # --- classes and features -----------------------------------------------------
     _case("one class", _P(_classes, [0]), r"1 class\(es\)"),
     _case("classes out of order", _P(_classes, [2, 0, 1]), "not sorted and unique"),
     _case(
@@ -494,6 +494,11 @@ MODEL_FILE_CASES = [
         "a class-label dtype of 4 GB per label",
         lambda: _classes(["a", "b", "c"], "<U1000000000"),
         "unsupported dtype",
+    ),
+    _case(
+        "100,000 one-letter labels stored 1,000 characters wide (400 MB)",
+        lambda: _classes(["a"] * 99_999 + ["b"], "<U1000"),
+        "classes would take 381 MiB",
     ),
     _case(
         "an object where a class label should be",
@@ -523,7 +528,7 @@ MODEL_FILE_CASES = [
         _long_feature_name,
         "a value of feature_names_in has 7340033 characters, more than 1000",
     ),
-    # --- history -------------------------------------------------------------------
+    # --- history ------------------------------------------------------------------
     _case(
         "n_iter different from the history's length",
         _P(_edit, attributes={"n_iter": 5}),
@@ -539,7 +544,7 @@ MODEL_FILE_CASES = [
         _P(_history_rows, lambda rows: rows.reverse()),
         "history row 1 is not an epoch record numbered 1",
     ),
-    # --- tensors -------------------------------------------------------------------
+    # --- tensors ------------------------------------------------------------------
     _case(
         "a tensor with another shape",
         _P(_tensors, lambda t: t.update({"0.weight": torch.zeros(9, 2)})),

@@ -1,12 +1,14 @@
-"""Render the table of docs/errors.md from the bad-input cases the tests run.
+"""Render the tables of docs/errors.md from the cases the tests run.
 
-`tests/test_bad_input.py` holds `BAD_INPUT_CASES`, a list of
-`(description, call, expected_exception, match)` tuples. At build time this
-hook imports that module, calls every case and writes the exception a user
-actually gets (type and full message) in place of the marker below, one table
-per `# --- section ---` comment of the list. A case that does not raise, or
-raises something other than what the tests expect, is a warning, so
-`mkdocs build --strict` fails instead of publishing a wrong table.
+Two test modules hold a list of `(description, call, expected_exception,
+match)` tuples: `tests/test_bad_input.py` (`BAD_INPUT_CASES`, bad data and
+settings) and `tests/test_model_files.py` (`MODEL_FILE_CASES`, damaged and
+hostile model files). At build time this hook imports each module, calls every
+case and writes the exception a user actually gets (type and full message) in
+place of the table's marker, one table per `# --- section ---` comment of the
+list. A case that does not raise, or raises something other than what the
+tests expect, is a warning, so `mkdocs build --strict` fails instead of
+publishing a wrong table.
 """
 
 from __future__ import annotations
@@ -15,43 +17,73 @@ import ast
 import html
 import importlib.util
 import logging
+import os
 import re
 import sys
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 log = logging.getLogger("mkdocs.hooks.bad_input_table")
 
-MARKER = "<!-- bad-input-table -->"
-CASES_FILE = Path("tests") / "test_bad_input.py"
-_MODULE_NAME = "_qwertyclf_docs_bad_input_cases"
+
+class Table(NamedTuple):
+    """One generated table: where its marker is and where its cases live."""
+
+    marker: str
+    cases_file: Path
+    cases: str
+    first_column: str
+    heading_level: int = 3
+
+
+TABLES = (
+    Table(
+        "<!-- bad-input-table -->",
+        Path("tests") / "test_bad_input.py",
+        "BAD_INPUT_CASES",
+        "Bad input",
+    ),
+    Table(
+        "<!-- model-file-table -->",
+        Path("tests") / "test_model_files.py",
+        "MODEL_FILE_CASES",
+        "Model file",
+    ),
+)
 
 
 def on_page_markdown(markdown, page, config, files):
-    if MARKER not in markdown:
-        return markdown
     root = Path(config["config_file_path"]).parent
-    try:
-        module = _load_module(root / CASES_FILE)
-    except Exception as exc:  # any import problem must show in the build log
-        log.warning("Cannot build the bad-input table from %s: %r", CASES_FILE, exc)
-        return markdown.replace(MARKER, "*The table could not be generated.*")
-    return markdown.replace(MARKER, render_table(module))
+    for table in TABLES:
+        if table.marker not in markdown:
+            continue
+        try:
+            module = _load_module(root / table.cases_file)
+        except Exception as exc:  # any import problem must show in the build log
+            log.warning("Cannot build the table from %s: %r", table.cases_file, exc)
+            markdown = markdown.replace(
+                table.marker, "*The table could not be generated.*"
+            )
+            continue
+        markdown = markdown.replace(table.marker, render_table(module, table))
+    return markdown
 
 
 def _load_module(path):
     # Loaded afresh on every build, so `mkdocs serve` picks up edited cases.
     if not path.is_file():
         raise FileNotFoundError(path)
+    name = f"_qwertyclf_docs_{path.stem}"
     # Test modules may import helpers that sit next to them.
     sys.path.insert(0, str(path.parent))
     try:
-        spec = importlib.util.spec_from_file_location(_MODULE_NAME, path)
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
-        sys.modules[_MODULE_NAME] = module
+        sys.modules[name] = module
         spec.loader.exec_module(module)
     except BaseException:
-        sys.modules.pop(_MODULE_NAME, None)
+        sys.modules.pop(name, None)
         raise
     finally:
         sys.path.remove(str(path.parent))
@@ -107,7 +139,7 @@ def _message(message):
 _SECTION = re.compile(r"^\s*# -+ (?P<title>.+?) -+\s*$")
 
 
-def sections(module, n_cases):
+def sections(module, n_cases, cases="BAD_INPUT_CASES"):
     """Titles of the `# --- title ---` comments above each case, in order.
 
     Returns None when the source cannot be mapped to the cases (the table is
@@ -121,7 +153,7 @@ def sections(module, n_cases):
     elements = None
     for node in tree.body:
         targets = getattr(node, "targets", None) or [getattr(node, "target", None)]
-        named = any(getattr(t, "id", None) == "BAD_INPUT_CASES" for t in targets)
+        named = any(getattr(t, "id", None) == cases for t in targets)
         if named and isinstance(node.value, ast.List):
             elements = node.value.elts
     if elements is None:
@@ -144,13 +176,22 @@ def sections(module, n_cases):
 
 
 def _heading(title):
-    # "X" and "y" are variable names; keep their case.
-    return title if len(title.split()[0]) == 1 else title[0].upper() + title[1:]
+    # "X" and "y" are variable names, "JSON" an acronym; keep their case.
+    first = title.split()[0]
+    if len(first) == 1 or first.isupper():
+        return title
+    return title[0].upper() + title[1:]
 
 
-def render_table(module):
-    cases = list(module.BAD_INPUT_CASES)
-    titles = sections(module, len(cases)) or [""] * len(cases)
+def _without_case_dir(module, message):
+    """Show a case's file as its own name, not the temporary folder it is in."""
+    folder = getattr(module, "CASE_DIR", None)
+    return message if folder is None else message.replace(f"{folder}{os.sep}", "")
+
+
+def render_table(module, table=TABLES[0]):
+    cases = list(getattr(module, table.cases))
+    titles = sections(module, len(cases), table.cases) or [""] * len(cases)
     out, rows, current = [], [], None
 
     def flush():
@@ -158,7 +199,8 @@ def render_table(module):
             out.append(
                 # The class goes on a wrapper: the theme styles only tables
                 # without one.
-                '<div class="bad-input">\n<table>\n<thead><tr><th>Bad input</th>'
+                f'<div class="bad-input">\n<table>\n<thead><tr>'
+                f"<th>{html.escape(table.first_column)}</th>"
                 "<th>Exception</th><th>Message</th></tr></thead>\n<tbody>\n"
                 + "\n".join(rows)
                 + "\n</tbody>\n</table>\n</div>\n"
@@ -171,15 +213,15 @@ def render_table(module):
             flush()
             current = title
             if title:
-                out.append(f"## {_heading(title)}\n")
+                out.append(f"{'#' * table.heading_level} {_heading(title)}\n")
         exc = run_case(call)
         if exc is None:
-            log.warning("Bad-input case %r raised nothing.", description)
+            log.warning("Case %r raised nothing.", description)
             kind, message = "(nothing raised)", ""
         else:
             if not isinstance(exc, expected):
                 log.warning(
-                    "Bad-input case %r raised %s: %s; the tests expect %s.",
+                    "Case %r raised %s: %s; the tests expect %s.",
                     description,
                     type(exc).__name__,
                     exc,
@@ -187,12 +229,13 @@ def render_table(module):
                 )
             elif match and not re.search(match, str(exc)):
                 log.warning(
-                    "Bad-input case %r: message %r does not match %r.",
+                    "Case %r: message %r does not match %r.",
                     description,
                     str(exc),
                     match,
                 )
-            kind, message = _exception_name(type(exc)), str(exc)
+            kind = _exception_name(type(exc))
+            message = _without_case_dir(module, str(exc))
         rows.append(
             "<tr>"
             f"<td>{_inline(description)}</td>"
@@ -201,5 +244,5 @@ def render_table(module):
             "</tr>"
         )
     flush()
-    log.info("Rendered %d bad-input cases.", len(cases))
+    log.info("Rendered %d cases from %s.", len(cases), table.cases)
     return "\n".join(out)

@@ -7,8 +7,8 @@ Reading it parses JSON and copies numbers; unlike pickle, nothing in the file
 is ever executed.
 
 A file may come from anyone, so `read_model` trusts nothing in it. It reads
-the header alone (an 8-byte little-endian length, then JSON) and checks, in
-this order and before any tensor is allocated: the header's size and the
+the header alone (an 8-byte little-endian length, then ASCII JSON) and checks,
+in this order and before any tensor is allocated: the header's size and the
 number of JSON values in it, duplicate keys and nesting depth, the format and
 its version, the byte ranges of the tensors against the file's length, every
 metadata field (type, size, no unknown keys), the hyperparameters (through the
@@ -60,6 +60,8 @@ MAX_TENSORS = 4096
 MAX_CLASSES = 100_000
 #: Longest text (class label, feature name, history key, version, device).
 MAX_TEXT = 1000
+#: Most memory the array of classes or of feature names may take, in bytes.
+MAX_ARRAY_BYTES = 16 * 2**20
 
 _OPTIMIZER_PREFIX = "torch.optim."
 _METADATA_KEYS = (
@@ -943,14 +945,21 @@ def _decode_array(encoded, what: str, max_length: int) -> np.ndarray:
             raise _Inconsistent(f"{what} holds a non-label value {_short(value)}")
         if isinstance(value, str):
             _check_text(value, f"a value of {what}")
+    dtype = np.dtype(dtype)
+    if len(values) * dtype.itemsize > MAX_ARRAY_BYTES:
+        raise _Inconsistent(
+            f"{what} would take {len(values) * dtype.itemsize // 2**20} MiB as "
+            f"{len(values)} values of dtype {dtype.str!r}; at most "
+            f"{MAX_ARRAY_BYTES // 2**20} MiB are allowed"
+        )
     try:
-        array = np.empty(len(values), dtype=np.dtype(dtype))
+        array = np.empty(len(values), dtype=dtype)
         array[:] = values
     except (TypeError, ValueError, OverflowError) as exc:
-        raise _Inconsistent(f"{what} do not fit dtype {dtype!r}: {exc}") from None
+        raise _Inconsistent(f"{what} do not fit dtype {dtype.str!r}: {exc}") from None
     # Assignment truncates long strings and rounds floats into ints.
     if array.tolist() != values:
-        raise _Inconsistent(f"{what} do not fit dtype {dtype!r}")
+        raise _Inconsistent(f"{what} do not fit dtype {dtype.str!r}")
     return array
 
 
