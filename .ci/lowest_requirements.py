@@ -14,6 +14,7 @@ itself, first, and ``pip check`` then confirms they satisfy the declared range.
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 from importlib import metadata
@@ -27,6 +28,9 @@ PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 INSTALLED_SEPARATELY = {
     "torch": "the CPU build that CI installs first, so nothing pulls a CUDA build",
 }
+
+#: Import names that differ from the distribution's name.
+IMPORT_NAMES = {"scikit-learn": "sklearn"}
 
 #: The extras whose packages the test suite needs, and the packages of those
 #: extras it does not (tools that lint rather than test).
@@ -104,11 +108,17 @@ def check() -> int:
         name, floor = line.split("==")
         try:
             installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            installed = "not installed"
-        ok = _same_version(installed, floor)
+            # The copy that an import finds, not only the one pip recorded.
+            module = importlib.import_module(IMPORT_NAMES.get(name, name))
+            imported = getattr(module, "__version__", installed)
+        except (metadata.PackageNotFoundError, ImportError):
+            installed = imported = "not installed"
+        ok = _same_version(installed, floor) and _same_version(imported, floor)
         wrong += not ok
-        print(f"{'ok' if ok else 'NOT THE FLOOR'}: {name} {installed} (floor {floor})")
+        print(
+            f"{'ok' if ok else 'NOT THE FLOOR'}: {name} {installed}, imported "
+            f"{imported} (floor {floor})"
+        )
     for name, why in INSTALLED_SEPARATELY.items():
         print(f"apart: {name} {metadata.version(name)} ({why})")
     return 1 if wrong else 0

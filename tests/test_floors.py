@@ -97,3 +97,16 @@ def test_test_tools_are_the_test_extras_less_the_linter(lowest, pyproject):
 )
 def test_installed_version_is_compared_to_the_floor(lowest, installed, floor, same):
     assert lowest._same_version(installed, floor) is same
+
+
+def test_check_compares_the_installed_and_imported_versions(
+    lowest, monkeypatch, capsys
+):
+    version = pytest.__version__
+    monkeypatch.setattr(lowest, "pins", lambda: [f"pytest=={version}"])
+    assert lowest.check() == 0
+    monkeypatch.setattr(lowest, "pins", lambda: ["pytest==1.0", "no-such-dist==1.0"])
+    assert lowest.check() == 1
+    out = capsys.readouterr().out
+    assert "NOT THE FLOOR: pytest" in out
+    assert "NOT THE FLOOR: no-such-dist not installed" in out
