@@ -61,6 +61,11 @@ MAX_MODELS_PER_RUN = 4096
 #: fused kernel (one call per pair); more use the batched formula instead.
 FUSED_MAX_CALLS = 8
 
+#: Most models in a run for which the fused kernel is used: it costs a little
+#: per model, the batched formula a little per element, and beyond this many
+#: models the formula is faster.
+FUSED_MAX_MODELS = 64
+
 # Adam's default betas and eps, as the serial fit uses them.
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 
@@ -350,7 +355,7 @@ class BatchedTrainer:
         ):
             self._init_params()
             self._train()
-        return self._results()
+            return self._results()
 
     def _max_hidden(self):
         return [max(s["hidden"][i] for s in self.specs) for i in range(self._depth())]
@@ -449,13 +454,10 @@ class BatchedTrainer:
             and hasattr(torch, "_fused_adam_")
             and device.type in ("cpu", "cuda")
             and len(hyper) <= FUSED_MAX_CALLS
+            and K <= FUSED_MAX_MODELS
         ):
             self.fused = list(hyper.items())
             self._fused_calls = {}
-            # The step counts as fused Adam keeps them: float32 scalars.
-            self.step_tensors = [
-                torch.zeros((), dtype=torch.float32, device=device) for _ in range(K)
-            ]
         self._minus_ones = {}
         self.any_decay = any(s["weight_decay"] for s in self.specs)
 
@@ -600,8 +602,10 @@ class BatchedTrainer:
             outputs.append(out)
             inputs.append(h)
         logits = torch.baddbmm(b_out, h, w_out)
-        # d(weighted mean CE)/d logits = weight * (softmax - onehot) / n
-        grad = torch.softmax(logits, 2)
+        # d(weighted mean CE)/d logits = weight * (softmax - onehot) / n. A
+        # softmax over the short class axis is much faster on CPU when that
+        # axis is not the innermost one.
+        grad = torch.softmax(logits.transpose(1, 2), 1).transpose(1, 2)
         grad.scatter_add_(2, yb.unsqueeze(2), self._minus_one(grad))
         grad.mul_(coef.unsqueeze(2))
         for i in range(len(self.layers) - 1, -1, -1):
@@ -641,50 +645,60 @@ class BatchedTrainer:
 
         The kernel `torch.optim.Adam(fused=True)` runs, on each model's row
         of the flat buffers: the serial update exactly, not just its formula.
+        Models whose step counts agree share one step tensor (the kernel
+        only reads it).
         """
+        self.host_steps[active] += 1
         key = active.tobytes()
         calls = self._fused_calls.get(key)
         if calls is None:
             calls = []
             for (lr, wd), members in self.fused:
-                rows = [k for k in members if active[k]]
-                if rows:
-                    calls.append(
-                        (
-                            lr,
-                            wd,
-                            [self.flat[k] for k in rows],
-                            [self.grad[k] for k in rows],
-                            [self.exp_avg[k] for k in rows],
-                            [self.exp_avg_sq[k] for k in rows],
-                            [self.step_tensors[k] for k in rows],
-                        )
-                    )
+                rows = np.array([k for k in members if active[k]], dtype=np.intp)
+                if len(rows):
+                    calls.append((lr, wd, rows, self._row_lists(rows)))
             self._fused_calls[key] = calls
         kernel = (
             torch._fused_adamw_
             if self.optimizer is torch.optim.AdamW
             else torch._fused_adam_
         )
-        for lr, wd, params, grads, avgs, avg_sqs, steps in calls:
-            torch._foreach_add_(steps, 1)
-            kernel(
-                params,
-                grads,
-                avgs,
-                avg_sqs,
-                [],
-                steps,
-                amsgrad=False,
-                lr=lr,
-                beta1=_BETA1,
-                beta2=_BETA2,
-                weight_decay=wd,
-                eps=_EPS,
-                maximize=False,
-                grad_scale=None,
-                found_inf=None,
-            )
+        for lr, wd, rows, lists in calls:
+            steps = self.host_steps[rows]
+            if steps.min() == steps.max():
+                parts = [(lists, int(steps[0]))]
+            else:
+                parts = [
+                    (self._row_lists(rows[steps == step]), int(step))
+                    for step in np.unique(steps)
+                ]
+            for (params, grads, avgs, avg_sqs), step in parts:
+                count = torch.tensor(
+                    float(step), dtype=torch.float32, device=self.flat.device
+                )
+                kernel(
+                    params,
+                    grads,
+                    avgs,
+                    avg_sqs,
+                    [],
+                    [count] * len(params),
+                    amsgrad=False,
+                    lr=lr,
+                    beta1=_BETA1,
+                    beta2=_BETA2,
+                    weight_decay=wd,
+                    eps=_EPS,
+                    maximize=False,
+                    grad_scale=None,
+                    found_inf=None,
+                )
+
+    def _row_lists(self, rows):
+        return tuple(
+            [t[k] for k in rows]
+            for t in (self.flat, self.grad, self.exp_avg, self.exp_avg_sq)
+        )
 
     def _apply_update(self, rows):
         """Batched Adam/AdamW/SGD update of the models at `rows`.
@@ -724,8 +738,8 @@ class BatchedTrainer:
                 bias2_sqrt = (1 - _BETA2**steps).sqrt().unsqueeze(1)
             avg.lerp_(grad, 1 - _BETA1)
             avg_sq.mul_(_BETA2).addcmul_(grad, grad, value=1 - _BETA2)
-            denom = (avg_sq.sqrt() / bias2_sqrt).add_(_EPS)
-            flat.sub_(step_size * avg / denom)
+            denom = avg_sq.sqrt().div_(bias2_sqrt).add_(_EPS)
+            flat.addcdiv_(avg * step_size, denom, value=-1)
             if not everyone:
                 self.exp_avg.index_copy_(0, index, avg)
                 self.exp_avg_sq.index_copy_(0, index, avg_sq)

@@ -24,9 +24,10 @@ from sklearn.model_selection._validation import (
     _warn_or_raise_about_fit_failures,
 )
 from sklearn.utils.metaestimators import _safe_split
-from sklearn.utils.validation import _check_method_params, indexable
+from sklearn.utils.validation import _check_method_params, _num_features, indexable
 
 from .._batched import MAX_MODELS_PER_RUN, batch_key, fit_batched
+from .._training import training_threads
 
 
 class _BatchedSearchMixin:
@@ -242,53 +243,84 @@ def _batched_fit_and_score(
     )
     fit_time = (time.time() - start) / len(estimators)
     out = []
-    for model, (train, test) in zip(fitted, splits, strict=True):
-        result = {}
-        if isinstance(model, Exception):
-            if error_score == "raise":
-                raise model
-            if hasattr(scorer, "_scorers"):
-                test_scores = {name: error_score for name in scorer._scorers}
-            else:
-                test_scores = error_score
-            train_scores = (
-                test_scores.copy() if isinstance(test_scores, dict) else test_scores
+    # Scoring small folds on one thread, as training them ran.
+    with training_threads(max(len(test) for _, test in splits), (_num_features(X),)):
+        for model, split in zip(fitted, splits, strict=True):
+            out.append(
+                _score_one(
+                    model,
+                    X,
+                    y,
+                    split,
+                    scorer=scorer,
+                    score_params=score_params,
+                    return_train_score=return_train_score,
+                    error_score=error_score,
+                    fit_time=fit_time,
+                )
             )
-            result["fit_error"] = "".join(
-                traceback.format_exception(type(model), model, model.__traceback__)
-            )
-            score_time = 0.0
+    return out
+
+
+def _score_one(
+    model,
+    X,
+    y,
+    split,
+    *,
+    scorer,
+    score_params,
+    return_train_score,
+    error_score,
+    fit_time,
+):
+    """The result dict of one batched fit, as `_fit_and_score` builds it."""
+    train, test = split
+    result = {}
+    if isinstance(model, Exception):
+        if error_score == "raise":
+            raise model
+        if hasattr(scorer, "_scorers"):
+            test_scores = {name: error_score for name in scorer._scorers}
         else:
-            result["fit_error"] = None
-            X_train, y_train = _safe_split(model, X, y, train)
-            X_test, y_test = _safe_split(model, X, y, test, train)
-            begin = time.time()
-            test_scores = _score(
+            test_scores = error_score
+        train_scores = (
+            test_scores.copy() if isinstance(test_scores, dict) else test_scores
+        )
+        result["fit_error"] = "".join(
+            traceback.format_exception(type(model), model, model.__traceback__)
+        )
+        score_time = 0.0
+    else:
+        result["fit_error"] = None
+        X_train, y_train = _safe_split(model, X, y, train)
+        X_test, y_test = _safe_split(model, X, y, test, train)
+        begin = time.time()
+        test_scores = _score(
+            model,
+            X_test,
+            y_test,
+            scorer,
+            _check_method_params(X, params=score_params, indices=test),
+            error_score,
+        )
+        score_time = time.time() - begin
+        if return_train_score:
+            train_scores = _score(
                 model,
-                X_test,
-                y_test,
+                X_train,
+                y_train,
                 scorer,
-                _check_method_params(X, params=score_params, indices=test),
+                _check_method_params(X, params=score_params, indices=train),
                 error_score,
             )
-            score_time = time.time() - begin
-            if return_train_score:
-                train_scores = _score(
-                    model,
-                    X_train,
-                    y_train,
-                    scorer,
-                    _check_method_params(X, params=score_params, indices=train),
-                    error_score,
-                )
-        result["test_scores"] = test_scores
-        if return_train_score:
-            result["train_scores"] = train_scores
-        result["n_test_samples"] = len(test)
-        result["fit_time"] = fit_time
-        result["score_time"] = score_time
-        out.append(result)
-    return out
+    result["test_scores"] = test_scores
+    if return_train_score:
+        result["train_scores"] = train_scores
+    result["n_test_samples"] = len(test)
+    result["fit_time"] = fit_time
+    result["score_time"] = score_time
+    return result
 
 
 class BatchedGridSearchCV(_BatchedSearchMixin, GridSearchCV):
