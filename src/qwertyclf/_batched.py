@@ -317,10 +317,10 @@ class BatchedTrainer:
         Number of output logits.
     specs : list of dict
         Per model: `seed`, `train` (row indices, in order), `valid` (row
-        indices or None), `weight` (weights of the train rows or None),
-        `hidden` (hidden widths), `lr`, `weight_decay`.
+        indices or None), `weight` and `valid_weight` (row weights or None),
+        `hidden` (hidden widths), `activation`, `lr`, `weight_decay`.
     template : QwertyClassifier
-        Supplies what all models share: activation, optimizer, batch size,
+        Supplies what all models share: optimizer, batch size,
         epochs, shuffling, early stopping, dtype.
 
     Examples
@@ -330,7 +330,8 @@ class BatchedTrainer:
     >>> X = torch.randn(30, 2)
     >>> y = (X[:, 0] > 0).long()
     >>> specs = [dict(seed=s, train=torch.arange(30).numpy(), valid=None,
-    ...               weight=None, hidden=(4,), lr=0.01, weight_decay=0.0)
+    ...               weight=None, valid_weight=None, hidden=(4,),
+    ...               activation="relu", lr=0.01, weight_decay=0.0)
     ...          for s in (0, 1)]
     >>> trainer = BatchedTrainer(X=X, y=y, n_classes=2, specs=specs,
     ...                          template=QwertyClassifier(max_epochs=2))
