@@ -163,10 +163,12 @@ def _check_lean(optimizer_cls, dtype, device):
     optimizers = [
         optimizer_cls([p], lr=0.1, weight_decay=0.1, fused=True) for p in params
     ]
+    for p in params:
+        p.grad = torch.zeros_like(p)
     update = lean_step(optimizers[1])
     for i in range(3):
         for p in params:
-            p.grad = torch.full_like(p, 0.5 - i)
+            p.grad.fill_(0.5 - i)  # in place, as training writes gradients
         optimizers[0].step()
         update()
     if not torch.equal(params[0], params[1]):
