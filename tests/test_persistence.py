@@ -228,6 +228,9 @@ def test_load_builds_only_the_network(fitted, model_file, data):
         assert name not in vars(loaded.net_), name
     assert not loaded.net_.module_.training
     assert loaded.history_ is loaded.net_.history
+    # Registered as skorch registers a module it builds: moved between
+    # devices with the net, and mapped to the CPU when unpickled without CUDA.
+    assert "module_" in loaded.net_.cuda_dependent_attributes_
     _assert_same_model(fitted, loaded, X)
 
 
@@ -728,6 +731,33 @@ def test_cuda_save_then_load_on_cpu(data, tmp_path):
         from qwertyclf import load_model
         assert not torch.cuda.is_available()
         clf = load_model("gpu.safetensors")
+        assert clf.device_.type == "cpu"
+        np.save("proba.npy", clf.predict_proba(np.load("X.npy")))
+        """,
+        tmp_path,
+    )
+    np.testing.assert_allclose(
+        np.load(tmp_path / "proba.npy"), clf.predict_proba(X), rtol=1e-5, atol=1e-6
+    )
+
+
+@pytest.mark.cuda
+@cuda
+def test_cuda_loaded_model_pickled_then_unpickled_on_cpu(data, tmp_path):
+    X, y = data
+    clf = QwertyClassifier(device="cuda", **FAST).fit(X, y)
+    loaded = load_model(clf.save(tmp_path / "gpu.safetensors"))
+    assert loaded.device_.type == "cuda"
+    joblib.dump(loaded, tmp_path / "loaded.joblib")
+    np.save(tmp_path / "X.npy", X)
+    _run_cpu_only(
+        """
+        import warnings
+        import joblib, numpy as np, torch
+        assert not torch.cuda.is_available()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # skorch's DeviceWarning
+            clf = joblib.load("loaded.joblib")
         assert clf.device_.type == "cpu"
         np.save("proba.npy", clf.predict_proba(np.load("X.npy")))
         """,
