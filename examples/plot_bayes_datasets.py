@@ -1,11 +1,12 @@
 """
 # Datasets with a known Bayes-optimal accuracy
 
-Every generator in [`qwertyclf.datasets`](../../reference/datasets.md) draws
-from a distribution it knows exactly, so it also knows the best any classifier
-can do on its data: the Bayes-optimal classifier, which predicts the class with
-the largest true posterior, and its accuracy. That turns "is 93% good?" into a
-question with an answer.
+Every dataset generator of qwertyclf draws from a distribution it knows
+exactly, so it also knows the best any classifier can do on its data: the
+Bayes-optimal classifier, which predicts the class with the largest true
+posterior, and its accuracy. That turns "is 93% good?" into a question with an
+answer. The generators are in
+[`qwertyclf.datasets`](../../reference/datasets.md).
 """
 
 # %%

@@ -1,12 +1,12 @@
 """
 # A diagnostics report against the Bayes optimum
 
-[`plot_diagnostics`][qwertyclf.plotting.plot_diagnostics] draws every panel of
-the analysis in the [original notebook](../../about-qwerty.md) in one figure:
-training curves, accuracy per class, decision regions, misclassified points, the
-confusion matrix and predicted vs. true class. Given the Bayes-optimal
-classifier of the data, it also shows how far the model is from the best
-possible one.
+One call draws every diagnostic of a fitted classifier in one figure: training
+curves, accuracy per class, decision regions, misclassified points, the
+confusion matrix and predicted vs. true class, the analysis of the
+[original notebook](../../about-qwerty.md). Given the Bayes-optimal classifier of
+the data, [`plot_diagnostics`][qwertyclf.plotting.plot_diagnostics] also shows
+how far the model is from the best possible one.
 """
 
 # %%
