@@ -196,11 +196,12 @@ def write_model(path: str | os.PathLike, state: ModelState) -> Path:
             [_plain(k), v] for k, v in params["class_weight"].items()
         ]
     # Callbacks are code, and a RandomState is state: neither goes in the file.
-    params["callbacks"] = None
+    if "callbacks" in params:
+        params["callbacks"] = None
     random_state = params.get("random_state")
     if isinstance(random_state, Integral) and not isinstance(random_state, bool):
         params["random_state"] = int(random_state)
-    else:
+    elif "random_state" in params:
         params["random_state"] = None
     for name in _FLAGS:
         if name in params:
@@ -264,8 +265,9 @@ def _check_writable(metadata: dict, tensors: dict, params: dict) -> None:
         _decode_metadata(metadata, params, lambda decoded: dict(params))
     except ValueError as exc:
         raise ValueError(
-            f"Cannot save this model: {exc}. Pickle it instead (see the "
-            "documentation on saving models), or shorten what exceeds the limit."
+            f"Cannot save this model: {exc}. Model files have limits that keep "
+            "loading them cheap (see the guide on saving models); pickle the "
+            "model instead."
         ) from None
 
 
@@ -315,8 +317,7 @@ def read_model(
     ...     best_epoch=1, module=QwertyNet(3, 2, (4,)),
     ... )
     >>> path = write_model(pathlib.Path(tempfile.mkdtemp()) / "m.safetensors", state)
-    >>> names = [*state.params, "callbacks", "random_state"]
-    >>> read = read_model(path, param_names=names, check_params=dict)
+    >>> read = read_model(path, param_names=state.params, check_params=dict)
     >>> read.classes
     array(['no', 'yes'], dtype='<U3')
     >>> read.module[0]
@@ -335,7 +336,7 @@ def read_model(
             module = _empty_module(state, entries)
             tensors = _read_tensors(handle, data_start, entries)
             module.load_state_dict(tensors, assign=True)
-    except FileNotFoundError:
+    except (FileNotFoundError, _Refused):
         raise
     except _Unreadable as exc:
         raise ValueError(
@@ -472,22 +473,24 @@ def _split_header(header: Any) -> tuple[dict, dict]:
     return metadata, header
 
 
+class _Refused(ValueError):
+    """A refusal whose message is complete, path included."""
+
+
 def _check_format(metadata: dict, path: Path) -> None:
-    # Errors that are not `_Unreadable` / `_Inconsistent` carry their own wording.
     if metadata.get("format") != FORMAT:
-        raise ValueError(
-            f"{path} is not a qwertyclf model file (no '{FORMAT}' header)."
-        )
+        raise _Refused(f"{path} is not a qwertyclf model file (no '{FORMAT}' header).")
     version = metadata.get("format_version", "")
     if not _VERSION.fullmatch(version):
-        raise ValueError(
+        raise _Refused(
             f"{path} has an unreadable model format version {_short(version)}."
         )
     if int(version) > FORMAT_VERSION:
-        raise ValueError(
+        written_by = _short(metadata.get("qwertyclf_version", "")).strip("'\"")
+        raise _Refused(
             f"{path} was written in model format {int(version)} by qwertyclf "
-            f"{_short(metadata.get('qwertyclf_version'))}; this qwertyclf reads "
-            f"format {FORMAT_VERSION} and older. Upgrade qwertyclf to load it."
+            f"{written_by}; this qwertyclf reads format {FORMAT_VERSION} and "
+            "older. Upgrade qwertyclf to load it."
         )
 
 
