@@ -503,21 +503,22 @@ def _check_entries(entries: dict, data_length: int) -> None:
         )
     ranges = []
     for name, entry in entries.items():
+        shown = _short(name)
         if (
             len(name) > MAX_TEXT
             or not isinstance(entry, dict)
             or set(entry) != _TENSOR_KEYS
         ):
-            raise _Unreadable(f"the header entry of tensor {_short(name)} is malformed")
+            raise _Unreadable(f"the header entry of tensor {shown} is malformed")
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
         if dtype not in _ITEMSIZE:
-            raise _Unreadable(f"tensor {name!r} has unknown dtype {_short(dtype)}")
+            raise _Unreadable(f"tensor {shown} has unknown dtype {_short(dtype)}")
         if not (
             isinstance(shape, list)
             and len(shape) <= 8
             and all(_is_int(n) and n >= 0 for n in shape)
         ):
-            raise _Unreadable(f"tensor {name!r} has a malformed shape {_short(shape)}")
+            raise _Unreadable(f"tensor {shown} has a malformed shape {_short(shape)}")
         if not (
             isinstance(offsets, list)
             and len(offsets) == 2
@@ -525,27 +526,28 @@ def _check_entries(entries: dict, data_length: int) -> None:
             and 0 <= offsets[0] <= offsets[1]
         ):
             raise _Unreadable(
-                f"tensor {name!r} has malformed data offsets {_short(offsets)}"
+                f"tensor {shown} has malformed data offsets {_short(offsets)}"
             )
-        if offsets[1] - offsets[0] != math.prod(shape) * _ITEMSIZE[dtype]:
+        needed = math.prod(shape) * _ITEMSIZE[dtype]
+        if offsets[1] - offsets[0] != needed:
             raise _Unreadable(
-                f"tensor {name!r} of shape {shape} and dtype {dtype} needs "
-                f"{math.prod(shape) * _ITEMSIZE[dtype]} bytes, but its data "
-                f"offsets span {offsets[1] - offsets[0]}"
+                f"tensor {shown} of shape {_short(shape)} and dtype {dtype} needs "
+                f"{_short(needed)} bytes, but its data offsets span "
+                f"{_short(offsets[1] - offsets[0])}"
             )
-        ranges.append((offsets[0], offsets[1], name))
+        ranges.append((offsets[0], offsets[1], shown))
     end = 0
-    for begin, stop, name in sorted(ranges):
+    for begin, stop, shown in sorted(ranges):
         if begin != end:
             raise _Unreadable(
-                f"the data of tensor {name!r} does not start where the previous "
+                f"the data of tensor {shown} does not start where the previous "
                 "tensor's ends"
             )
         end = stop
     if end > data_length:
         raise _Unreadable(
-            f"the file is truncated: its header describes {end} bytes of tensor "
-            f"data, but only {data_length} follow it"
+            f"the file is truncated: its header describes {_short(end)} bytes of "
+            f"tensor data, but only {data_length} follow it"
         )
     if end < data_length:
         raise _Unreadable(f"{data_length - end} bytes follow the last tensor's data")
@@ -764,7 +766,7 @@ def _empty_module(state: ModelState, entries: dict) -> QwertyNet:
         entry = entries[name]
         if entry["shape"] != list(tensor.shape):
             raise _Inconsistent(
-                f"tensor {name!r} has shape {entry['shape']}, but "
+                f"tensor {name!r} has shape {_short(entry['shape'])}, but "
                 f"n_features_in={state.n_features_in}, "
                 f"hidden_layer_sizes={_short(list(sizes))} and "
                 f"{len(state.classes)} classes need {list(tensor.shape)}"
