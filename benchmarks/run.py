@@ -35,6 +35,7 @@ REFERENCE = "scikit-learn MLPClassifier"
 TITLES = {
     "a": "(a) Lecture workload: fit, 720 rows x 2 features, 2-8-3 ReLU, "
     "batch 16, {epochs} epochs, Adam lr 0.01",
+    "ablation": "(a') What the fast path buys: case (a) with pieces switched off",
     "b": "(b) Large table: fit, {n:,} rows x 20 features, 10 classes, "
     "hidden (64, 64), batch 512, 3 epochs",
     "c": "(c) Inference: predict_proba on {n:,} rows",
@@ -148,6 +149,8 @@ def main(argv=None) -> int:
     sections = {}
     print("(a) lecture workload ...", flush=True)
     sections["a"] = cases.case_seed(repeats, epochs=epochs)
+    print("(a') fast-path ablation ...", flush=True)
+    sections["ablation"] = cases.case_ablation(repeats, epochs=epochs)
     print("(b) large table ...", flush=True)
     sections["b"], fitted = cases.case_large(repeats, n_large)
     print("(c) inference ...", flush=True)
