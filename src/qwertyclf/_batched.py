@@ -23,6 +23,7 @@ estimators qualify); anything else is fitted by the caller the ordinary way.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -44,7 +45,7 @@ from ._classifier import (
 )
 from ._module import QwertyNet, check_architecture
 from ._persistence import ModelState
-from ._training import INFERENCE_CHUNK, diverged, seeded, training_threads
+from ._training import INFERENCE_CHUNK, diverged, seeded
 
 #: Optimizers the batched update reproduces, by class.
 BATCHED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
@@ -52,6 +53,12 @@ BATCHED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
 #: Bytes of gathered training data per epoch up to which a whole epoch is
 #: gathered at once; larger runs gather batch by batch.
 GATHER_EPOCH_BYTES = 2**26
+
+#: Below this many activations per step (models x batch x widest layer), a
+#: batched run uses one thread. Its steps are many small operations, where a
+#: second thread costs far more than it saves, and much more again when
+#: another process holds the other core.
+PARALLEL_WORK = 2**22
 
 #: Upper bound on models trained in one batched run (larger requests are
 #: split into runs of at most this many, to bound memory).
@@ -350,10 +357,8 @@ class BatchedTrainer:
         """Train; per model, `(QwertyNet, history, best_epoch)` or an exception."""
         t = self.template
         widths = [self.X.shape[1], *self._max_hidden(), self.n_classes]
-        with (
-            training_threads(t.batch_size * len(self.specs), widths),
-            torch.no_grad(),
-        ):
+        work = t.batch_size * len(self.specs) * max(widths)
+        with _threads(one=work < PARALLEL_WORK), torch.no_grad():
             self._init_params()
             self._train()
             return self._results()
@@ -847,6 +852,19 @@ class BatchedTrainer:
         with torch.no_grad():
             logits = self._forward(self.X[index])
         return torch.isfinite(logits).flatten(1).all(1).tolist()
+
+
+@contextlib.contextmanager
+def _threads(*, one: bool):
+    """Run the block on one intra-op thread if `one` (the count is restored)."""
+    previous = torch.get_num_threads()
+    if one and previous != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
 
 
 def _record(history, key, value, best=False):
