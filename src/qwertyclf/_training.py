@@ -78,6 +78,7 @@ _TRAINING_METHODS = (
     "_zero_grad_optimizer",
     "_step_optimizer",
     "_set_training",
+    "get_train_step_accumulator",
 )
 
 #: Optimizers whose `step()` evaluates no closure: computing the gradient
@@ -367,14 +368,26 @@ class QwertySkorchNet(NeuralNetClassifier):
         self.generator_ = torch.Generator().manual_seed(self.seed)
         return self
 
-    def initialize_module(self):
-        """Initialize the module; a `QwertyNet`'s dropout gets its own generator."""
-        super().initialize_module()
+    def _seed_dropout(self):
+        """A `QwertyNet`'s dropout layers get their own generator, once."""
         for layer in self.module_.modules():
-            if isinstance(layer, Dropout):
+            if isinstance(layer, Dropout) and layer.generator is None:
                 device = next(self.module_.parameters()).device
                 layer.generator = torch.Generator(device).manual_seed(self.seed + 1)
-        return self
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if isinstance(state.get("generator_"), torch.Generator):
+            state["generator_"] = state["generator_"].get_state().numpy()
+        return state
+
+    def __setstate__(self, state):
+        saved = state.get("generator_")
+        if isinstance(saved, np.ndarray):
+            generator = torch.Generator()
+            generator.set_state(torch.from_numpy(saved.copy()))
+            state = {**state, "generator_": generator}
+        super().__setstate__(state)
 
     def get_dataset(self, X, y=None):
         """Hold numeric arrays and tensors as a `TensorDataset`; else as skorch."""
@@ -407,6 +420,8 @@ class QwertySkorchNet(NeuralNetClassifier):
         batch_size = kwargs.get("batch_size", self.batch_size)
         if batch_size == -1:
             batch_size = len(dataset)
+        if not training:
+            return TensorBatches(dataset, batch_size=batch_size)
         has_batch_norm = any(
             isinstance(m, nn.modules.batchnorm._BatchNorm)
             for m in self.module_.modules()
@@ -416,13 +431,15 @@ class QwertySkorchNet(NeuralNetClassifier):
             batch_size=batch_size,
             shuffle=bool(kwargs.get("shuffle", False)),
             generator=self.generator_,
-            min_last=2 if has_batch_norm and training else 1,
+            min_last=2 if has_batch_norm else 1,
         )
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """One pass over `iterator`, training or evaluating, recorded in history."""
         if iterator is None:
             return
+        if training:
+            self._seed_dropout()
         weighted = (
             isinstance(iterator, TensorBatches)
             and iterator.dataset.sample_weight is not None
@@ -469,7 +486,8 @@ class QwertySkorchNet(NeuralNetClassifier):
         ):
             return False
         if any(
-            getattr(type(self), name) is not getattr(NeuralNetClassifier, name)
+            name in vars(self)
+            or getattr(type(self), name) is not getattr(NeuralNetClassifier, name)
             for name in _TRAINING_METHODS
         ):
             return False
