@@ -1,0 +1,178 @@
+"""`QwertyEnsembleClassifier`: many seeds of one network, trained as one run."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._batched import batch_key, fit_batched
+from ._classifier import _FLOAT_DTYPES, QwertyClassifier
+
+
+class QwertyEnsembleClassifier(ClassifierMixin, BaseEstimator):
+    """Average of `n_estimators` QwertyClassifiers that differ only in their seed.
+
+    The members share one configuration (`estimator`) and get their own
+    seeds (weight initialisation and batch order), drawn from
+    `random_state`, and optionally their own bootstrap sample of the rows.
+    They are trained together as one batched run when the configuration
+    allows it (see `qwertyclf.model_selection.BatchedGridSearchCV` for what
+    does), one after the other otherwise; each member ends exactly where
+    its own `fit` would. Probabilities are averaged.
+
+    Parameters
+    ----------
+    estimator : QwertyClassifier, default=None
+        The configuration of every member; None is `QwertyClassifier()`.
+    n_estimators : int, default=10
+        Number of members.
+    bootstrap : bool, default=False
+        Train each member on a bootstrap sample of the rows (with
+        replacement, as many as there are rows).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the members' seeds and bootstrap samples.
+
+    Attributes
+    ----------
+    estimators_ : list of QwertyClassifier
+        The fitted members.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when `X` had string column names.
+
+    Examples
+    --------
+    >>> from qwertyclf import QwertyClassifier, QwertyEnsembleClassifier
+    >>> from qwertyclf.datasets import make_qwerty
+    >>> X, y = make_qwerty(40, random_state=0)
+    >>> ensemble = QwertyEnsembleClassifier(
+    ...     QwertyClassifier(max_epochs=5), n_estimators=4, random_state=0
+    ... ).fit(X, y)
+    >>> len(ensemble.estimators_), ensemble.predict_proba(X[:2]).shape
+    (4, (2, 3))
+    """
+
+    def __init__(
+        self,
+        estimator: QwertyClassifier | None = None,
+        n_estimators: int = 10,
+        bootstrap: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.n_estimators = n_estimators
+        self.bootstrap = bootstrap
+        self.random_state = random_state
+
+    def fit(self, X, y, *, sample_weight=None):
+        """Train every member on `X`, `y` (or its bootstrap sample).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        self : QwertyEnsembleClassifier
+            The fitted ensemble.
+        """
+        n = self.n_estimators
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n_estimators must be an int >= 1, got {n!r}.")
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
+        check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the "
+                f"data, but the data contains only 1 class: {self.classes_[0]!r}."
+            )
+        template = QwertyClassifier() if self.estimator is None else self.estimator
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(2**31 - 1, size=n)
+        members = [clone(template).set_params(random_state=int(s)) for s in seeds]
+        rows = [
+            rng.randint(len(y), size=len(y)) if self.bootstrap else np.arange(len(y))
+            for _ in range(n)
+        ]
+        if batch_key(members[0]) is not None:
+            fitted = fit_batched(members, X, y, rows, sample_weight=sample_weight)
+        else:
+            fitted = [
+                member.fit(
+                    X[r],
+                    y[r],
+                    sample_weight=None
+                    if sample_weight is None
+                    else np.asarray(sample_weight)[r],
+                )
+                for member, r in zip(members, rows, strict=True)
+            ]
+        for result in fitted:
+            if isinstance(result, Exception):
+                raise result
+        self.estimators_ = fitted
+        return self
+
+    def predict_proba(self, X):
+        """Mean of the members' class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities, columns in the order of `classes_`; a member that
+            never saw a class (bootstrap) gives it probability 0.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        proba = np.zeros((X.shape[0], len(self.classes_)))
+        for member in self.estimators_:
+            columns = np.searchsorted(self.classes_, member.classes_)
+            proba[:, columns] += member.predict_proba(X)
+        return proba / len(self.estimators_)
+
+    def predict(self, X):
+        """Class with the highest mean probability.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from `classes_`.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.classifier_tags.multi_class = True
+        return tags
