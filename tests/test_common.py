@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from qwertyclf import QwertyClassifier
+from qwertyclf import QwertyClassifier, QwertyClassifierCV, QwertyEnsembleClassifier
 
 
 def _estimators():
@@ -14,7 +14,21 @@ def _estimators():
     return [
         QwertyClassifier(
             max_epochs=40, batch_size=256, lr=0.05, dtype="float64", random_state=0
-        )
+        ),
+        QwertyClassifierCV(
+            hidden_layer_sizes=[(8,)],
+            lrs=[0.05],
+            batch_size=256,
+            max_epochs=40,
+            cv=2,
+            dtype="float64",
+            random_state=0,
+        ),
+        QwertyEnsembleClassifier(
+            QwertyClassifier(max_epochs=40, batch_size=256, lr=0.05, dtype="float64"),
+            n_estimators=2,
+            random_state=0,
+        ),
     ]
 
 

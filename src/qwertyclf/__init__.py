@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 # name is the module itself. A new export is one line here.
 _LAZY: dict[str, tuple[str, str | None]] = {
     "QwertyClassifier": ("._classifier", "QwertyClassifier"),
+    "QwertyClassifierCV": ("._cv", "QwertyClassifierCV"),
+    "QwertyEnsembleClassifier": ("._ensemble", "QwertyEnsembleClassifier"),
     "QwertyNet": ("._module", "QwertyNet"),
     "load_model": ("._model_io", "load_model"),
     "save_model": ("._model_io", "save_model"),
@@ -25,9 +27,11 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 # Static analysers (type checkers, the documentation generator) read these.
 if TYPE_CHECKING:
     from ._classifier import QwertyClassifier as QwertyClassifier
-    from ._module import QwertyNet as QwertyNet
+    from ._cv import QwertyClassifierCV as QwertyClassifierCV
+    from ._ensemble import QwertyEnsembleClassifier as QwertyEnsembleClassifier
     from ._model_io import load_model as load_model
     from ._model_io import save_model as save_model
+    from ._module import QwertyNet as QwertyNet
 
 __version__: str
 
