@@ -378,7 +378,21 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Softmax of the network's logits.
+            Softmax of the network's logits: float32 when `X` is a float32
+            array, float64 otherwise, as scikit-learn's `MLPClassifier` does.
+            The network computes in its fitted `dtype_` either way; float64
+            rows sum to 1 at float64 precision.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_blobs
+        >>> X, y = make_blobs(60, random_state=0)
+        >>> clf = QwertyClassifier(max_epochs=3, random_state=0).fit(X, y)
+        >>> clf.predict_proba(X[:2]).dtype
+        dtype('float64')
+        >>> clf.predict_proba(X[:2].astype(np.float32)).dtype
+        dtype('float32')
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
@@ -395,10 +409,18 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            Labels taken from `classes_`.
+            Labels taken from `classes_`: the largest logit of each row, the
+            same class as the largest probability (no probabilities are built).
         """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        index = torch.empty(X.shape[0], dtype=torch.int64)
+
+        def keep(rows, logits):
+            index[rows] = torch.argmax(logits, dim=1)
+
+        self._forward_chunks(X, keep)
+        return self.classes_[index.numpy()]
 
     def save(self, path):
         """Write the fitted model to a safetensors file that runs no code on load.
@@ -516,29 +538,110 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        # The output dtype follows X, as in scikit-learn's MLPClassifier.
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        proba = np.empty((X.shape[0], len(self.classes_)), dtype=dtype)
+        out = torch.from_numpy(proba)
+
+        def keep(rows, logits):
+            # The softmax, computed in place in the output (several times
+            # faster than torch.softmax over rows of a few classes) and in its
+            # dtype: float64 rows sum to 1 at float64 precision even when the
+            # network computes in float32.
+            part = out[rows]
+            part.copy_(logits)
+            part.sub_(part.amax(dim=1, keepdim=True)).exp_()
+            part.div_(part.sum(dim=1, keepdim=True))
+
+        self._forward_chunks(X, keep)
+        return proba
+
+    # Rows per forward pass in prediction: large enough that per-call overhead
+    # vanishes, small enough that the layer buffers stay a few MiB.
+    _predict_chunk_rows = 16384
+
+    def _forward_chunks(self, X: np.ndarray, keep) -> None:
+        """Run the fitted network over `X` chunk by chunk; `keep(rows, logits)`.
+
+        No full-size copy of `X` is made: a chunk is used in place when it
+        already has the network's dtype (`dtype_`), else converted on its own.
+        Raises `ValueError` if the logits overflow.
+        """
         module = self.net_.module_
         module.eval()
-        dtype = getattr(torch, self.dtype)
-        proba = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
-        out = torch.from_numpy(proba)
+        name = getattr(self, "dtype_", self.dtype)
+        dtype, np_dtype = getattr(torch, name), np.dtype(name)
+        rows = self._predict_chunk_rows
+        forward = self._chunk_forward(module, rows, dtype, self.device_)
+        staging = None  # reused for chunks that need converting
         with torch.inference_mode():
-            # Converted chunk by chunk: no full-size copy of X, and each
-            # chunk is still in cache when the network reads it.
-            for start in range(0, X.shape[0], INFERENCE_CHUNK):
-                stop = start + INFERENCE_CHUNK
-                chunk = torch.tensor(X[start:stop], dtype=dtype, device=self.device_)
-                # Normalised in float64, so rows sum to 1 at float64 precision.
-                out[start:stop] = torch.softmax(
-                    module(chunk), dim=1, dtype=torch.float64
-                )
-        if not np.isfinite(proba).all():
-            raise ValueError(
-                "The network's outputs overflowed: X holds values up to "
-                f"{np.abs(X).max():.3g}, too large for {self.dtype} arithmetic. "
-                "Scale the features (for example with StandardScaler) or use "
-                "dtype='float64'."
-            )
-        return proba
+            for start in range(0, X.shape[0], rows):
+                part = slice(start, start + rows)
+                chunk = X[part]
+                if not chunk.flags.writeable:
+                    # torch.from_numpy refuses (warns about) read-only memory.
+                    tensor = torch.tensor(chunk, dtype=dtype)
+                elif chunk.dtype == np_dtype and chunk.flags.c_contiguous:
+                    tensor = torch.from_numpy(chunk)
+                else:
+                    if staging is None:
+                        staging = torch.empty(rows, X.shape[1], dtype=dtype)
+                    tensor = staging[: len(chunk)]
+                    tensor.copy_(torch.from_numpy(chunk))
+                logits = forward(tensor.to(self.device_))
+                if not bool(torch.isfinite(logits).all()):
+                    raise ValueError(
+                        "The network's outputs overflowed: X holds values up to "
+                        f"{np.abs(X).max():.3g}, too large for {name} arithmetic. "
+                        "Scale the features (for example with StandardScaler) or "
+                        "use dtype='float64'."
+                    )
+                keep(part, logits)
+
+    @staticmethod
+    def _chunk_forward(module: nn.Module, rows: int, dtype, device):
+        """The module's forward pass, each `Linear` writing into a reused buffer.
+
+        Applies to a CPU `nn.Sequential` of `Linear` layers and parameter-free
+        or eval-mode layers (activations, `BatchNorm1d`, `Dropout`), which is
+        what `QwertyNet` is; it computes what `module(x)` computes (the same
+        `addmm`) without allocating fresh memory for every chunk. Anything
+        else runs `module` itself.
+        """
+        layers = list(module.children())
+        if (
+            device.type != "cpu"
+            or not isinstance(module, nn.Sequential)
+            or any(isinstance(layer, nn.Sequential) for layer in layers)
+            or not any(type(layer) is nn.Linear for layer in layers)
+            or any(p.dtype != dtype for p in module.parameters())
+        ):
+            return module
+        buffers = {
+            i: torch.empty(rows, layer.out_features, dtype=dtype)
+            for i, layer in enumerate(layers)
+            if type(layer) is nn.Linear
+        }
+
+        def forward(x):
+            n = x.shape[0]
+            owned = False  # whether x is one of our buffers, safe to overwrite
+            for i, layer in enumerate(layers):
+                if i in buffers:
+                    out = buffers[i][:n]
+                    if layer.bias is None:
+                        x = torch.mm(x, layer.weight.t(), out=out)
+                    else:
+                        x = torch.addmm(layer.bias, x, layer.weight.t(), out=out)
+                    owned = True
+                elif owned and type(layer) is nn.ReLU:
+                    x = x.relu_()
+                else:
+                    x = layer(x)
+                    owned = False
+            return x
+
+        return forward
 
     def _check_n_classes(self, classes):
         if len(classes) < 2:

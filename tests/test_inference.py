@@ -1,0 +1,89 @@
+"""Prediction: the chunked fast path computes what the network's forward does."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from qwertyclf import QwertyClassifier
+from qwertyclf._module import ACTIVATIONS
+
+FAST = {"max_epochs": 2, "batch_size": 32, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_blobs(300, n_features=5, centers=3, random_state=0)
+    return X, y
+
+
+def reference_proba(clf, X):
+    """The ordinary path: the module's own forward and torch's softmax."""
+    module = clf.net_.module_.eval()
+    with torch.inference_mode():
+        logits = module(torch.tensor(X, dtype=getattr(torch, clf.dtype_)))
+    return torch.softmax(logits.double(), dim=1).numpy()
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("layers", [{}, {"batch_norm": True, "dropout": 0.2}])
+def test_fast_path_matches_the_module(activation, layers, data):
+    X, y = data
+    clf = QwertyClassifier(
+        hidden_layer_sizes=(7, 5), activation=activation, **layers, **FAST
+    ).fit(X, y)
+    # Chunks that do not divide the rows, so the last one is short.
+    clf._predict_chunk_rows = 64
+    expected = reference_proba(clf, X)
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-6, atol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[expected.argmax(1)])
+
+
+@pytest.mark.parametrize("model_dtype", ["float32", "float64"])
+def test_output_dtype_follows_the_input_like_scikit_learn(model_dtype, data):
+    X, y = data
+    clf = QwertyClassifier(dtype=model_dtype, **FAST).fit(X, y)
+    X32 = X.astype(np.float32)
+    proba64, proba32 = clf.predict_proba(X), clf.predict_proba(X32)
+    assert proba64.dtype == np.float64
+    assert proba32.dtype == np.float32
+    np.testing.assert_allclose(proba32, proba64, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(proba64.sum(axis=1), 1, rtol=1e-12)
+    for X_in in (X, X32, X.tolist()):
+        np.testing.assert_array_equal(
+            clf.predict(X_in), clf.classes_[proba64.argmax(1)]
+        )
+
+
+def test_input_is_left_untouched_and_unusual_layouts_work(data):
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, y)
+    X32 = X.astype(np.float32)
+    copy = X32.copy()
+    expected = clf.predict_proba(X32)
+    np.testing.assert_array_equal(X32, copy)
+    read_only = X32.copy()
+    read_only.flags.writeable = False
+    fortran = np.asfortranarray(X32)
+    strided = np.repeat(X32, 2, axis=0)[::2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for layout in (read_only, fortran, strided):
+            np.testing.assert_array_equal(clf.predict_proba(layout), expected)
+
+
+def test_predict_reports_overflow(data):
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="overflowed"):
+        clf.predict(np.full((2, X.shape[1]), 1e300))
+
+
+def test_prediction_uses_the_fitted_dtype(data):
+    X, y = data
+    clf = QwertyClassifier(dtype="float64", **FAST).fit(X, y)
+    expected = clf.predict_proba(X)
+    clf.set_params(dtype="float32")
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
