@@ -440,7 +440,7 @@ def test_decision_regions_from_estimator(clf, data):
     assert isinstance(disp.boundary_display_, DecisionBoundaryDisplay)
     assert isinstance(disp.surface_, QuadContourSet)
     np.testing.assert_allclose(
-        disp.boundary_display_.multiclass_colors_[:, :3], np.array(SET2)[:3, :3]
+        np.asarray(disp.surface_.get_cmap().colors)[:3, :3], np.array(SET2)[:3, :3]
     )
     np.testing.assert_array_equal(disp.misclassified, clf.predict(X) != y)
     np.testing.assert_array_equal(disp.circles_.get_offsets(), X[disp.misclassified])
@@ -474,7 +474,7 @@ def test_decision_regions_binary_uses_class_colours(data):
         est, X, y2, grid_resolution=20, plot_method="pcolormesh"
     )
     assert disp.surface_.get_cmap().colors[1][:3] == pytest.approx(SET2[1][:3])
-    assert disp.surface_.get_array().shape == (20, 20)
+    assert disp.surface_.get_array().size == 20 * 20
 
 
 def test_decision_regions_more_features_held_fixed():

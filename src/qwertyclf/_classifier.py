@@ -343,7 +343,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             "activation": module.activation,
             "batch_norm": module.batch_norm,
             "dropout": module.dropout,
-            "optimizer": type(self.net_.optimizer_),
+            "optimizer": self.net_.optimizer,
             "dtype": self.dtype_,
             "device": self.device_,
         }
