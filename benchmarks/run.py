@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE))
 
 import cases  # noqa: E402
 import numpy as np  # noqa: E402
+import search_cases  # noqa: E402
 import sklearn  # noqa: E402
 import skorch  # noqa: E402
 import threadpoolctl  # noqa: E402
@@ -168,6 +169,7 @@ def main(argv=None) -> int:
     memory = json.loads(probe.stdout)
     print("(d) grid search ...", flush=True)
     sections["d"] = cases.case_grid(repeats, folds=folds, epochs=epochs)
+    search_lines = search_cases.run_all(repeats, quick=args.quick)
 
     lines = [
         "# Benchmarks",
@@ -202,6 +204,7 @@ def main(argv=None) -> int:
         "float64 and y).",
         "",
     ]
+    lines += search_lines
     text = "\n".join(lines)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)

@@ -1,0 +1,251 @@
+"""Benchmark cases for batched model selection: (e) grid search, (f) cost per
+model against the number of models trained together, (g) QwertyClassifierCV
+and QwertyEnsembleClassifier against one default network.
+
+`run.py` calls `run_all` and appends the Markdown it returns; run this file
+on its own to time these cases only:
+
+    python benchmarks/search_cases.py            # full sizes
+    python benchmarks/search_cases.py --quick    # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import cases  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import log_loss  # noqa: E402
+from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
+from sklearn.neural_network import MLPClassifier  # noqa: E402
+
+from qwertyclf import (  # noqa: E402
+    QwertyClassifier,
+    QwertyClassifierCV,
+    QwertyEnsembleClassifier,
+)
+from qwertyclf._batched import fit_batched  # noqa: E402
+from qwertyclf.datasets import make_gaussian_classes, make_qwerty  # noqa: E402
+from qwertyclf.model_selection import BatchedGridSearchCV  # noqa: E402
+
+GRID = {
+    "hidden_layer_sizes": [(8,), (16,), (8, 8)],
+    "activation": ["relu", "tanh"],
+}
+
+
+def case_batched_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs=2):
+    """(e) The grid of case (d), batched, beside GridSearchCV of both models."""
+    X, y = make_qwerty(random_state=42)
+    searches = {
+        "BatchedGridSearchCV(QwertyClassifier)": BatchedGridSearchCV(
+            QwertyClassifier(max_epochs=epochs, random_state=0),
+            {**GRID, "lr": [0.01, 0.003]},
+            cv=folds,
+            n_jobs=n_jobs,
+        ),
+        "GridSearchCV(QwertyClassifier)": GridSearchCV(
+            QwertyClassifier(max_epochs=epochs, random_state=0),
+            {**GRID, "lr": [0.01, 0.003]},
+            cv=folds,
+            n_jobs=n_jobs,
+        ),
+        "GridSearchCV(MLPClassifier)": GridSearchCV(
+            cases.mlp((8,), 16, epochs, 0.01),
+            {**GRID, "learning_rate_init": [0.01, 0.003]},
+            cv=folds,
+            n_jobs=n_jobs,
+        ),
+    }
+    rows = []
+    for name, search in searches.items():
+        seconds, fitted = cases.timed(lambda search=search: search.fit(X, y), repeats)
+        rows.append(
+            cases.Row(
+                "e",
+                name,
+                seconds,
+                rows=len(fitted.cv_results_["params"]) * folds,
+                accuracy=float(fitted.best_score_),
+                notes={"best_params": fitted.best_params_},
+            )
+        )
+    return rows
+
+
+def case_cost_per_model(repeats: int, sizes=(1, 10, 100, 1000), epochs: int = 100):
+    """(f) Seconds per model when K lecture networks train as one run."""
+    X, y = make_qwerty(random_state=42)
+    X, y = X[:720], y[:720]
+    rng = np.random.RandomState(0)
+    serial, _ = cases.timed(
+        lambda: QwertyClassifier(max_epochs=epochs, random_state=0).fit(X, y), repeats
+    )
+    rows = [cases.Row("f", "1 ordinary fit", serial, rows=1)]
+    for K in sizes:
+        models = [
+            QwertyClassifier(
+                max_epochs=epochs,
+                lr=float(lr),
+                hidden_layer_sizes=(int(width),),
+                random_state=k,
+            )
+            for k, (lr, width) in enumerate(
+                zip(
+                    10 ** rng.uniform(-3, -1.5, K),
+                    rng.choice([4, 8, 16], K),
+                    strict=True,
+                )
+            )
+        ]
+        seconds, _ = cases.timed(
+            lambda models=models: fit_batched(models, X, y), repeats
+        )
+        label = "1 model" if K == 1 else f"{K} models"
+        rows.append(cases.Row("f", f"{label}, one run", seconds, rows=K))
+    return rows
+
+
+def case_cv(repeats: int, n_samples: int = 3000, epochs: int = 100):
+    """(g) QwertyClassifierCV and a 10-net ensemble beside one default network."""
+    bunch = make_gaussian_classes(
+        n_samples,
+        n_classes=10,
+        n_features=20,
+        covariances=16.0,
+        random_state=0,
+        return_X_y=False,
+    )
+    X_train, X_test, y_train, y_test = train_test_split(
+        bunch.data, bunch.target, test_size=0.3, random_state=0, stratify=bunch.target
+    )
+    contenders = {
+        "QwertyClassifier() (default)": QwertyClassifier(
+            max_epochs=epochs, random_state=0
+        ),
+        "QwertyClassifierCV()": QwertyClassifierCV(max_epochs=epochs, random_state=0),
+        "QwertyEnsembleClassifier(n_estimators=10)": QwertyEnsembleClassifier(
+            QwertyClassifier(max_epochs=epochs), n_estimators=10, random_state=0
+        ),
+        "MLPClassifier() (default)": MLPClassifier(max_iter=epochs, random_state=0),
+    }
+    rows = []
+    for name, model in contenders.items():
+        seconds, fitted = cases.timed(
+            lambda model=model: model.fit(X_train, y_train), repeats
+        )
+        proba = fitted.predict_proba(X_test)
+        rows.append(
+            cases.Row(
+                "g",
+                name,
+                seconds,
+                rows=len(X_train),
+                accuracy=float(fitted.score(X_test, y_test)),
+                notes={
+                    "log_loss": float(log_loss(y_test, proba)),
+                    "best_params": getattr(fitted, "best_params_", None),
+                },
+            )
+        )
+    bayes = float(bunch.bayes_estimator.score(X_test, y_test))
+    return rows, bayes
+
+
+def _runs(row) -> str:
+    return ", ".join(f"{s:.3f}" for s in row.seconds)
+
+
+def run_all(repeats: int, quick: bool = False) -> list[str]:
+    """Run (e), (f) and (g); return their Markdown sections."""
+    folds, epochs = (2, 5) if quick else (5, 100)
+    sizes = (1, 8) if quick else (1, 10, 100, 1000)
+    print("(e) batched grid search ...", flush=True)
+    grid = case_batched_grid(repeats, folds=folds, epochs=epochs)
+    print("(f) cost per model ...", flush=True)
+    cost = case_cost_per_model(repeats, sizes=sizes, epochs=epochs)
+    print("(g) QwertyClassifierCV ...", flush=True)
+    cv_rows, bayes = case_cv(repeats, n_samples=600 if quick else 3000, epochs=epochs)
+
+    batched, qwerty, mlp = grid
+    lines = [
+        "",
+        f"## (e) Batched grid search: 12 candidates x {folds} folds on the lecture "
+        "data, n_jobs=2",
+        "",
+        "| search | median time (s) | time vs GridSearchCV(QwertyClassifier) "
+        "| time vs GridSearchCV(MLPClassifier) | best score | runs (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in grid:
+        lines.append(
+            f"| {row.contender} | {row.median:.3f} | "
+            f"{row.median / qwerty.median:.2f}x | {row.median / mlp.median:.2f}x | "
+            f"{row.accuracy:.3f} | {_runs(row)} |"
+        )
+    same = batched.notes["best_params"] == qwerty.notes["best_params"]
+    lines += [
+        "",
+        f"Best parameters of the batched search: `{batched.notes['best_params']}` "
+        f"({'the same as' if same else 'different from'} GridSearchCV's).",
+        "",
+        f"## (f) Cost per model: K lecture networks ({epochs} epochs, widths 4-16, "
+        "learning rates 1e-3 to 3e-2) trained as one batched run, one process",
+        "",
+        "| models | median time (s) | seconds per model | per model vs one "
+        "ordinary fit | runs (s) |",
+        "|---|---|---|---|---|",
+    ]
+    one = cost[0].median
+    for row in cost:
+        per_model = row.median / row.rows
+        lines.append(
+            f"| {row.contender} | {row.median:.3f} | {per_model:.4f} | "
+            f"{per_model / one:.3f}x | {_runs(row)} |"
+        )
+    default = cv_rows[0]
+    lines += [
+        "",
+        "## (g) QwertyClassifierCV and QwertyEnsembleClassifier: "
+        "make_gaussian_classes, 10 classes x 20 features, "
+        "70/30 split",
+        "",
+        f"Bayes-optimal accuracy on the test rows: {bayes:.3f}.",
+        "",
+        "| model | median fit time (s) | time vs one default fit | test accuracy "
+        "| test log-loss | runs (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in cv_rows:
+        lines.append(
+            f"| {row.contender} | {row.median:.3f} | "
+            f"{row.median / default.median:.2f}x | {row.accuracy:.3f} | "
+            f"{row.notes['log_loss']:.3f} | {_runs(row)} |"
+        )
+    chosen = cv_rows[1].notes["best_params"]
+    lines += ["", f"QwertyClassifierCV chose `{chosen}`.", ""]
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args(argv)
+    cases.quiet()
+    cases.WARM_UP = not args.quick
+    repeats = args.repeats or (1 if args.quick else 3)
+    start = time.perf_counter()
+    print("\n".join(run_all(repeats, quick=args.quick)))
+    print(f"\n({time.perf_counter() - start:.0f} s in all)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
