@@ -47,7 +47,7 @@ def test_every_public_name_resolves(name):
 
 def test_public_names_are_the_real_objects():
     from qwertyclf._classifier import QwertyClassifier
-    from qwertyclf._persistence import load_model
+    from qwertyclf._model_io import load_model
 
     assert qwertyclf.QwertyClassifier is QwertyClassifier
     assert qwertyclf.load_model is load_model

@@ -387,7 +387,7 @@ def run_fit(args: argparse.Namespace) -> int:
 def load(path: Path) -> Any:
     """A fitted model from a `.safetensors` file; one-line errors if it is not one."""
     check_readable(path, "a model file")
-    from qwertyclf._persistence import load_model
+    from qwertyclf._model_io import load_model
 
     try:
         return load_model(path)

@@ -1,0 +1,379 @@
+"""Export `QwertyClassifier` to ONNX through skl2onnx.
+
+Importing this module registers a skl2onnx converter for `QwertyClassifier`, so
+`skl2onnx.to_onnx` converts a fitted classifier, or any fitted scikit-learn
+`Pipeline` that contains one (scalers, column transformers, string labels),
+into one ONNX graph. The graph has skl2onnx's usual classifier outputs: `label`
+and `probabilities`, the latter a list of `{label: probability}` maps unless
+the `zipmap` option is False (then a matrix, columns in the order of
+`classes_`). onnxruntime runs it without Python, PyTorch or scikit-learn.
+
+Every hidden activation of `QwertyNet` is supported, and batch normalisation
+(folded into the linear layer before it); dropout is left out, as in
+prediction. Needs the `onnx` extra: `pip install "qwertyclf[onnx]"`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sklearn.datasets import make_blobs
+>>> from sklearn.pipeline import make_pipeline
+>>> from sklearn.preprocessing import StandardScaler
+>>> from skl2onnx import to_onnx
+>>> from qwertyclf import QwertyClassifier
+>>> import qwertyclf.onnx  # registers the converter
+>>> X, y = make_blobs(90, random_state=0)
+>>> X = X.astype(np.float32)
+>>> pipe = make_pipeline(StandardScaler(), QwertyClassifier(max_epochs=5))
+>>> onx = to_onnx(pipe.fit(X, y), X[:1], options={"zipmap": False})
+>>> [output.name for output in onx.graph.output]
+['label', 'probabilities']
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from onnx import TensorProto
+from skl2onnx import update_registered_converter
+from skl2onnx.common._apply_operation import apply_cast, apply_reshape
+from skl2onnx.common.data_types import FloatTensorType, guess_proto_type
+from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ._classifier import QwertyClassifier
+
+__all__ = ["convert_qwerty_classifier", "save_onnx", "to_onnx"]
+
+ALIAS = "QwertyclfQwertyClassifier"
+# torch's SELU constants, more digits than ONNX's float defaults.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def convert_qwerty_classifier(scope, operator, container) -> None:
+    """skl2onnx converter: the graph of a fitted `QwertyClassifier`.
+
+    Called by skl2onnx, not directly: it writes the network's layers as ONNX
+    nodes, then a softmax for `probabilities` and an arg-max over `classes_`
+    for `label`, as skl2onnx's own `MLPClassifier` converter does.
+
+    Parameters
+    ----------
+    scope : skl2onnx.common._topology.Scope
+        Names in the graph.
+    operator : skl2onnx.common._topology.Operator
+        `operator.raw_operator` is the fitted classifier.
+    container : skl2onnx.common._container.ModelComponentContainer
+        Receives the nodes and weights.
+
+    Raises
+    ------
+    NotImplementedError
+        For a layer this converter does not know (a network that is not a
+        `QwertyNet`, or an activation added without a converter rule).
+    """
+    clf = operator.raw_operator
+    proto_dtype = guess_proto_type(operator.inputs[0].type)
+    if proto_dtype != TensorProto.DOUBLE:
+        proto_dtype = TensorProto.FLOAT
+    np_dtype = np.float64 if proto_dtype == TensorProto.DOUBLE else np.float32
+    graph = _Graph(scope, container, proto_dtype, np_dtype)
+
+    x = scope.get_unique_variable_name("cast_input")
+    apply_cast(scope, operator.inputs[0].full_name, x, container, to=proto_dtype)
+    logits = graph.network(_network(clf), x)
+    container.add_node(
+        "Softmax",
+        logits,
+        operator.outputs[1].full_name,
+        axis=1,
+        name=scope.get_unique_operator_name("Softmax"),
+    )
+    _labels(scope, container, clf.classes_, operator)
+
+
+def _network(clf) -> nn.Module:
+    check_is_fitted(clf)
+    return clf.net_.module_
+
+
+class _Graph:
+    """Adds the nodes of a network's layers to a skl2onnx container."""
+
+    def __init__(self, scope, container, proto_dtype, np_dtype) -> None:
+        self.scope = scope
+        self.container = container
+        self.proto_dtype = proto_dtype
+        self.np_dtype = np_dtype
+
+    def constant(self, name: str, value: Any) -> str:
+        array = np.asarray(value, dtype=self.np_dtype)
+        unique = self.scope.get_unique_variable_name(name)
+        self.container.add_initializer(
+            unique, self.proto_dtype, list(array.shape), array.ravel().tolist()
+        )
+        return unique
+
+    def node(self, op_type: str, inputs: list[str] | str, **attributes) -> str:
+        output = self.scope.get_unique_variable_name(op_type.lower())
+        self.container.add_node(
+            op_type,
+            inputs,
+            output,
+            name=self.scope.get_unique_operator_name(op_type),
+            **attributes,
+        )
+        return output
+
+    def network(self, module: nn.Module, x: str) -> str:
+        """The nodes of `module`'s layers applied to `x`; returns the logits."""
+        layers = list(module.children()) if isinstance(module, nn.Sequential) else []
+        if not layers:
+            raise NotImplementedError(
+                f"Cannot convert a network of type {type(module).__name__} to ONNX: "
+                "expected a QwertyNet (a sequence of layers)."
+            )
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if type(layer) is nn.Linear:
+                weight, bias = _numpy(layer.weight), _bias(layer)
+                following = layers[i + 1] if i + 1 < len(layers) else None
+                if isinstance(following, nn.BatchNorm1d):
+                    weight, bias = _fold_batch_norm(weight, bias, following)
+                    i += 1
+                x = self.node(
+                    "Gemm",
+                    [x, self.constant("weight", weight), self.constant("bias", bias)],
+                    transB=1,
+                )
+            elif isinstance(layer, nn.Dropout):
+                pass  # the identity in prediction
+            else:
+                x = self.activation(layer, x)
+            i += 1
+        return x
+
+    def activation(self, layer: nn.Module, x: str) -> str:
+        """The nodes of one activation layer, computing what torch computes."""
+        kind = type(layer)
+        if kind is nn.ReLU:
+            return self.node("Relu", x)
+        if kind is nn.LeakyReLU:
+            return self.node("LeakyRelu", x, alpha=float(layer.negative_slope))
+        if kind is nn.ReLU6:
+            return self.node(
+                "Clip", [x, self.constant("zero", 0.0), self.constant("six", 6.0)]
+            )
+        if kind is nn.Tanh:
+            return self.node("Tanh", x)
+        if kind is nn.Sigmoid:
+            return self.node("Sigmoid", x)
+        if kind is nn.ELU:
+            return self.node("Elu", x, alpha=float(layer.alpha))
+        if kind is nn.SELU:
+            return self.node("Selu", x, alpha=_SELU_ALPHA, gamma=_SELU_SCALE)
+        if kind is nn.SiLU:
+            return self.node("Mul", [x, self.node("Sigmoid", x)])
+        if kind is nn.GELU:
+            return self._gelu(x, layer.approximate)
+        raise NotImplementedError(
+            f"Cannot convert a {kind.__name__} layer to ONNX; qwertyclf.onnx knows "
+            "ReLU, LeakyReLU, ReLU6, Tanh, Sigmoid, ELU, SELU, SiLU, GELU, "
+            "BatchNorm1d after a Linear layer, and Dropout."
+        )
+
+    def _gelu(self, x: str, approximate: str) -> str:
+        # Written with Erf (or Tanh) rather than ONNX's Gelu, which needs opset 20.
+        if approximate == "tanh":
+            cube = self.node("Mul", [x, self.node("Mul", [x, x])])
+            inner = self.node(
+                "Add", [x, self.node("Mul", [cube, self.constant("c", 0.044715)])]
+            )
+            scaled = self.node(
+                "Mul", [inner, self.constant("sqrt_2_over_pi", np.sqrt(2 / np.pi))]
+            )
+            gate = self.node("Tanh", scaled)
+        else:
+            gate = self.node(
+                "Erf", self.node("Mul", [x, self.constant("rsqrt2", 1 / np.sqrt(2))])
+            )
+        one_plus = self.node("Add", [gate, self.constant("one", 1.0)])
+        half_x = self.node("Mul", [x, self.constant("half", 0.5)])
+        return self.node("Mul", [half_x, one_plus])
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().double().numpy()
+
+
+def _bias(layer: nn.Linear) -> np.ndarray:
+    if layer.bias is None:
+        return np.zeros(layer.out_features)
+    return _numpy(layer.bias)
+
+
+def _fold_batch_norm(
+    weight: np.ndarray, bias: np.ndarray, norm: nn.BatchNorm1d
+) -> tuple[np.ndarray, np.ndarray]:
+    """The linear layer that computes `norm(linear(x))` in evaluation mode.
+
+    Examples
+    --------
+    >>> norm = nn.BatchNorm1d(2).eval()
+    >>> w, b = _fold_batch_norm(np.eye(2), np.zeros(2), norm)
+    >>> np.round(w, 4).tolist(), b.tolist()
+    ([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0])
+    """
+    if norm.running_mean is None or norm.running_var is None:
+        raise NotImplementedError(
+            "Cannot convert a BatchNorm1d layer without running statistics "
+            "(track_running_stats=False) to ONNX."
+        )
+    scale = 1 / np.sqrt(_numpy(norm.running_var) + norm.eps)
+    if norm.affine:
+        scale = scale * _numpy(norm.weight)
+        shift = _numpy(norm.bias)
+    else:
+        shift = np.zeros_like(scale)
+    return weight * scale[:, None], (bias - _numpy(norm.running_mean)) * scale + shift
+
+
+def _labels(scope, container, classes: np.ndarray, operator) -> None:
+    """`label`: the class of the largest probability, typed as skl2onnx types it."""
+    if classes.dtype.kind in "biuf":
+        # Numbers and booleans: int64 labels, as skl2onnx's own converters give.
+        class_type, values = TensorProto.INT32, classes.astype(np.int32)
+    else:
+        class_type = TensorProto.STRING
+        values = np.array([str(label).encode("utf-8") for label in classes])
+    classes_name = scope.get_unique_variable_name("classes")
+    container.add_initializer(classes_name, class_type, values.shape, values.tolist())
+    argmax = scope.get_unique_variable_name("argmax_output")
+    container.add_node(
+        "ArgMax",
+        operator.outputs[1].full_name,
+        argmax,
+        axis=1,
+        name=scope.get_unique_operator_name("ArgMax"),
+    )
+    picked = scope.get_unique_variable_name("array_feature_extractor_result")
+    container.add_node(
+        "ArrayFeatureExtractor",
+        [classes_name, argmax],
+        picked,
+        op_domain="ai.onnx.ml",
+        name=scope.get_unique_operator_name("ArrayFeatureExtractor"),
+    )
+    label = operator.outputs[0].full_name
+    if class_type == TensorProto.STRING:
+        apply_reshape(scope, picked, label, container, desired_shape=(-1,))
+        return
+    flat = scope.get_unique_variable_name("reshaped_result")
+    apply_reshape(scope, picked, flat, container, desired_shape=(-1,))
+    apply_cast(scope, flat, label, container, to=TensorProto.INT64)
+
+
+def to_onnx(
+    estimator: QwertyClassifier,
+    *,
+    zipmap: bool | str = False,
+    target_opset: int | None = None,
+    name: str = "X",
+):
+    """Convert a fitted `QwertyClassifier` on its own to an ONNX model.
+
+    For a `Pipeline`, call `skl2onnx.to_onnx(pipeline, X[:1])` directly; this
+    function only spares giving a sample row, since the classifier knows its
+    number of features.
+
+    Parameters
+    ----------
+    estimator : QwertyClassifier
+        A fitted classifier.
+    zipmap : bool or "columns", default=False
+        skl2onnx's option: False gives `probabilities` as a matrix, True as
+        one `{label: probability}` map per row, "columns" as one output per
+        class.
+    target_opset : int, default=None
+        ONNX opset; None takes the newest skl2onnx supports.
+    name : str, default="X"
+        Name of the float input of shape `(n_rows, n_features_in_)`.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model, with outputs `label` and `probabilities`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> X, y = make_blobs(60, random_state=0)
+    >>> onx = to_onnx(QwertyClassifier(max_epochs=3).fit(X, y))
+    >>> onx.graph.input[0].name
+    'X'
+    """
+    from skl2onnx import to_onnx as convert
+
+    check_is_fitted(estimator)
+    return convert(
+        estimator,
+        initial_types=[(name, FloatTensorType([None, estimator.n_features_in_]))],
+        options={id(estimator): {"zipmap": zipmap}},
+        target_opset=target_opset,
+    )
+
+
+def save_onnx(
+    estimator: QwertyClassifier,
+    path: str | os.PathLike,
+    *,
+    zipmap: bool | str = False,
+    target_opset: int | None = None,
+) -> Path:
+    """Write a fitted `QwertyClassifier` as an ONNX file.
+
+    Parameters
+    ----------
+    estimator : QwertyClassifier
+        A fitted classifier.
+    path : str or path-like
+        Destination, conventionally ending in `.onnx`.
+    zipmap : bool or "columns", default=False
+        See `to_onnx`.
+    target_opset : int, default=None
+        ONNX opset; None takes the newest skl2onnx supports.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from sklearn.datasets import make_blobs
+    >>> X, y = make_blobs(60, random_state=0)
+    >>> clf = QwertyClassifier(max_epochs=3).fit(X, y)
+    >>> path = save_onnx(clf, pathlib.Path(tempfile.mkdtemp()) / "clf.onnx")
+    >>> path.stat().st_size > 0
+    True
+    """
+    path = Path(path)
+    model = to_onnx(estimator, zipmap=zipmap, target_opset=target_opset)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+update_registered_converter(
+    QwertyClassifier,
+    ALIAS,
+    calculate_linear_classifier_output_shapes,
+    convert_qwerty_classifier,
+    options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
+)

@@ -1,0 +1,125 @@
+"""ONNX export: onnxruntime gives the labels and probabilities of `predict`."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skl2onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import pandas as pd  # noqa: E402
+from skl2onnx import to_onnx  # noqa: E402
+from sklearn.compose import ColumnTransformer  # noqa: E402
+from sklearn.datasets import make_blobs  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import MinMaxScaler, StandardScaler  # noqa: E402
+
+from qwertyclf import QwertyClassifier  # noqa: E402
+from qwertyclf._module import ACTIVATIONS  # noqa: E402
+from qwertyclf.cli import main  # noqa: E402
+from qwertyclf.onnx import save_onnx  # noqa: E402
+
+FAST = {"max_epochs": 3, "batch_size": 32, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_blobs(240, n_features=4, centers=3, cluster_std=2.0, random_state=0)
+    return X.astype(np.float32), y
+
+
+def run(onx, X, **inputs):
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    feeds = inputs or {session.get_inputs()[0].name: X}
+    return session.run(None, feeds)
+
+
+def assert_same(model, onx, X, **inputs):
+    label, proba = run(onx, X, **inputs)
+    source = X if not inputs else pd.DataFrame({k: v[:, 0] for k, v in inputs.items()})
+    np.testing.assert_array_equal(label, model.predict(source))
+    np.testing.assert_allclose(proba, model.predict_proba(source), atol=1e-5)
+    return proba
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_every_activation(activation, data):
+    X, y = data
+    clf = QwertyClassifier(
+        hidden_layer_sizes=(8, 6), activation=activation, **FAST
+    ).fit(X, y)
+    assert_same(clf, to_onnx(clf, X[:1], options={"zipmap": False}), X)
+
+
+def test_batch_norm_dropout_and_float64(data):
+    X, y = data
+    clf = QwertyClassifier(
+        hidden_layer_sizes=(8,), batch_norm=True, dropout=0.3, dtype="float64", **FAST
+    ).fit(X, y)
+    assert_same(clf, to_onnx(clf, X[:1], options={"zipmap": False}), X)
+    X64 = X.astype(np.float64)
+    _, proba = run(to_onnx(clf, X64[:1], options={"zipmap": False}), X64)
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba, clf.predict_proba(X64), atol=1e-10)
+
+
+def test_pipeline_with_string_labels_and_zipmap(data):
+    X, y = data
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    pipe = make_pipeline(StandardScaler(), QwertyClassifier(**FAST)).fit(X, labels)
+    label, maps = run(to_onnx(pipe, X[:1]), X)
+    np.testing.assert_array_equal(label, pipe.predict(X))
+    proba = np.array([[row[c] for c in pipe.classes_] for row in maps])
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), atol=1e-5)
+
+
+def test_column_transformer_on_a_data_frame(data):
+    X, y = data
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    pipe = make_pipeline(
+        ColumnTransformer(
+            [("std", StandardScaler(), ["a", "b"]), ("mm", MinMaxScaler(), ["c", "d"])]
+        ),
+        QwertyClassifier(**FAST),
+    ).fit(frame, y + 10)
+    onx = to_onnx(pipe, frame[:1], options={"zipmap": False})
+    inputs = {c: frame[[c]].to_numpy() for c in frame.columns}
+    assert_same(pipe, onx, X, **inputs)
+
+
+def test_binary_problem(data):
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, y == 0)
+    onx = to_onnx(clf, X[:1], options={"zipmap": False})
+    label, proba = run(onx, X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_array_equal(label.astype(bool), clf.predict(X))
+
+
+def test_unknown_layer_is_a_clear_error(data):
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, y)
+    clf.net_.module_[1] = __import__("torch").nn.Softplus()
+    with pytest.raises(NotImplementedError, match="Softplus"):
+        to_onnx(clf, X[:1])
+
+
+def test_export_command(data, tmp_path, capsys):
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, y)
+    model = clf.save(tmp_path / "m.safetensors")
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(model), str(out)]) == 0
+    assert "Wrote" in capsys.readouterr().out
+    onx = __import__("onnx").load(str(out))
+    assert_same(clf, onx, X)
+    assert main(["export", str(model), str(tmp_path / "m.txt")]) == 2
+    assert ".onnx" in capsys.readouterr().err
+
+
+def test_save_onnx(data, tmp_path):
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, y)
+    path = save_onnx(clf, tmp_path / "c.onnx", zipmap=False)
+    assert_same(clf, __import__("onnx").load(str(path)), X)
