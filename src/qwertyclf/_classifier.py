@@ -318,6 +318,8 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             # hyperparameters apply; skorch updates the optimizer's param
             # groups in place and keeps its state.
             net = self.net_
+            if "optimizer_" not in vars(net):
+                net.initialize()  # a loaded model has only its module so far
             params = self._training_params()
             # skorch's set_params refuses iterator options on an initialized
             # net; they are plain attributes read at the start of each fit.
