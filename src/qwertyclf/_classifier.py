@@ -25,6 +25,7 @@ from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 from torch import nn
 
+from ._labels import encode_labels
 from ._module import QwertyNet, check_architecture
 from ._persistence import ModelState, read_model, restore_net, write_model
 from ._training import (
@@ -654,16 +655,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
 
     def _encode(self, y, name):
         """Map labels to indices into `classes_`, rejecting unknown ones."""
-        y_enc = np.searchsorted(self.classes_, y)
-        y_enc = np.clip(y_enc, 0, len(self.classes_) - 1)
-        unknown = self.classes_[y_enc] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"{name} contains labels that are not among the fitted classes: "
-                f"{np.unique(np.asarray(y)[unknown])!r}; known classes are "
-                f"{self.classes_!r}."
-            )
-        return y_enc
+        return encode_labels(y, self.classes_, name=name, what="fitted classes")
 
     def _sample_weight(self, X, y, sample_weight):
         """Combine `sample_weight` and `class_weight` into row weights of mean 1.

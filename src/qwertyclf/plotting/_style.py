@@ -18,6 +18,8 @@ from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
+from qwertyclf._labels import encode_labels
+
 # The palette of the notebook the qwerty data come from.
 CMAP = "Set2"
 PREDICTED_COLOR = "tab:blue"
@@ -55,23 +57,7 @@ def resolve_classes(
 
 def encode(y: ArrayLike, classes: np.ndarray, *, name: str = "y") -> np.ndarray:
     """Position of each label of `y` in `classes`; ValueError for unknown labels."""
-    y = np.asarray(y)
-    order = np.argsort(classes, kind="stable")
-    sorted_classes = classes[order]
-    try:
-        pos = np.searchsorted(sorted_classes, y)
-    except TypeError as exc:  # e.g. int labels checked against str classes
-        raise ValueError(
-            f"{name} holds labels of another type than the classes {classes.tolist()}."
-        ) from exc
-    pos = np.clip(pos, 0, len(classes) - 1)
-    unknown = sorted_classes[pos] != y
-    if np.any(unknown):
-        raise ValueError(
-            f"{name} holds labels not among the classes {classes.tolist()}: "
-            f"{np.unique(y[unknown]).tolist()}. Pass labels= with every class."
-        )
-    return order[pos]
+    return encode_labels(y, classes, name=name, hint=" Pass labels= with every class.")
 
 
 def check_labels(*ys: ArrayLike, names: Sequence[str]) -> list[np.ndarray]:

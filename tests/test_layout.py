@@ -1,0 +1,105 @@
+"""The package's modules depend on each other without cycles.
+
+Data -> estimator -> diagnostics -> command line and docs, never backwards: a
+module may import another only if that one does not (directly or through
+others) import it back. Imports inside functions count too, since a deferred
+import is still a dependency.
+"""
+
+import ast
+from pathlib import Path
+
+import qwertyclf
+
+PACKAGE = Path(qwertyclf.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = ["qwertyclf", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, name: str, modules: set[str]) -> set[str]:
+    """The package modules that the module `name` at `path` imports."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0]
+                base = f"{anchor}.{base}" if base else anchor
+            # `from pkg import module` depends on the module; `from pkg import
+            # name` on the package.
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                for alias in node.names
+            ]
+        else:
+            continue
+        found.update(t for t in targets if t in modules)
+    # A module's own packages are imported before it in any case.
+    ancestors = {name.rsplit(".", i)[0] for i in range(name.count(".") + 1)}
+    return found - ancestors
+
+
+def import_graph() -> dict[str, set[str]]:
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: _imports(path, name, set(paths)) for name, path in paths.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle through each strongly connected group of modules (Tarjan)."""
+    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_the_graph_sees_known_edges():
+    graph = import_graph()
+    assert "qwertyclf._training" in graph["qwertyclf._classifier"]
+    assert "qwertyclf._module" in graph["qwertyclf._backprop"]
+
+
+def test_cycle_detection_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [
+        ["a", "b", "c"]
+    ]
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    # The package's own __init__ only re-exports; submodules must not import it.
+    cycles = _cycles(graph)
+    assert cycles == [], f"modules importing each other: {cycles}"
+
+
+def test_persistence_sits_below_the_estimator():
+    graph = import_graph()
+    assert "qwertyclf._classifier" not in graph["qwertyclf._persistence"]
