@@ -113,7 +113,12 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     verbose : int, default=0
         0 is silent, 1 prints a table row per epoch, 2 adds a progress bar.
     warm_start : bool, default=False
-        Continue from the fitted weights on the next call to `fit`.
+        Continue from the fitted weights on the next call to `fit`, with the
+        current `lr`, `weight_decay`, `batch_size`, `max_epochs`, `shuffle`,
+        `callbacks`, early stopping and `verbose` (the optimizer keeps its
+        state). A different architecture, activation, batch norm, dropout,
+        optimizer, dtype or device raises `ValueError`: set
+        `warm_start=False` to train a new network.
 
     Attributes
     ----------
@@ -239,6 +244,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
 
     def partial_fit(self, X, y, classes=None, *, sample_weight=None):
         """Train the network for one more epoch on `X`, `y`.
+
+        As in scikit-learn, settings that need the whole data set are refused
+        here: `early_stopping=True`, `validation_fraction` and
+        `class_weight="balanced"` raise `ValueError` (pass class weights as a
+        dict instead).
 
         Parameters
         ----------
