@@ -103,3 +103,21 @@ def test_no_import_cycles():
 def test_persistence_sits_below_the_estimator():
     graph = import_graph()
     assert "qwertyclf._classifier" not in graph["qwertyclf._persistence"]
+
+
+def test_every_activation_list_is_the_registry():
+    # The registry decides; the docstrings (which the command line and the
+    # docs read) must list exactly its names.
+    from qwertyclf import QwertyClassifier, QwertyNet
+    from qwertyclf._activations import ACTIVATIONS
+    from qwertyclf._module import ACTIVATIONS as MODULE_ACTIVATIONS
+    from qwertyclf.cli import build_parser
+
+    names = list(ACTIVATIONS)
+    assert list(MODULE_ACTIVATIONS) == names
+    fit = build_parser()._subparsers._group_actions[0].choices["fit"]
+    (option,) = [a for a in fit._actions if a.dest == "activation"]
+    assert list(option.choices) == names
+    for doc in (QwertyClassifier.__doc__, QwertyNet.__doc__):
+        listed = doc.split("activation : str")[1].split(" : ")[0]
+        assert [n for n in names if f'"{n}"' in listed] == names
