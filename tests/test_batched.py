@@ -199,3 +199,16 @@ def test_classes_missing_from_some_rows_form_their_own_run(lecture):
     full, partial = fit_batched(estimators, X, y, [np.arange(len(y)), two])
     assert len(full.classes_) == 3
     assert len(partial.classes_) == 2
+
+
+def test_a_model_whose_data_is_refused_fails_alone(lecture):
+    X, y = lecture
+    weight = np.ones(len(y))
+    weight[::2] = 0.0
+    estimators = [QwertyClassifier(max_epochs=2, random_state=0)] * 2
+    rows = [np.arange(len(y)), np.arange(0, len(y), 2)]
+    good, bad = fit_batched(estimators, X, y, rows, sample_weight=weight)
+    assert isinstance(good, QwertyClassifier)
+    with pytest.raises(ValueError) as serial:
+        _serial(estimators[1], X, y, rows[1], weight)
+    assert str(bad) == str(serial.value)

@@ -243,24 +243,32 @@ def _fit_group(estimators, X, y, classes, train_rows, sample_weight, checked):
     device = first._check_params()
     dtype = first.dtype
     y_enc = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
-    specs = []
-    for model, rows in zip(models, train_rows, strict=True):
+    specs, failed = [], {}
+    for k, (model, rows) in enumerate(zip(models, train_rows, strict=True)):
         model.classes_ = classes
         model.n_features_in_ = checked.n_features_in_
         if hasattr(checked, "feature_names_in_"):
             model.feature_names_in_ = checked.feature_names_in_
         model.device_ = device
-        specs.append(_model_spec(model, X, y, y_enc, rows, sample_weight))
-    trainer = BatchedTrainer(
-        X=_to_tensor(X, device, dtype),
-        y=torch.as_tensor(y_enc, dtype=torch.long, device=device),
-        n_classes=len(classes),
-        specs=specs,
-        template=first,
-    )
-    trained = trainer.run()
+        try:
+            specs.append(_model_spec(model, X, y, y_enc, rows, sample_weight))
+        except ValueError as exc:
+            # What the serial fit of this model alone would raise.
+            failed[k] = exc
+    trained = []
+    if specs:
+        trainer = BatchedTrainer(
+            X=_to_tensor(X, device, dtype),
+            y=torch.as_tensor(y_enc, dtype=torch.long, device=device),
+            n_classes=len(classes),
+            specs=specs,
+            template=first,
+        )
+        trained = trainer.run()
+    trained = iter(trained)
+    results = [failed[k] if k in failed else next(trained) for k in range(len(models))]
     out = []
-    for model, result in zip(models, trained, strict=True):
+    for model, result in zip(models, results, strict=True):
         if isinstance(result, Exception):
             out.append(result)
             continue

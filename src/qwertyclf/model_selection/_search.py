@@ -8,7 +8,7 @@ import traceback
 from collections import defaultdict
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import (
     GridSearchCV,
@@ -26,8 +26,13 @@ from sklearn.model_selection._validation import (
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_features, indexable
 
-from .._batched import MAX_MODELS_PER_RUN, batch_key, fit_batched
+from .._batched import batch_key, fit_batched
 from .._training import training_threads
+
+#: Models per batched run in a search (whole folds, so a group with more
+#: candidates than this runs one fold at a time). Larger runs amortise the
+#: per-step overhead over more models; smaller ones give workers more runs.
+MODELS_PER_RUN = 64
 
 
 class _BatchedSearchMixin:
@@ -130,9 +135,10 @@ class _BatchedSearchMixin:
         """One result dict per (candidate, split), candidate-major.
 
         Candidates that `batch_key` accepts are grouped by key; each group's
-        splits are cut into as many runs as there are workers (never more
-        than the splits), so every run holds every candidate of its group and
-        the padded shapes, hence the results, do not depend on `n_jobs`.
+        folds are cut into runs of whole folds (every candidate of the group
+        in every run) of about `MODELS_PER_RUN` models. What a run holds
+        depends only on the candidates and folds, never on `n_jobs`, so
+        neither do the results; `n_jobs` only spreads the runs over workers.
         The rest go through scikit-learn's `_fit_and_score`, in the same
         parallel call.
         """
@@ -154,11 +160,11 @@ class _BatchedSearchMixin:
                 serial.append(c)
             else:
                 groups[key].append((c, estimator))
-        n_workers = max(1, effective_n_jobs(self.n_jobs))
         tasks, slots = [], []
         for members in groups.values():
-            per_run = max(1, MAX_MODELS_PER_RUN // len(members))
-            n_runs = max(min(n_workers, n_splits), -(-n_splits // per_run))
+            # Whole folds per run, as many as fit in MODELS_PER_RUN models.
+            per_run = max(1, MODELS_PER_RUN // len(members))
+            n_runs = -(-n_splits // per_run)
             for chunk in np.array_split(np.arange(n_splits), n_runs):
                 pairs = [(c, s) for c, _ in members for s in chunk]
                 estimators = [est for _, est in members for _ in chunk]
