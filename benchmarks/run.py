@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 import search_cases  # noqa: E402
 import sklearn  # noqa: E402
 import skorch  # noqa: E402
+import startup_cases  # noqa: E402
 import threadpoolctl  # noqa: E402
 import torch  # noqa: E402
 
@@ -156,6 +157,10 @@ def main(argv=None) -> int:
     sections["b"], fitted = cases.case_large(repeats, n_large)
     print("(c) inference ...", flush=True)
     sections["c"] = cases.case_predict(repeats, fitted)
+    print("(c') inference by input dtype ...", flush=True)
+    inference_lines = startup_cases.inference_lines(
+        startup_cases.case_inference(repeats, fitted), n_large
+    )
     with tempfile.TemporaryDirectory() as folder:
         np.save(Path(folder) / "X.npy", fitted["X"])
         np.save(Path(folder) / "y.npy", fitted["y"])
@@ -170,6 +175,10 @@ def main(argv=None) -> int:
     print("(d) grid search ...", flush=True)
     sections["d"] = cases.case_grid(repeats, folds=folds, epochs=epochs)
     search_lines = search_cases.run_all(repeats, quick=args.quick)
+    print("(h) start-up ...", flush=True)
+    startup_lines = startup_cases.startup_lines(
+        startup_cases.case_startup(1 if args.quick else 10)
+    )
 
     lines = [
         "# Benchmarks",
@@ -204,7 +213,9 @@ def main(argv=None) -> int:
         "float64 and y).",
         "",
     ]
+    lines += inference_lines
     lines += search_lines
+    lines += startup_lines
     text = "\n".join(lines)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
