@@ -198,3 +198,21 @@ def test_dask_cluster_runs_the_batched_groups(data):
         on_dask.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
     )
     assert on_dask.best_params_ == local.best_params_
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (BatchedGridSearchCV, GridSearchCV),
+        (BatchedRandomizedSearchCV, RandomizedSearchCV),
+    ],
+)
+def test_constructor_is_scikit_learns(ours, theirs):
+    import inspect
+
+    mine = inspect.signature(ours.__init__).parameters
+    reference = inspect.signature(theirs.__init__).parameters
+    assert list(mine) == list(reference)
+    for name, parameter in reference.items():
+        assert repr(mine[name].default) == repr(parameter.default), name
+        assert mine[name].kind == parameter.kind, name
