@@ -212,3 +212,21 @@ def test_a_model_whose_data_is_refused_fails_alone(lecture):
     with pytest.raises(ValueError) as serial:
         _serial(estimators[1], X, y, rows[1], weight)
     assert str(bad) == str(serial.value)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_runs_match_serial_cuda_fits(lecture):
+    X, y = lecture
+    estimators = [
+        QwertyClassifier(
+            dtype="float64", device="cuda", max_epochs=5, lr=lr, random_state=seed
+        )
+        for lr, seed in ((0.01, 0), (0.03, 1))
+    ]
+    state = torch.cuda.get_rng_state()
+    fitted = fit_batched(estimators, X, y)
+    assert torch.equal(torch.cuda.get_rng_state(), state)
+    for est, model in zip(estimators, fitted, strict=True):
+        assert model.device_.type == "cuda"
+        assert _max_weight_difference(clone(est).fit(X, y), model) < 1e-6

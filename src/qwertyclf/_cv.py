@@ -67,8 +67,10 @@ class QwertyClassifierCV(ClassifierMixin, BaseEstimator):
     default derived from the data's shape, see `default_search_space`),
     trains all (candidate, fold) networks as batched runs
     (`qwertyclf.model_selection.BatchedGridSearchCV`), then refits the best
-    candidate on all the data. A whole search costs about as much as a few
-    ordinary fits.
+    candidate on all the data. The default search trains 16 candidates x 5
+    folds = 80 networks; on a 2,100-row, 20-feature table it took about 15
+    times one default `QwertyClassifier` fit (benchmark g), where 80
+    ordinary fits would take about 80 times.
 
     Parameters
     ----------
