@@ -87,3 +87,22 @@ def test_prediction_uses_the_fitted_dtype(data):
     expected = clf.predict_proba(X)
     clf.set_params(dtype="float32")
     np.testing.assert_array_equal(clf.predict_proba(X), expected)
+
+
+def test_worker_threads_leave_the_thread_count_and_agree(data):
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, y)
+    threads = torch.get_num_threads()
+    clf._predict_chunk_rows = 10**6
+    one_chunk = clf.predict_proba(X)
+    clf._predict_chunk_rows = 16
+    np.testing.assert_allclose(clf.predict_proba(X), one_chunk, rtol=1e-6)
+    assert torch.get_num_threads() == threads
+    # Predictions running in several threads at once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: clf.predict(X), range(8)))
+    for result in results:
+        np.testing.assert_array_equal(result, clf.classes_[one_chunk.argmax(1)])
+    assert torch.get_num_threads() == threads

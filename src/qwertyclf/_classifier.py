@@ -578,30 +578,49 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
 
         No full-size copy of `X` is made: a chunk is used in place when it
         already has the network's dtype (`dtype_`), else converted on its own.
+        On the CPU, with several intra-op threads and several chunks, the
+        chunks are shared among that many worker threads that each compute
+        with one intra-op thread: a worker the system pauses delays only its
+        own chunk, where a split of every operation would wait for it each
+        time. `keep` gets disjoint rows, possibly from several threads.
         Raises `ValueError` if the logits overflow.
         """
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ._training import training_threads
+
         module = self.net_.module_
         module.eval()
         name = getattr(self, "dtype_", self.dtype)
         dtype, np_dtype = getattr(torch, name), np.dtype(name)
         rows = self._predict_chunk_rows
-        forward = self._chunk_forward(module, rows, dtype, self.device_)
-        staging = None  # reused for chunks that need converting
-        with torch.inference_mode():
-            for start in range(0, X.shape[0], rows):
-                part = slice(start, start + rows)
-                chunk = X[part]
+        starts = range(0, X.shape[0], rows)
+        workers = min(torch.get_num_threads(), len(starts))
+        if self.device_.type != "cpu":
+            workers = 1
+        local = threading.local()
+
+        def run(start):
+            if not hasattr(local, "forward"):
+                if workers > 1:
+                    torch.set_num_threads(1)  # in this worker
+                local.forward = self._chunk_forward(module, rows, dtype, self.device_)
+                local.staging = None  # reused for chunks that need converting
+            part = slice(start, start + rows)
+            chunk = X[part]
+            with torch.inference_mode():
                 if not chunk.flags.writeable:
                     # torch.from_numpy refuses (warns about) read-only memory.
                     tensor = torch.tensor(chunk, dtype=dtype)
                 elif chunk.dtype == np_dtype and chunk.flags.c_contiguous:
                     tensor = torch.from_numpy(chunk)
                 else:
-                    if staging is None:
-                        staging = torch.empty(rows, X.shape[1], dtype=dtype)
-                    tensor = staging[: len(chunk)]
+                    if local.staging is None:
+                        local.staging = torch.empty(rows, X.shape[1], dtype=dtype)
+                    tensor = local.staging[: len(chunk)]
                     tensor.copy_(torch.from_numpy(chunk))
-                logits = forward(tensor.to(self.device_))
+                logits = local.forward(tensor.to(self.device_))
                 if not bool(torch.isfinite(logits).all()):
                     raise ValueError(
                         "The network's outputs overflowed: X holds values up to "
@@ -610,6 +629,19 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                         "use dtype='float64'."
                     )
                 keep(part, logits)
+
+        if workers <= 1:
+            for start in starts:
+                run(start)
+            return
+        # One intra-op thread while the workers run (the count is restored
+        # afterwards, also when fits or predictions run at the same time).
+        with (
+            training_threads(1, (1,)),
+            ThreadPoolExecutor(workers, thread_name_prefix="qwertyclf") as pool,
+        ):
+            for _ in pool.map(run, starts):
+                pass
 
     @staticmethod
     def _chunk_forward(module: nn.Module, rows: int, dtype, device):
