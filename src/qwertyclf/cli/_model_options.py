@@ -182,8 +182,18 @@ def _choices(parameter: _Parameter) -> list[str] | None:
 
 
 def _help_text(description: str, default: Any, note: str) -> str:
-    """Docstring prose made fit for `--help`: no Markdown backticks, `%` escaped."""
-    text = description.replace("`", "")
+    """Docstring prose made fit for `--help`: flags, no backticks, `%` escaped.
+
+    Examples
+    --------
+    >>> _help_text("Only with `early_stopping=True`.", 3, "")
+    'Only with --early-stopping. (default: 3)'
+    """
+    text = description
+    for option in MODEL_OPTIONS + FIT_OPTIONS:
+        text = text.replace(f"`{option.param}=True`", option.flag)
+        text = text.replace(f"`{option.param}`", option.flag)
+    text = text.replace("`", "")
     if note:
         text = f"{text} {note}"
     if default is not None and default is not False:
