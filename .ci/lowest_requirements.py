@@ -34,7 +34,7 @@ IMPORT_NAMES = {"scikit-learn": "sklearn"}
 
 #: The extras whose packages the test suite needs, and the packages of those
 #: extras it does not (tools that lint rather than test).
-TEST_EXTRAS = ("test", "distributed")
+TEST_EXTRAS = ("test", "distributed", "onnx")
 NOT_TEST_TOOLS = {"ruff"}
 
 _FLOOR = re.compile(
