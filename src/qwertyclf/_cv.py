@@ -68,7 +68,7 @@ class QwertyClassifierCV(ClassifierMixin, BaseEstimator):
     trains all (candidate, fold) networks as batched runs
     (`qwertyclf.model_selection.BatchedGridSearchCV`), then refits the best
     candidate on all the data. The default search trains 16 candidates x 5
-    folds = 80 networks; on a 2,100-row, 20-feature table it took about 15
+    folds = 80 networks; on a 2,100-row, 20-feature table it took 12 to 17
     times one default `QwertyClassifier` fit (benchmark g), where 80
     ordinary fits would take about 80 times.
 
