@@ -76,6 +76,14 @@ def convert_qwerty_classifier(scope, operator, container) -> None:
     NotImplementedError
         For a layer this converter does not know (a network that is not a
         `QwertyNet`, or an activation added without a converter rule).
+
+    Examples
+    --------
+    skl2onnx finds it through the registration this module makes on import:
+
+    >>> import skl2onnx
+    >>> ALIAS in skl2onnx.supported_converters()
+    True
     """
     clf = operator.raw_operator
     proto_dtype = guess_proto_type(operator.inputs[0].type)
