@@ -63,7 +63,7 @@ def timed(fn, repeats: int) -> tuple[list[float], object]:
 
 
 class SeedNet(nn.Module):
-    """The lecture's 2 -> 8 -> 3 network, written as in the notebook."""
+    """The 2 -> 8 -> 3 network as the qwerty notebook writes it."""
 
     def __init__(self, n_features=2, n_hidden=8, n_classes=3):
         super().__init__()
@@ -141,7 +141,7 @@ def skorch_net(n_features, hidden, n_classes, batch_size, epochs, lr):
 
 
 def case_seed(repeats: int, epochs: int = 100) -> list[Row]:
-    """(a) The lecture workload: 720 training rows, batch 16, 100 epochs."""
+    """(a) The qwerty workload: 720 training rows, batch 16, 100 epochs."""
     X, y = make_qwerty(random_state=42)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.2, random_state=42
@@ -272,7 +272,7 @@ def case_predict(repeats: int, fitted: dict) -> list[Row]:
 
 
 def case_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs: int = 2):
-    """(d) A 12-candidate grid search with 5-fold CV on the lecture data."""
+    """(d) A 12-candidate grid search with 5-fold CV on the qwerty data."""
     X, y = make_qwerty(random_state=42)
     grid = {
         "hidden_layer_sizes": [(8,), (16,), (8, 8)],

@@ -35,14 +35,13 @@ import qwertyclf  # noqa: E402
 
 REFERENCE = "scikit-learn MLPClassifier"
 TITLES = {
-    "a": "(a) Lecture workload: fit, 720 rows x 2 features, 2-8-3 ReLU, "
+    "a": "(a) Qwerty workload: fit, 720 rows x 2 features, 2-8-3 ReLU, "
     "batch 16, {epochs} epochs, Adam lr 0.01",
     "ablation": "(a') What the fast path buys: case (a) with pieces switched off",
     "b": "(b) Large table: fit, {n:,} rows x 20 features, 10 classes, "
     "hidden (64, 64), batch 512, 3 epochs",
     "c": "(c) Inference: predict_proba on {n:,} rows",
-    "d": "(d) GridSearchCV: 12 candidates x {folds} folds on the lecture data, "
-    "n_jobs=2",
+    "d": "(d) GridSearchCV: 12 candidates x {folds} folds on the qwerty data, n_jobs=2",
 }
 
 
@@ -149,7 +148,7 @@ def main(argv=None) -> int:
     folds = 2 if args.quick else 5
 
     sections = {}
-    print("(a) lecture workload ...", flush=True)
+    print("(a) qwerty workload ...", flush=True)
     sections["a"] = cases.case_seed(repeats, epochs=epochs)
     print("(a') fast-path ablation ...", flush=True)
     sections["ablation"] = cases.case_ablation(repeats, epochs=epochs)
@@ -174,7 +173,11 @@ def main(argv=None) -> int:
     memory = json.loads(probe.stdout)
     print("(d) grid search ...", flush=True)
     sections["d"] = cases.case_grid(repeats, folds=folds, epochs=epochs)
-    search_lines = search_cases.run_all(repeats, quick=args.quick)
+    search_lines = search_cases.run_all(
+        repeats,
+        quick=args.quick,
+        figure=args.output.parent / "images" / "cost-per-model.png",
+    )
     print("(h) start-up ...", flush=True)
     startup_lines = startup_cases.startup_lines(
         startup_cases.case_startup(1 if args.quick else 10)

@@ -80,7 +80,7 @@ def case_batched_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs=2)
 
 
 def case_cost_per_model(repeats: int, sizes=(1, 10, 100, 1000), epochs: int = 100):
-    """(f) Seconds per model when K lecture networks train as one run."""
+    """(f) Seconds per model when K qwerty-sized networks train as one run."""
     X, y = make_qwerty(random_state=42)
     X, y = X[:720], y[:720]
     rng = np.random.RandomState(0)
@@ -162,8 +162,39 @@ def _runs(row) -> str:
     return ", ".join(f"{s:.3f}" for s in row.seconds)
 
 
-def run_all(repeats: int, quick: bool = False) -> list[str]:
-    """Run (e), (f) and (g); return their Markdown sections."""
+def plot_cost_per_model(cost: list, path: Path) -> None:
+    """Save (f) as a figure: seconds per model against K, log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    one, batched = cost[0], cost[1:]
+    sizes = [row.rows for row in batched]
+    per_model = [row.median / row.rows for row in batched]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(sizes, per_model, "o-", label="K models trained as one batched run")
+    ax.axhline(one.median, color="grey", ls="--", label="one ordinary fit")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="models in the run (K)",
+        ylabel="seconds per model",
+        title="Cost per model: qwerty-sized networks, 100 epochs",
+    )
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run_all(repeats: int, quick: bool = False, figure: Path | None = None) -> list[str]:
+    """Run (e), (f) and (g); return their Markdown sections.
+
+    With `figure`, (f) is also drawn there and the section shows it (the path
+    relative to the Markdown file is `images/<name>`).
+    """
     folds, epochs = (2, 5) if quick else (5, 100)
     sizes = (1, 8) if quick else (1, 10, 100, 1000)
     print("(e) batched grid search ...", flush=True)
@@ -176,7 +207,7 @@ def run_all(repeats: int, quick: bool = False) -> list[str]:
     batched, qwerty, mlp = grid
     lines = [
         "",
-        f"## (e) Batched grid search: 12 candidates x {folds} folds on the lecture "
+        f"## (e) Batched grid search: 12 candidates x {folds} folds on the qwerty "
         "data, n_jobs=2",
         "",
         "| search | median time (s) | time vs GridSearchCV(QwertyClassifier) "
@@ -195,8 +226,8 @@ def run_all(repeats: int, quick: bool = False) -> list[str]:
         f"Best parameters of the batched search: `{batched.notes['best_params']}` "
         f"({'the same as' if same else 'different from'} GridSearchCV's).",
         "",
-        f"## (f) Cost per model: K lecture networks ({epochs} epochs, widths 4-16, "
-        "learning rates 1e-3 to 3e-2) trained as one batched run, one process",
+        f"## (f) Cost per model: K qwerty-sized networks ({epochs} epochs, widths "
+        "4-16, learning rates 1e-3 to 3e-2) trained as one batched run, one process",
         "",
         "| models | median time (s) | seconds per model | per model vs one "
         "ordinary fit | runs (s) |",
@@ -209,6 +240,9 @@ def run_all(repeats: int, quick: bool = False) -> list[str]:
             f"| {row.contender} | {row.median:.3f} | {per_model:.4f} | "
             f"{per_model / one:.3f}x | {_runs(row)} |"
         )
+    if figure is not None:
+        plot_cost_per_model(cost, figure)
+        lines += ["", f"![Seconds per model against K](images/{figure.name})"]
     default = cv_rows[0]
     lines += [
         "",

@@ -24,7 +24,7 @@ def test_quick_benchmark_writes_table(tmp_path):
     )
     text = output.read_text()
     for title in (
-        "(a) Lecture workload",
+        "(a) Qwerty workload",
         "(b) Large table",
         "(c) Inference",
         "(d) GridSearchCV",
