@@ -4,7 +4,7 @@
 A grid search over a small network is many fits with the same shape of work.
 [`BatchedGridSearchCV`][qwertyclf.model_selection.BatchedGridSearchCV] trains
 them together as stacked networks and gives the results `GridSearchCV` gives.
-This example compares the two on the lecture data, then shows how the cost
+This example compares the two on the qwerty data, then shows how the cost
 of one model falls as more models share a run.
 """
 
@@ -63,7 +63,7 @@ fig.tight_layout()
 # ## Cost per model as models share a run
 #
 # [`QwertyEnsembleClassifier`][qwertyclf.QwertyEnsembleClassifier] trains K
-# copies of the lecture network with different seeds as one batched run. The
+# copies of the default 2-8-3 network with different seeds as one batched run. The
 # time of a run grows much more slowly than K, so the time per model falls.
 # (The [benchmarks](../../benchmarks.md) go up to 1,000 models and 100 epochs.)
 from qwertyclf import QwertyEnsembleClassifier
@@ -84,5 +84,5 @@ fig, ax = plt.subplots(figsize=(5, 3.5))
 ax.loglog(sizes, per_model, "o-")
 ax.set_xlabel("models trained together (K)")
 ax.set_ylabel("seconds per model")
-ax.set_title("Lecture network, 10 epochs")
+ax.set_title("Default 2-8-3 network, 10 epochs")
 fig.tight_layout()

@@ -26,8 +26,9 @@ def default_search_space(
 
     Widths grow with the number of features and classes: a narrow, a medium
     and a wide single hidden layer, and two medium layers. The batch size
-    grows with the data (16 for the lecture's 720 rows, up to 256), so that
-    an epoch takes about the same number of steps on larger tables.
+    grows with the data (16 for the 720 training rows of the qwerty data, up
+    to 256), so that an epoch takes about the same number of steps on larger
+    tables.
 
     Parameters
     ----------
