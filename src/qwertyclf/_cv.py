@@ -13,6 +13,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._base import ProbaPredictMixin
 from ._classifier import _FLOAT_DTYPES, QwertyClassifier
 
 #: Learning rates tried when `lrs="auto"`.
@@ -60,7 +61,7 @@ def default_search_space(
     }
 
 
-class QwertyClassifierCV(ClassifierMixin, BaseEstimator):
+class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     """`QwertyClassifier` that chooses its architecture and learning rate by CV.
 
     In the style of scikit-learn's `LogisticRegressionCV`: `fit` cross-
@@ -238,28 +239,6 @@ class QwertyClassifierCV(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
         return self.best_estimator_.predict_proba(X)
-
-    def predict(self, X):
-        """Most probable class of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Features.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Labels from `classes_`.
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.classifier_tags.multi_class = True
-        return tags
 
 
 def _is_auto(value) -> bool:

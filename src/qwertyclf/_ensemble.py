@@ -12,11 +12,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._base import ProbaPredictMixin
 from ._batched import batch_key, fit_batched
 from ._classifier import _FLOAT_DTYPES, QwertyClassifier
 
 
-class QwertyEnsembleClassifier(ClassifierMixin, BaseEstimator):
+class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     """Average of `n_estimators` QwertyClassifiers that differ only in their seed.
 
     The members share one configuration (`estimator`) and get their own
@@ -154,25 +155,3 @@ class QwertyEnsembleClassifier(ClassifierMixin, BaseEstimator):
             columns = np.searchsorted(self.classes_, member.classes_)
             proba[:, columns] += member.predict_proba(X)
         return proba / len(self.estimators_)
-
-    def predict(self, X):
-        """Class with the highest mean probability.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Features.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Labels from `classes_`.
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.classifier_tags.multi_class = True
-        return tags
