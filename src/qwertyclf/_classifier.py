@@ -858,10 +858,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
-    def _fit_context(self, seed):
-        """Seed torch for building the network; the caller's RNG is restored."""
-        return seeded(seed, self.device_)
-
     def _callbacks(self) -> list:
         """Fresh callbacks for one fit: the user's, then early stopping etc."""
         callbacks = [("divergence_guard", DivergenceGuard())]

@@ -535,22 +535,21 @@ class QwertySkorchNet(NeuralNetClassifier):
                 sizes = iterator.batch_sizes()
                 self._record_batches(prefix, sizes, outputs, targets, weights, losses)
             if training and outputs:
-                logits, y = torch.cat(outputs), torch.cat(targets)
-                hits = (logits.argmax(1) == y).sum().item()
-                self.history.record("train_acc", hits / len(y))
+                correct, total = _hits(torch.cat(outputs), torch.cat(targets))
+                self.history.record("train_acc", correct / total)
         self.history.record(prefix + "_batch_count", len(outputs))
 
     def _record_batches(self, prefix, sizes, outputs, targets, weights, losses):
         """Write one history batch per mini-batch, with one host sync."""
         missing = [i for i, loss in enumerate(losses) if loss is None]
         if missing:
-            rows = F.cross_entropy(
+            rows = _row_losses(
                 torch.cat([outputs[i] for i in missing]),
                 torch.cat([targets[i] for i in missing]),
-                reduction="none",
+                None
+                if weights[missing[0]] is None
+                else torch.cat([weights[i] for i in missing]),
             )
-            if weights[missing[0]] is not None:
-                rows = rows * torch.cat([weights[i] for i in missing])
             means = _batch_means(rows, [sizes[i] for i in missing])
             for i, loss in zip(missing, means, strict=True):
                 losses[i] = loss
@@ -566,8 +565,7 @@ class QwertySkorchNet(NeuralNetClassifier):
         """The batch loss, as `get_loss` computes it, weighted by `weight`."""
         if weight is None:
             return self.get_loss(logits, y, training=logits.requires_grad)
-        rows = F.cross_entropy(logits, y, reduction="none")
-        return (rows * weight).mean()
+        return _row_losses(logits, y, weight).mean()
 
     def _batch_hooks(self, training) -> set[str]:
         """Batch-level hooks that some callback implements for this phase."""
@@ -727,6 +725,12 @@ def _scoring_skips(callback, training) -> bool:
         ):
             return callback.on_train != training
     return False
+
+
+def _row_losses(logits, y, weight=None) -> torch.Tensor:
+    """Cross-entropy of each row, times its weight when there are weights."""
+    rows = F.cross_entropy(logits, y, reduction="none")
+    return rows if weight is None else rows * weight
 
 
 def _batch_means(rows: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
