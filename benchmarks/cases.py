@@ -23,8 +23,8 @@ from torch.utils.data import DataLoader
 from torch.utils.data import TensorDataset as TorchTensorDataset
 
 from qwertyclf import QwertyClassifier
-from qwertyclf._fast_path import fast_path
 from qwertyclf.datasets import make_gaussian_classes, make_qwerty
+from qwertyclf.training import fast_path
 
 
 @dataclass

@@ -91,7 +91,7 @@ def test_optimizers_and_options_match_serial(lecture, optimizer, extra):
 
 def test_many_learning_rates_use_the_batched_formula(lecture):
     """More (lr, weight_decay) pairs than fused calls: the tensor formula runs."""
-    from qwertyclf._batched import FUSED_MAX_CALLS
+    from qwertyclf.training._batched import FUSED_MAX_CALLS
 
     X, y = lecture
     X, y = X[::4], y[::4]

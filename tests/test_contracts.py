@@ -18,10 +18,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from qwertyclf import QwertyClassifier, QwertyNet
-from qwertyclf import _fast_path as fast_path_module
-from qwertyclf._fast_path import fast_path, lean_step_works
-from qwertyclf._fused_step import lean_step
-from qwertyclf._training import QwertySkorchNet, TensorDataset
+from qwertyclf.training import QwertySkorchNet, TensorDataset
+from qwertyclf.training import _fast_path as fast_path_module
+from qwertyclf.training._fast_path import fast_path, lean_step_works
+from qwertyclf.training._fused_step import lean_step
 
 
 @pytest.fixture(scope="module")

@@ -83,8 +83,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_sees_known_edges():
     graph = import_graph()
-    assert "qwertyclf._training" in graph["qwertyclf._classifier"]
-    assert "qwertyclf._module" in graph["qwertyclf._backprop"]
+    assert "qwertyclf.training" in graph["qwertyclf._classifier"]
+    assert "qwertyclf._module" in graph["qwertyclf.training._backprop"]
 
 
 def test_cycle_detection_finds_a_cycle():
@@ -121,3 +121,59 @@ def test_every_activation_list_is_the_registry():
     for doc in (QwertyClassifier.__doc__, QwertyNet.__doc__):
         listed = doc.split("activation : str")[1].split(" : ")[0]
         assert [n for n in names if f'"{n}"' in listed] == names
+
+
+#: What the training engine may import from the rest of the package: the
+#: network, its activations and the label encoder, the layers below it.
+ENGINE_MAY_IMPORT = {"qwertyclf._module", "qwertyclf._activations", "qwertyclf._labels"}
+
+
+def _engine_violations(graph):
+    return {
+        (module, target)
+        for module, targets in graph.items()
+        if module == "qwertyclf.training" or module.startswith("qwertyclf.training.")
+        for target in targets
+        if not target.startswith("qwertyclf.training")
+        and target not in ENGINE_MAY_IMPORT
+    }
+
+
+def test_the_engine_imports_no_estimator():
+    assert _engine_violations(import_graph()) == set()
+
+
+def test_the_engine_rule_sees_a_reach_up():
+    graph = {"qwertyclf.training._batched": {"qwertyclf._classifier"}}
+    assert _engine_violations(graph) == {
+        ("qwertyclf.training._batched", "qwertyclf._classifier")
+    }
+
+
+def _private_reaches(path: Path) -> list[str]:
+    """`from <engine private module> import ...` or underscore names of the engine."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        module = node.module or ""
+        parts = module.split(".")
+        if "training" not in parts:
+            continue
+        after = parts[parts.index("training") + 1 :]
+        names = [alias.name for alias in node.names]
+        if any(p.startswith("_") for p in after) or any(
+            n.startswith("_") for n in names
+        ):
+            found.append(f"{path.name}: from {module} import {', '.join(names)}")
+    return found
+
+
+def test_the_estimators_use_only_the_engines_public_interface():
+    outside = [
+        p
+        for p in PACKAGE.rglob("*.py")
+        if "training" not in p.relative_to(PACKAGE).parts
+    ]
+    reaches = [line for p in outside for line in _private_reaches(p)]
+    assert reaches == []

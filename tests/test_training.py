@@ -24,16 +24,16 @@ from torch.nn import functional as F
 from torch.optim.lr_scheduler import LambdaLR, StepLR
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-import qwertyclf._training as training_module
+import qwertyclf.training._net as training_module
 from qwertyclf import QwertyClassifier, QwertyNet
-from qwertyclf._backprop import PlainMLPStep
-from qwertyclf._fused_step import lean_step
-from qwertyclf._training import (
+from qwertyclf.training import (
     QwertySkorchNet,
     TensorBatches,
     TensorDataset,
     training_threads,
 )
+from qwertyclf.training._backprop import PlainMLPStep
+from qwertyclf.training._fused_step import lean_step
 
 MANUAL_ACTIVATIONS = [
     "relu",

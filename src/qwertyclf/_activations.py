@@ -2,7 +2,7 @@
 
 Each entry names the `torch.nn` module that builds the layer and, where the
 activation has a short closed-form derivative, the functions the hand-written
-training step (`qwertyclf._backprop`) uses. An activation without them is still
+training step (`qwertyclf.training._backprop`) uses. An activation without them is still
 fully supported; its networks are differentiated by autograd. Adding an
 activation means adding one entry here: the network, the estimator's
 validation, the fast path and the command line all read this table.

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import inspect
-import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -21,21 +18,21 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
-from skorch.helper import predefined_split
+from skorch.callbacks import Callback
 from torch import nn
 
 from ._labels import encode_labels
-from ._module import QwertyNet, check_architecture
+from ._module import check_architecture
 from ._persistence import ModelState, read_model, restore_net, write_model
-from ._training import (
-    INFERENCE_CHUNK,
-    DivergenceGuard,
-    QwertySkorchNet,
+from .training import (
+    FitSpec,
     TensorDataset,
-    diverged,
-    seeded,
-    training_threads,
+    build_net,
+    normalised,
+    one_thread,
+    split_validation,
+    train_serial,
+    validation_fraction,
 )
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -44,8 +41,6 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
     "rmsprop": torch.optim.RMSprop,
 }
-# These have a single-kernel ("fused") update on CPU and CUDA.
-_FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 
@@ -316,37 +311,55 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         weight, class_weight = self._sample_weight(X, y, sample_weight)
         self.device_ = device
         self.dtype_ = self.dtype
-        seed = self._seed()
+        spec = self._fit_spec(device)
         train, valid = self._datasets(
-            X, y_enc, weight, class_weight, validation_data, seed
+            X, y_enc, weight, class_weight, validation_data, spec
         )
-        if fresh:
-            net = self._build_net(len(self.classes_), seed)
-            with seeded(seed, device):
-                net.initialize()
-        else:
-            # scikit-learn's rule for continued training: the current
-            # hyperparameters apply; skorch updates the optimizer's param
-            # groups in place and keeps its state.
-            net = self.net_
-            if "optimizer_" not in vars(net):
-                net.initialize()  # a loaded model has only its module so far
-            params = self._training_params()
-            # skorch's set_params refuses iterator options on an initialized
-            # net; they are plain attributes read at the start of each fit.
-            net.iterator_train__shuffle = params.pop("iterator_train__shuffle")
-            net.callbacks = params.pop("callbacks")
-            net.set_params(**params)
-            net.initialize_callbacks()
-        net.set_params(train_split=predefined_split(valid) if valid else None)
-        with training_threads(self.batch_size, self._widths()):
-            net.partial_fit(train, epochs=epochs)
-        # Do not keep a reference to the validation data in the fitted model.
-        net.set_params(train_split=None)
-        _check_converged(net, train.X)
-        self.net_ = net
-        self._set_fit_results()
+        state = train_serial(
+            spec,
+            train,
+            valid,
+            self.classes_,
+            net=None if fresh else self.net_,
+            epochs=epochs,
+        )
+        self.net_ = state.net
+        self.history_ = state.net.history
+        self.n_iter_ = state.n_iter
+        self.best_epoch_ = state.best_epoch
         return self
+
+    def _fit_spec(self, device=None, seed=None) -> FitSpec:
+        """The engine's description of a fit with the current parameters.
+
+        Call after `_check_params` (which returns the `device`); `seed`
+        defaults to the one `random_state` gives.
+        """
+        return FitSpec(
+            hidden_layer_sizes=check_architecture(
+                self.hidden_layer_sizes, self.activation, self.dropout
+            ),
+            activation=self.activation,
+            batch_norm=bool(self.batch_norm),
+            dropout=float(self.dropout),
+            optimizer=_check_optimizer(self.optimizer),
+            lr=float(self.lr),
+            weight_decay=float(self.weight_decay),
+            batch_size=int(self.batch_size),
+            max_epochs=int(self.max_epochs),
+            shuffle=bool(self.shuffle),
+            validation_fraction=validation_fraction(
+                self.validation_fraction, self.early_stopping
+            ),
+            early_stopping=bool(self.early_stopping),
+            n_iter_no_change=int(self.n_iter_no_change),
+            tol=float(self.tol),
+            dtype=self.dtype,
+            device=_resolve_device(self.device) if device is None else device,
+            seed=self._seed() if seed is None else seed,
+            callbacks=tuple(self.callbacks or ()),
+            verbose=int(self.verbose),
+        )
 
     def _check_continuable(self, device):
         """Refuse a warm start whose settings change the fitted network."""
@@ -529,7 +542,13 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.dtype_ = self.dtype
         module = state.module.to(self.device_)
         self.net_ = restore_net(
-            self._build_net(len(state.classes), seed=0), module, state.history
+            build_net(
+                self._fit_spec(self.device_, seed=0),
+                self.n_features_in_,
+                len(state.classes),
+            ),
+            module,
+            state.history,
         )
         self.history_ = self.net_.history
         self.n_iter_ = state.n_iter
@@ -588,8 +607,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
-        from ._training import training_threads
-
         module = self.net_.module_
         module.eval()
         name = getattr(self, "dtype_", self.dtype)
@@ -637,7 +654,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         # One intra-op thread while the workers run (the count is restored
         # afterwards, also when fits or predictions run at the same time).
         with (
-            training_threads(1, (1,)),
+            one_thread(),
             ThreadPoolExecutor(workers, thread_name_prefix="qwertyclf") as pool,
         ):
             for _ in pool.map(run, starts):
@@ -717,15 +734,14 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             weight = weight * row_class_weight
             class_weight = np.ones(len(self.classes_))
             class_weight[self._encode(y, "y")] = row_class_weight
-        total = weight.sum()
-        if total <= 0:
+        if weight.sum() <= 0:
             raise ValueError(
                 "Sample weights must contain at least one non-zero weight; "
                 "all rows have weight zero."
             )
-        return weight * (len(weight) / total), class_weight
+        return normalised(weight), class_weight
 
-    def _datasets(self, X, y_enc, weight, class_weight, validation_data, seed):
+    def _datasets(self, X, y_enc, weight, class_weight, validation_data, spec):
         """Split off validation rows if asked, and move everything to tensors.
 
         Validation rows are weighted like training rows (their share of
@@ -733,35 +749,27 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         loss that training minimises.
         """
         valid_X = valid_y = valid_weight = None
-        fraction = self.validation_fraction
-        if fraction is None and self.early_stopping:
-            fraction = 0.1
         if validation_data is not None:
             valid_X, valid_y = self._check_validation_data(validation_data)
             if class_weight is not None:
-                valid_weight = class_weight[valid_y]
-        elif fraction is not None:
-            X, valid_X, y_enc, valid_y, weight, valid_weight = _stratified_split(
-                X, y_enc, weight, fraction, seed
+                valid_weight = normalised(class_weight[valid_y])
+        elif spec.validation_fraction is not None:
+            train, valid, weight, valid_weight = split_validation(
+                y_enc, weight, spec.validation_fraction, spec.seed
             )
+            X, valid_X, y_enc, valid_y = X[train], X[valid], y_enc[train], y_enc[valid]
+        train = self._tensors(X, y_enc, weight)
+        if valid_X is None:
+            return train, None
+        return train, self._tensors(valid_X, valid_y, valid_weight)
+
+    def _tensors(self, X, y_enc, weight) -> TensorDataset:
         device = self.device_
-        train = TensorDataset(
+        return TensorDataset(
             _to_tensor(X, device, self.dtype),
             torch.as_tensor(y_enc, dtype=torch.long, device=device),
             None if weight is None else _to_tensor(weight, device, self.dtype),
         )
-        if valid_X is None:
-            return train, None
-        if valid_weight is not None and valid_weight.sum() > 0:
-            valid_weight = valid_weight * (len(valid_weight) / valid_weight.sum())
-        valid = TensorDataset(
-            _to_tensor(valid_X, device, self.dtype),
-            torch.as_tensor(valid_y, dtype=torch.long, device=device),
-            None
-            if valid_weight is None
-            else _to_tensor(valid_weight, device, self.dtype),
-        )
-        return train, valid
 
     def _check_validation_data(self, validation_data):
         try:
@@ -858,114 +866,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
-    def _callbacks(self) -> list:
-        """Fresh callbacks for one fit: the user's, then early stopping etc."""
-        callbacks = [("divergence_guard", DivergenceGuard())]
-        callbacks += [copy.deepcopy(cb) for cb in self.callbacks or ()]
-        if self.early_stopping:
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        threshold=self.tol,
-                        threshold_mode="abs",
-                        load_best=True,
-                        sink=print if self.verbose else _silent,
-                    ),
-                )
-            )
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        return callbacks
-
-    def _training_params(self) -> dict:
-        """The skorch settings that a warm start may change between fits."""
-        return {
-            "lr": self.lr,
-            "optimizer__weight_decay": self.weight_decay,
-            "batch_size": self.batch_size,
-            "max_epochs": self.max_epochs,
-            "iterator_train__shuffle": bool(self.shuffle),
-            "callbacks": self._callbacks(),
-            "verbose": self.verbose,
-        }
-
-    def _build_net(self, n_classes, seed) -> QwertySkorchNet:
-        optimizer = _check_optimizer(self.optimizer)
-        extra = {}
-        if optimizer in _FUSED and self.device_.type in ("cpu", "cuda"):
-            extra["optimizer__fused"] = True
-        return QwertySkorchNet(
-            QwertyNet,
-            module__n_features=self.n_features_in_,
-            module__n_classes=n_classes,
-            module__hidden_layer_sizes=self._widths()[1:-1],
-            module__activation=self.activation,
-            module__batch_norm=self.batch_norm,
-            module__dropout=self.dropout,
-            module__dtype=getattr(torch, self.dtype),
-            criterion=nn.CrossEntropyLoss,
-            optimizer=optimizer,
-            iterator_valid__batch_size=INFERENCE_CHUNK,
-            train_split=None,
-            device=self.device_,
-            seed=seed,
-            **self._training_params(),
-            **extra,
-        )
-
-    def _set_fit_results(self):
-        history = self.net_.history
-        self.history_ = history
-        self.n_iter_ = len(history)
-        stopper = dict(self.net_.callbacks_).get("early_stopping")
-        if stopper is not None and stopper.best_epoch_ is not None:
-            # The epoch whose weights early stopping kept.
-            self.best_epoch_ = int(stopper.best_epoch_)
-        else:
-            key = "valid_loss" if "valid_loss" in history[-1] else "train_loss"
-            losses = [row.get(key, np.inf) for row in history]
-            self.best_epoch_ = int(np.argmin(losses)) + 1
-
-
-def _check_converged(net, X: torch.Tensor) -> None:
-    """Refuse to return a net whose training blew up.
-
-    A mean cross-entropy 100 times that of a uniform guess, or non-finite
-    outputs, only happen when training diverged.
-    """
-    n_classes = net.module_.n_classes
-    loss = net.history[-1, "train_loss"]
-    with torch.inference_mode():
-        net.module_.eval()
-        finite = bool(torch.isfinite(net.module_(X[:1024])).all())
-    if finite and loss <= 100 * math.log(n_classes):
-        return
-    raise diverged(
-        f"the last epoch's training loss is {loss:.3g} and the network's outputs "
-        f"are {'finite' if finite else 'not finite'}",
-        net.lr,
-    )
-
-
-def _stratified_split(X, y_enc, weight, fraction, seed):
-    """Hold out `fraction` of the rows, stratified by class."""
-    index = np.arange(len(y_enc))
-    try:
-        train, valid = train_test_split(
-            index, test_size=fraction, stratify=y_enc, random_state=seed
-        )
-    except ValueError as exc:
-        raise ValueError(
-            f"Cannot hold out a stratified validation_fraction={fraction}: {exc} "
-            "Pass validation_data=(X_val, y_val) or use more samples per class."
-        ) from None
-    if weight is None:
-        return X[train], X[valid], y_enc[train], y_enc[valid], None, None
-    return X[train], X[valid], y_enc[train], y_enc[valid], weight[train], weight[valid]
-
 
 def _as_float(X: np.ndarray, dtype: str) -> np.ndarray:
     """A C-contiguous, writable view or copy of `X` with the given dtype."""
@@ -1010,7 +910,3 @@ def _resolve_device(device) -> torch.device:
             "use device='cpu' or device='auto'."
         )
     return resolved
-
-
-def _silent(*args, **kwargs):
-    """A print replacement that prints nothing."""

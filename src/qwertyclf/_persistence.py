@@ -29,7 +29,6 @@ import math
 import os
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from skorch.history import History
 from torch import nn
 
 from ._module import QwertyNet, check_architecture
-from ._training import QwertySkorchNet
+from .training import ModelState, QwertySkorchNet
 
 FORMAT = "qwertyclf-model"
 FORMAT_VERSION = 1
@@ -110,40 +109,6 @@ _DTYPE_NAMES = {torch_dtype: name for name, (torch_dtype, _) in _DTYPES.items()}
 # NumPy dtypes of class labels and feature names as `_encode_array` writes them.
 _ARRAY_DTYPE = re.compile(r"[<>|=]?(?:[iu][1248]|f[248]|b1|U[1-9][0-9]{0,3}|O)")
 _VERSION = re.compile(r"[0-9]{1,6}")
-
-
-@dataclass
-class ModelState:
-    """Everything a model file holds, decoded.
-
-    Parameters
-    ----------
-    params : dict
-        Constructor arguments of the estimator (`get_params()`).
-    classes : ndarray of shape (n_classes,)
-        Sorted class labels.
-    n_features_in : int
-        Number of input features.
-    feature_names_in : ndarray of str or None
-        Column names seen in fit, if any.
-    history : list of dict
-        One row per epoch.
-    n_iter : int
-        Number of epochs trained.
-    best_epoch : int
-        Epoch (1-based) whose weights were kept.
-    module : QwertyNet
-        The network with its weights.
-    """
-
-    params: dict[str, Any]
-    classes: np.ndarray
-    n_features_in: int
-    feature_names_in: np.ndarray | None
-    history: list[dict]
-    n_iter: int
-    best_epoch: int
-    module: QwertyNet
 
 
 class _Unreadable(ValueError):

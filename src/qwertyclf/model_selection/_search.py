@@ -27,7 +27,7 @@ from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_features, indexable
 
 from .._batched import batch_key, fit_batched
-from .._training import training_threads
+from ..training import training_threads
 
 #: Models per batched run in a search (whole folds, so a group with more
 #: candidates than this runs one fold at a time). Larger runs amortise the

@@ -71,27 +71,71 @@ def lean_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
             decoupled = group.get(
                 "decoupled_weight_decay", isinstance(optimizer, torch.optim.AdamW)
             )
-            kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
-            beta1, beta2 = group["betas"]
-            kernel(
+            fused_adam_update(
+                decoupled,
                 params,
                 grads,
                 avgs,
                 avg_sqs,
-                [],
                 steps,
-                amsgrad=False,
                 lr=group["lr"],
-                beta1=beta1,
-                beta2=beta2,
+                betas=group["betas"],
                 weight_decay=group["weight_decay"],
                 eps=group["eps"],
                 maximize=group["maximize"],
-                grad_scale=None,
-                found_inf=None,
             )
 
     return step
+
+
+def fused_adam_update(
+    decoupled: bool,
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    avgs: list[torch.Tensor],
+    avg_sqs: list[torch.Tensor],
+    steps: list[torch.Tensor],
+    *,
+    lr: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    weight_decay: float = 0.0,
+    eps: float = 1e-8,
+    maximize: bool = False,
+) -> None:
+    """One Adam (or, `decoupled`, AdamW) update through torch's fused kernel.
+
+    The one place the kernel is called: the lean step of a serial fit and the
+    batched trainer both update through it. `steps` holds each parameter's
+    step count, already advanced.
+
+    Examples
+    --------
+    >>> import torch
+    >>> w, g = torch.ones(3), torch.ones(3)
+    >>> m, v, step = torch.zeros(3), torch.zeros(3), torch.tensor(1.0)
+    >>> fused_adam_update(False, [w], [g], [m], [v], [step], lr=0.1)
+    >>> w
+    tensor([0.9000, 0.9000, 0.9000])
+    """
+    kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
+    beta1, beta2 = betas
+    kernel(
+        params,
+        grads,
+        avgs,
+        avg_sqs,
+        [],
+        steps,
+        amsgrad=False,
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        weight_decay=weight_decay,
+        eps=eps,
+        maximize=maximize,
+        grad_scale=None,
+        found_inf=None,
+    )
 
 
 def _supported(optimizer) -> bool:

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._activations import ACTIVATIONS
-from ._module import QwertyNet
+from .._activations import ACTIVATIONS
+from .._module import QwertyNet
 
 
 class PlainMLPStep:

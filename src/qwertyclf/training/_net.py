@@ -14,7 +14,7 @@ semantics, and runs an epoch over in-memory tensors faster:
   epoch;
 * callbacks are called per batch only when one of them does something there;
 * plain MLPs are differentiated by hand (`PlainMLPStep`) and fused Adam is
-  stepped by a lean call (`lean_step`), where `qwertyclf._fast_path` has
+  stepped by a lean call (`lean_step`), where `qwertyclf.training._fast_path` has
   checked that both compute what autograd and `optimizer.step()` would.
 
 The fast epoch runs only where it computes what skorch's own `train_step`
@@ -23,10 +23,6 @@ module, criterion and optimizer. Anything else is skorch's loop, unchanged.
 """
 
 from __future__ import annotations
-
-import contextlib
-import threading
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -44,18 +40,11 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
+from .._module import Dropout, QwertyNet
 from ._backprop import PlainMLPStep
 from ._fast_path import ENABLED, lean_step_works, manual_gradients_work
 from ._fused_step import lean_step
-from ._module import Dropout, QwertyNet
-
-#: Rows per forward pass when nothing is being learned (validation, predict).
-INFERENCE_CHUNK = 8192
-
-#: Below this many activations per batch (rows x widest layer), a training
-#: step runs on one thread: waking a second one costs more than it saves, and
-#: far more when another process holds the other core.
-SMALL_BATCH_WORK = 2**16
+from ._runtime import diverged
 
 #: Data up to this size is shuffled by copying it in a new order once per
 #: epoch (fastest for small data); larger data gathers each batch on its own,
@@ -94,113 +83,6 @@ _SINGLE_EVALUATION = (
     torch.optim.RAdam,
     torch.optim.Adadelta,
 )
-
-# torch.set_num_threads is per thread with OpenMP and process-wide otherwise.
-_THREADS_PER_THREAD = "parallel backend: OpenMP" in torch.__config__.parallel_info()
-_threads_lock = threading.Lock()
-_threads_state = {"users": 0, "saved": 1}
-_threads_local = threading.local()
-
-#: Held while torch's global random state is seeded and restored.
-_RNG_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def training_threads(batch_size: int, widths: Sequence[int]):
-    """Run the block with one intra-op thread if the batches are small.
-
-    The previous thread count is restored afterwards, also when several fits
-    run in threads at once: where the count is process-wide, the first fit
-    to enter lowers it and the last one to leave restores it.
-
-    Parameters
-    ----------
-    batch_size : int
-        Rows per training batch.
-    widths : sequence of int
-        Input, hidden and output widths of the network.
-
-    Examples
-    --------
-    >>> import torch
-    >>> with training_threads(16, (2, 8, 3)):
-    ...     torch.get_num_threads()
-    1
-    """
-    if batch_size * max(widths) >= SMALL_BATCH_WORK:
-        yield
-        return
-    if _THREADS_PER_THREAD:
-        depth = getattr(_threads_local, "depth", 0)
-        if depth == 0:
-            _threads_local.saved = torch.get_num_threads()
-            if _threads_local.saved != 1:
-                torch.set_num_threads(1)
-        _threads_local.depth = depth + 1
-        try:
-            yield
-        finally:
-            _threads_local.depth -= 1
-            if _threads_local.depth == 0 and torch.get_num_threads() != (
-                _threads_local.saved
-            ):
-                torch.set_num_threads(_threads_local.saved)
-        return
-    with _threads_lock:
-        if _threads_state["users"] == 0:
-            _threads_state["saved"] = torch.get_num_threads()
-            if _threads_state["saved"] != 1:
-                torch.set_num_threads(1)
-        _threads_state["users"] += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_state["users"] -= 1
-            if _threads_state["users"] == 0 and _threads_state["saved"] != 1:
-                torch.set_num_threads(_threads_state["saved"])
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device):
-    """Seed torch's CPU generator (and `device`'s) inside the block only.
-
-    The generators' previous states are restored afterwards. A lock makes
-    the block atomic with respect to other fits in other threads, so each
-    is seeded as asked and the global states end as they were.
-
-    Examples
-    --------
-    >>> before = torch.random.get_rng_state()
-    >>> with seeded(0, torch.device("cpu")):
-    ...     first = torch.rand(1)
-    >>> with seeded(0, torch.device("cpu")):
-    ...     bool(torch.rand(1) == first)
-    True
-    >>> bool((torch.random.get_rng_state() == before).all())
-    True
-    """
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    with _RNG_LOCK, torch.random.fork_rng(devices=cuda):
-        torch.default_generator.manual_seed(seed)
-        for index in cuda:
-            torch.cuda.default_generators[index].manual_seed(seed)
-        yield
-
-
-def diverged(what: str, lr: float) -> ValueError:
-    """The error for a training run that blew up, with what to try instead.
-
-    Examples
-    --------
-    >>> print(diverged("the training loss is nan", 10.0))
-    Training diverged: the training loss is nan. Lower the learning rate (lr=10.0), ...
-    """
-    return ValueError(
-        f"Training diverged: {what}. Lower the learning rate (lr={lr}), scale the "
-        "features (for example with StandardScaler in a Pipeline) or add weight "
-        "decay."
-    )
 
 
 class TensorDataset(Dataset):

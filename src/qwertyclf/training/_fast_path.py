@@ -1,12 +1,12 @@
 """When the fast training step may replace skorch's ordinary one.
 
-Inside the fast epoch over tensor batches (`qwertyclf._training`), two
+Inside the fast epoch over tensor batches (`qwertyclf.training._net`), two
 pieces are optimisations that must compute what `loss.backward()` and
 `optimizer.step()` would:
 
-* hand-written gradients (`qwertyclf._backprop.PlainMLPStep`), built on ATen
+* hand-written gradients (`qwertyclf.training._backprop.PlainMLPStep`), built on ATen
   backward kernels;
-* a lean call of the fused Adam/AdamW kernel (`qwertyclf._fused_step`),
+* a lean call of the fused Adam/AdamW kernel (`qwertyclf.training._fused_step`),
   built on private torch entry points and optimizer state keys.
 
 Private entry points change between torch releases, so each piece is checked
@@ -26,9 +26,9 @@ import threading
 import torch
 from torch.nn import functional as F
 
+from .._module import QwertyNet
 from ._backprop import PlainMLPStep
 from ._fused_step import lean_step
-from ._module import QwertyNet
 
 logger = logging.getLogger("qwertyclf")
 
@@ -101,6 +101,40 @@ def lean_step_works(optimizer: torch.optim.Optimizer) -> bool:
     key = ("lean", type(optimizer), param.dtype, param.device.type)
     return _checked_once(
         key, lambda: _check_lean(type(optimizer), param.dtype, param.device)
+    )
+
+
+def fused_adam_works(optimizer_cls: type, dtype: torch.dtype, device) -> bool:
+    """Whether the fused Adam/AdamW kernel updates like `optimizer.step()`.
+
+    The same check, switch and cache as `lean_step_works`: the batched
+    trainer asks it before it updates through the kernel.
+
+    Examples
+    --------
+    >>> fused_adam_works(torch.optim.Adam, torch.float32, torch.device("cpu"))
+    True
+    >>> with fast_path(lean_step=False):
+    ...     fused_adam_works(torch.optim.Adam, torch.float32, torch.device("cpu"))
+    False
+    """
+    if not ENABLED["lean_step"]:
+        return False
+    device = torch.device(device)
+    key = ("lean", optimizer_cls, dtype, device.type)
+    return _checked_once(key, lambda: _check_lean(optimizer_cls, dtype, device))
+
+
+def hand_written_gradients(activation: str, dtype: torch.dtype, device) -> bool:
+    """Whether hand-written gradients may be used (switch on and check passed).
+
+    Examples
+    --------
+    >>> hand_written_gradients("relu", torch.float64, "cpu")
+    True
+    """
+    return ENABLED["manual_gradients"] and manual_gradients_work(
+        activation, dtype, device
     )
 
 

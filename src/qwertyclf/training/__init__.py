@@ -1,0 +1,65 @@
+"""The training engine: what turns a `FitSpec` into a trained network.
+
+Estimators (`qwertyclf.QwertyClassifier` and the classifiers and searches
+built on it) validate their parameters and describe each run as a
+`FitSpec`; the engine trains it and returns a `ModelState`. Two engines take
+the same spec:
+
+* `train_serial`: one network, in skorch's fit loop (`QwertySkorchNet`) with
+  the fast epoch for in-memory tensors, hand-written gradients and the lean
+  optimizer step where `fast_path` detection allows them;
+* `BatchedTrainer`: K networks as one batched run, each ending where its
+  serial run would.
+
+The engine imports nothing from the estimator modules.
+"""
+
+from ._batched import BatchedTrainer, RunData, batchable, shared_settings
+from ._fast_path import fast_path
+from ._net import DivergenceGuard, QwertySkorchNet, TensorBatches, TensorDataset
+from ._runtime import (
+    INFERENCE_CHUNK,
+    diverged,
+    one_thread,
+    seeded,
+    training_threads,
+)
+from ._serial import build_net, continue_net, train_serial
+from ._spec import (
+    DEFAULT_VALIDATION_FRACTION,
+    FitSpec,
+    best_epoch,
+    check_converged,
+    normalised,
+    split_validation,
+    validation_fraction,
+)
+from ._state import ModelState
+
+__all__ = [
+    "DEFAULT_VALIDATION_FRACTION",
+    "INFERENCE_CHUNK",
+    "BatchedTrainer",
+    "DivergenceGuard",
+    "FitSpec",
+    "ModelState",
+    "QwertySkorchNet",
+    "RunData",
+    "TensorBatches",
+    "TensorDataset",
+    "batchable",
+    "best_epoch",
+    "build_net",
+    "check_converged",
+    "continue_net",
+    "diverged",
+    "fast_path",
+    "normalised",
+    "one_thread",
+    "seeded",
+    "shared_settings",
+    "split_validation",
+    "train_serial",
+    "training_threads",
+    "validation_fraction",
+]

@@ -1,0 +1,64 @@
+"""`ModelState`: one trained network and what a model file records with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._module import QwertyNet
+
+
+@dataclass
+class ModelState:
+    """Everything a model file holds, decoded.
+
+    Parameters
+    ----------
+    params : dict
+        Constructor arguments of the estimator (`get_params()`).
+    classes : ndarray of shape (n_classes,)
+        Sorted class labels.
+    n_features_in : int
+        Number of input features.
+    feature_names_in : ndarray of str or None
+        Column names seen in fit, if any.
+    history : list of dict
+        One row per epoch.
+    n_iter : int
+        Number of epochs trained.
+    best_epoch : int
+        Epoch (1-based) whose weights were kept.
+    module : QwertyNet
+        The network with its weights.
+    net : QwertySkorchNet or None, default=None
+        The skorch net that trained `module`, optimizer state included, when
+        the state comes straight from the serial engine (a warm start
+        continues it); None when it was read from a file or trained batched.
+
+    The engines fill what training decides; `params` and `feature_names_in`
+    are the estimator's (`dataclasses.replace`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qwertyclf import QwertyNet
+    >>> state = ModelState(
+    ...     params={}, classes=np.array([0, 1]), n_features_in=2,
+    ...     feature_names_in=None, history=[{"epoch": 1}], n_iter=1,
+    ...     best_epoch=1, module=QwertyNet(n_features=2, n_classes=2),
+    ... )
+    >>> state.net is None
+    True
+    """
+
+    params: dict[str, Any]
+    classes: np.ndarray
+    n_features_in: int
+    feature_names_in: np.ndarray | None
+    history: list[dict]
+    n_iter: int
+    best_epoch: int
+    module: QwertyNet
+    net: Any = field(default=None, compare=False, repr=False)
