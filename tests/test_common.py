@@ -15,11 +15,19 @@ def _estimators():
         QwertyClassifier(
             max_epochs=40, batch_size=256, lr=0.05, dtype="float64", random_state=0
         ),
+        # One candidate, refitted on all rows for its mean best epoch, without
+        # the robust scaling (whose medians differ between weighting a row
+        # and repeating it).
         QwertyClassifierCV(
             hidden_layer_sizes=[(8,)],
             lrs=[0.05],
+            weight_decays=[0.0],
+            n_candidates=1,
             batch_size=256,
             max_epochs=40,
+            n_iter_no_change=40,
+            preprocessing=None,
+            refit=True,
             cv=2,
             dtype="float64",
             random_state=0,

@@ -24,6 +24,7 @@ from .training import (
     BatchedTrainer,
     RunData,
     batchable,
+    normalised,
     shared_settings,
     split_validation,
 )
@@ -80,6 +81,7 @@ def fit_batched(
     train_rows: Sequence[np.ndarray] | None = None,
     *,
     sample_weight=None,
+    valid_rows: Sequence[np.ndarray] | None = None,
     max_models: int = MAX_MODELS_PER_RUN,
 ) -> list[QwertyClassifier | Exception]:
     """Fit K estimators, each on its own rows, as batched runs.
@@ -104,6 +106,10 @@ def fit_batched(
         every model on all rows.
     sample_weight : array-like of shape (n_samples,), default=None
         Row weights, taken at each model's rows.
+    valid_rows : sequence of int arrays, default=None
+        Row indices each model is validated on (and early-stopped on, with
+        `early_stopping=True`) instead of a `validation_fraction` of its
+        training rows: a fold's held-out rows, for example.
     max_models : int, default=4096
         Largest number of models in one run; bigger groups are split.
 
@@ -135,6 +141,10 @@ def fit_batched(
         train_rows = [np.arange(len(y))] * len(estimators)
     if len(train_rows) != len(estimators):
         raise ValueError("train_rows must hold one index array per estimator.")
+    if valid_rows is None:
+        valid_rows = [None] * len(estimators)
+    elif len(valid_rows) != len(estimators):
+        raise ValueError("valid_rows must hold one index array per estimator.")
     results: list = [None] * len(estimators)
     groups: dict = {}
     for k, (est, rows) in enumerate(zip(estimators, train_rows, strict=True)):
@@ -154,6 +164,7 @@ def fit_batched(
                 y,
                 classes,
                 [np.asarray(train_rows[k], dtype=np.intp) for k in chunk],
+                [valid_rows[k] for k in chunk],
                 sample_weight,
                 checked,
             )
@@ -162,7 +173,9 @@ def fit_batched(
     return results
 
 
-def _fit_group(estimators, X, y, classes, train_rows, sample_weight, checked):
+def _fit_group(
+    estimators, X, y, classes, train_rows, valid_rows, sample_weight, checked
+):
     """Train one group (equal `batch_key` and classes) as one run."""
     models = [clone(est) for est in estimators]
     first = models[0]
@@ -178,7 +191,9 @@ def _fit_group(estimators, X, y, classes, train_rows, sample_weight, checked):
     y_enc = np.zeros(len(y), dtype=np.int64)
     y_enc[present] = encode_labels(y[present], classes, name="y", what="classes")
     specs, data, failed = [], [], {}
-    for k, (model, rows) in enumerate(zip(models, train_rows, strict=True)):
+    for k, (model, rows, valid) in enumerate(
+        zip(models, train_rows, valid_rows, strict=True)
+    ):
         model.classes_ = classes
         model.n_features_in_ = checked.n_features_in_
         if hasattr(checked, "feature_names_in_"):
@@ -186,7 +201,7 @@ def _fit_group(estimators, X, y, classes, train_rows, sample_weight, checked):
         model.device_ = device
         try:
             spec = model._fit_spec(device)
-            data.append(_run_data(model, spec, X, y, y_enc, rows, sample_weight))
+            data.append(_run_data(model, spec, X, y, y_enc, rows, valid, sample_weight))
             specs.append(spec)
         except ValueError as exc:
             # What the serial fit of this model alone would raise.
@@ -218,10 +233,18 @@ def _fit_group(estimators, X, y, classes, train_rows, sample_weight, checked):
     return out
 
 
-def _run_data(model, spec, X, y, y_enc, rows, sample_weight) -> RunData:
+def _run_data(model, spec, X, y, y_enc, rows, valid, sample_weight) -> RunData:
     """Training and validation rows and row weights of one model."""
     sw = None if sample_weight is None else np.asarray(sample_weight)[rows]
     weight, _ = model._sample_weight(X[rows], y[rows], sw)
+    if valid is not None:
+        valid = np.asarray(valid, dtype=np.intp)
+        valid_weight = None
+        if sample_weight is not None:
+            valid_weight = normalised(np.asarray(sample_weight, dtype=float)[valid])
+        return RunData(
+            train=rows, valid=valid, weight=weight, valid_weight=valid_weight
+        )
     if spec.validation_fraction is None:
         return RunData(train=rows, weight=weight)
     train, valid, weight, valid_weight = split_validation(

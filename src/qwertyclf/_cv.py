@@ -1,11 +1,15 @@
-"""`QwertyClassifierCV`: a classifier that picks its own size and learning rate."""
+"""`QwertyClassifierCV`: a classifier that tunes itself by cross-fitting."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import ParameterSampler, check_cv
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -14,21 +18,29 @@ from sklearn.utils.validation import (
 )
 
 from ._base import ProbaPredictMixin
+from ._batched import fit_batched
 from ._classifier import _FLOAT_DTYPES, QwertyClassifier
+from ._scaling import robust_scaling, smooth_clip
 
-#: Learning rates tried when `lrs="auto"`.
-AUTO_LRS = (0.001, 0.003, 0.01, 0.03)
+#: Learning rates tried when `lrs="auto"` (Adam's default is 0.001).
+AUTO_LRS = (0.001, 0.003, 0.01)
+
+#: Decoupled (AdamW) weight decays tried when `weight_decays="auto"`.
+AUTO_WEIGHT_DECAYS = (0.0, 0.01, 0.1)
+
+_PREPROCESSING = ("robust", None)
 
 
 def default_search_space(
     n_samples: int, n_features: int, n_classes: int
 ) -> dict[str, list]:
-    """The architectures, learning rates and batch size tried by default.
+    """The architectures, learning rates, weight decays and batch size tried.
 
-    Widths grow with the number of features and classes: a narrow, a medium
-    and a wide single hidden layer, and two medium layers. The batch size
-    grows with the data (16 for the 720 training rows of the qwerty data, up
-    to 256), so that an epoch takes about the same number of steps on larger
+    Widths grow with the number of features and classes (at least 64, at most
+    512), in one, two and three hidden layers; learning rates around Adam's
+    default; decoupled weight decay from none to strong. The batch size grows
+    with the data (16 for the 720 training rows of the qwerty data, up to
+    256), so that an epoch takes about the same number of steps on larger
     tables.
 
     Parameters
@@ -39,40 +51,49 @@ def default_search_space(
     Returns
     -------
     space : dict
-        `hidden_layer_sizes` and `lr` candidate lists, and `batch_size`.
+        `hidden_layer_sizes`, `lr` and `weight_decay` candidate lists, and
+        `batch_size`.
 
     Examples
     --------
     >>> space = default_search_space(720, 2, 3)
     >>> space["hidden_layer_sizes"]
-    [(8,), (16,), (32,), (16, 16)]
+    [(64,), (128,), (64, 64), (128, 128), (64, 64, 64)]
     >>> space["batch_size"]
     16
     """
-    medium = int(2 ** np.ceil(np.log2(max(16, n_features + n_classes))))
-    medium = min(medium, 256)
-    narrow = max(8, medium // 2)
-    wide = min(2 * medium, 512)
+    width = int(2 ** np.ceil(np.log2(max(64, 2 * (n_features + n_classes)))))
+    width = min(width, 256)
+    wide = min(2 * width, 512)
     batch = int(2 ** np.round(np.log2(max(n_samples, 1) / 64)))
     return {
-        "hidden_layer_sizes": [(narrow,), (medium,), (wide,), (medium, medium)],
+        "hidden_layer_sizes": [
+            (width,),
+            (wide,),
+            (width, width),
+            (wide, wide),
+            (width, width, width),
+        ],
         "lr": list(AUTO_LRS),
+        "weight_decay": list(AUTO_WEIGHT_DECAYS),
         "batch_size": int(np.clip(batch, 16, 256)),
     }
 
 
 class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
-    """`QwertyClassifier` that chooses its architecture and learning rate by CV.
+    """A `QwertyClassifier` that tunes itself: cross-fitted, early-stopped, bagged.
 
-    In the style of scikit-learn's `LogisticRegressionCV`: `fit` cross-
-    validates a small grid of hidden layer sizes and learning rates (by
-    default derived from the data's shape, see `default_search_space`),
-    trains all (candidate, fold) networks as batched runs
-    (`qwertyclf.model_selection.BatchedGridSearchCV`), then refits the best
-    candidate on all the data. The default search trains 16 candidates x 5
-    folds = 80 networks; on a 2,100-row, 20-feature table it took 12 to 17
-    times one default `QwertyClassifier` fit (benchmark g), where 80
-    ordinary fits would take about 80 times.
+    In the style of scikit-learn's `LogisticRegressionCV`. `fit` draws
+    `n_candidates` configurations (width, depth, learning rate, weight decay)
+    from a space derived from the data's shape (`default_search_space`),
+    and trains every (candidate, fold) network as batched runs. Each network
+    trains on its fold's training rows with AdamW and stops early on the
+    fold's held-out rows, keeping its best epoch. The candidate with the
+    lowest mean held-out log-loss (or best `scoring`) wins, and prediction
+    averages that candidate's fold networks (cross-fit bagging): nothing is
+    refitted and no trained network is wasted. Inputs are robustly scaled
+    and smoothly clipped first (`preprocessing="robust"`), so no scaler is
+    needed in front; a scaled pipeline works too.
 
     Parameters
     ----------
@@ -80,37 +101,52 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         Candidate architectures.
     lrs : "auto" or list of float, default="auto"
         Candidate learning rates (`AUTO_LRS` for "auto").
+    weight_decays : "auto" or list of float, default="auto"
+        Candidate AdamW weight decays (`AUTO_WEIGHT_DECAYS` for "auto").
+    n_candidates : int, default=6
+        Configurations tried: the budget. The first is always the space's
+        middle (widest one-layer net, lr 0.003, weight decay 0.01), the rest
+        are drawn from the space without replacement; at most the space's
+        size.
     batch_size : "auto" or int, default="auto"
         Rows per mini-batch; "auto" grows with the number of rows.
     max_epochs : int, default=100
-        Epochs of every fit.
+        Most epochs of every network.
+    n_iter_no_change : int, default=10
+        Patience of early stopping on the held-out fold, in epochs.
     activation : str, default="relu"
         Hidden activation of every candidate.
+    preprocessing : {"robust", None}, default="robust"
+        "robust": centre each column on its median, divide by its robust
+        deviation and bound it smoothly to about +-3; None: use `X` as is.
+    refit : bool, default=False
+        False: predict with the mean of the best candidate's fold networks.
+        True: refit the best candidate on all the data for its mean best
+        epoch count and predict with that one network.
     cv : int or cross-validation generator, default=5
         Folds (stratified for an int).
     scoring : str or callable, default=None
-        Model-selection score; None is accuracy.
-    n_jobs : int, default=None
-        Parallel workers for the batched runs.
+        Model-selection score on the held-out folds; None is the log-loss
+        that early stopping monitors (lower is better).
     dtype : {"float32", "float64"}, default="float32"
         Precision of the networks.
     device : str, default="cpu"
         Device to train on, as in `QwertyClassifier`.
     random_state : int, RandomState instance or None, default=None
-        Seeds every candidate's network (all candidates use the same seed).
-    verbose : int, default=0
-        Passed to the search.
+        Seeds the candidates drawn and every network.
 
     Attributes
     ----------
-    best_estimator_ : QwertyClassifier
-        The best candidate, refitted on all the data; predictions use it.
+    estimators_ : list of QwertyClassifier
+        The networks predictions average: the best candidate's fold networks,
+        or its one refitted network with `refit=True`.
     best_params_ : dict
-        Its `hidden_layer_sizes` and `lr`.
+        The winning `hidden_layer_sizes`, `lr` and `weight_decay`.
     best_score_ : float
-        Its mean cross-validated score.
+        Its mean held-out score (the negated log-loss by default).
     cv_results_ : dict
-        The search's results, as in `GridSearchCV`.
+        Per candidate: `params`, `mean_test_score`, `std_test_score`,
+        `split{k}_test_score`, `mean_best_epoch` and `rank_test_score`.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -123,46 +159,50 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     >>> from qwertyclf import QwertyClassifierCV
     >>> from qwertyclf.datasets import make_qwerty
     >>> X, y = make_qwerty(40, random_state=0)
-    >>> clf = QwertyClassifierCV(
-    ...     hidden_layer_sizes=[(4,), (8,)], lrs=[0.01, 0.03], max_epochs=5,
-    ...     cv=3, random_state=0,
-    ... ).fit(X, y)
+    >>> clf = QwertyClassifierCV(n_candidates=2, max_epochs=5, cv=3,
+    ...                          random_state=0).fit(X, y)
     >>> sorted(clf.best_params_)
-    ['hidden_layer_sizes', 'lr']
-    >>> clf.predict(X[:3]).shape
-    (3,)
+    ['hidden_layer_sizes', 'lr', 'weight_decay']
+    >>> len(clf.estimators_), clf.predict(X[:3]).shape
+    (3, (3,))
     """
 
     def __init__(
         self,
         hidden_layer_sizes: str | Sequence[Sequence[int]] = "auto",
         lrs: str | Sequence[float] = "auto",
+        weight_decays: str | Sequence[float] = "auto",
+        n_candidates: int = 6,
         batch_size: str | int = "auto",
         max_epochs: int = 100,
+        n_iter_no_change: int = 10,
         activation: str = "relu",
+        preprocessing: str | None = "robust",
+        refit: bool = False,
         cv=5,
         scoring=None,
-        n_jobs: int | None = None,
         dtype: str = "float32",
         device: str = "cpu",
         random_state: int | np.random.RandomState | None = None,
-        verbose: int = 0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.lrs = lrs
+        self.weight_decays = weight_decays
+        self.n_candidates = n_candidates
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.n_iter_no_change = n_iter_no_change
         self.activation = activation
+        self.preprocessing = preprocessing
+        self.refit = refit
         self.cv = cv
         self.scoring = scoring
-        self.n_jobs = n_jobs
         self.dtype = dtype
         self.device = device
         self.random_state = random_state
-        self.verbose = verbose
 
     def fit(self, X, y, *, sample_weight=None):
-        """Cross-validate the candidates and refit the best on all of `X`, `y`.
+        """Cross-fit the candidates, keep the best one's fold networks.
 
         Parameters
         ----------
@@ -171,60 +211,82 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, split with the folds.
+            Row weights, split with the folds (training and held-out rows).
 
         Returns
         -------
         self : QwertyClassifierCV
             The fitted estimator.
         """
-        from .model_selection import BatchedGridSearchCV
-
+        n = self.n_candidates
+        if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n_candidates must be an int >= 1, got {n!r}.")
+        if self.preprocessing not in _PREPROCESSING:
+            raise ValueError(
+                f"preprocessing must be 'robust' or None, got {self.preprocessing!r}."
+            )
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-        classes = np.unique(y)
-        space = default_search_space(X.shape[0], X.shape[1], len(classes))
-        grid = {
-            "hidden_layer_sizes": space["hidden_layer_sizes"]
-            if _is_auto(self.hidden_layer_sizes)
-            else [tuple(h) for h in self.hidden_layer_sizes],
-            "lr": space["lr"] if _is_auto(self.lrs) else list(self.lrs),
-        }
-        batch_size = (
-            space["batch_size"] if _is_auto(self.batch_size) else self.batch_size
-        )
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the "
+                f"data, but the data contains only 1 class: {self.classes_[0]!r}."
+            )
+        if self.preprocessing == "robust":
+            self.centre_, self.scale_ = robust_scaling(X)
+        X = self._inputs(X)
+        rng = check_random_state(self.random_state)
+        candidates, batch_size = self._candidates(X, rng)
+        seed = int(rng.randint(2**31 - 1))
         base = QwertyClassifier(
             activation=self.activation,
+            optimizer="adamw",
             batch_size=batch_size,
             max_epochs=self.max_epochs,
+            early_stopping=True,
+            n_iter_no_change=self.n_iter_no_change,
             dtype=self.dtype,
             device=self.device,
-            random_state=self.random_state,
+            random_state=seed,
         )
-        search = BatchedGridSearchCV(
-            base,
-            grid,
-            scoring=self.scoring,
-            cv=self.cv,
-            n_jobs=self.n_jobs,
-            verbose=self.verbose,
-            error_score=np.nan,
+        base._check_params()
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        models = [clone(base).set_params(**c) for c in candidates for _ in folds]
+        fitted = fit_batched(
+            models,
+            X,
+            y,
+            [train for _ in candidates for train, _ in folds],
+            valid_rows=[test for _ in candidates for _, test in folds],
+            sample_weight=sample_weight,
         )
-        params = {} if sample_weight is None else {"sample_weight": sample_weight}
-        search.fit(X, y, **params)
-        self.best_estimator_ = search.best_estimator_
-        self.best_params_ = search.best_params_
-        self.best_score_ = float(search.best_score_)
-        self.cv_results_ = search.cv_results_
-        self.classes_ = self.best_estimator_.classes_
+        scores, epochs = self._scores(fitted, X, y, folds, sample_weight)
+        self.cv_results_ = _results(candidates, scores, epochs)
+        best = int(np.argmin(self.cv_results_["rank_test_score"]))
+        self.best_params_ = candidates[best]
+        self.best_score_ = float(self.cv_results_["mean_test_score"][best])
+        fold_models = fitted[best * len(folds) : (best + 1) * len(folds)]
+        for model in fold_models:
+            if isinstance(model, Exception):
+                raise model
+        if self.refit:
+            final = clone(base).set_params(
+                **self.best_params_,
+                early_stopping=False,
+                max_epochs=max(1, round(float(np.mean(epochs[best])))),
+            )
+            self.estimators_ = [final.fit(X, y, sample_weight=sample_weight)]
+        else:
+            self.estimators_ = fold_models
         return self
 
     def predict_proba(self, X):
-        """Class probabilities from the refitted best candidate.
+        """Mean class probabilities of `estimators_`.
 
         Parameters
         ----------
@@ -237,8 +299,82 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
             Probabilities, columns in the order of `classes_`.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        return self.best_estimator_.predict_proba(X)
+        X = self._inputs(validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False))
+        proba = np.zeros((X.shape[0], len(self.classes_)))
+        for model in self.estimators_:
+            columns = np.searchsorted(self.classes_, model.classes_)
+            proba[:, columns] += model.predict_proba(X)
+        return proba / len(self.estimators_)
+
+    def _inputs(self, X):
+        """`X` as the networks see it (a new array when scaled)."""
+        if self.preprocessing is None:
+            return X
+        return smooth_clip(X, self.centre_, self.scale_).astype(X.dtype, copy=False)
+
+    def _candidates(self, X, rng):
+        """The configurations to try, the first being the space's middle."""
+        space = default_search_space(X.shape[0], X.shape[1], len(self.classes_))
+        grid = {
+            "hidden_layer_sizes": space["hidden_layer_sizes"]
+            if _is_auto(self.hidden_layer_sizes)
+            else [tuple(h) for h in self.hidden_layer_sizes],
+            "lr": space["lr"] if _is_auto(self.lrs) else list(self.lrs),
+            "weight_decay": space["weight_decay"]
+            if _is_auto(self.weight_decays)
+            else list(self.weight_decays),
+        }
+        middle = {key: values[len(values) // 2] for key, values in grid.items()}
+        if _is_auto(self.hidden_layer_sizes):
+            middle["hidden_layer_sizes"] = grid["hidden_layer_sizes"][1]
+        size = int(np.prod([len(v) for v in grid.values()]))
+        drawn = ParameterSampler(
+            grid, n_iter=size, random_state=int(rng.randint(2**31 - 1))
+        )
+        candidates = [middle] + [c for c in drawn if c != middle]
+        batch_size = (
+            space["batch_size"] if _is_auto(self.batch_size) else self.batch_size
+        )
+        return candidates[: min(self.n_candidates, size)], batch_size
+
+    def _scores(self, fitted, X, y, folds, sample_weight):
+        """Held-out score and best epoch of each (candidate, fold) network."""
+        n_folds = len(folds)
+        scores = np.full((len(fitted) // n_folds, n_folds), np.nan)
+        epochs = np.full_like(scores, np.nan)
+        scorer = None if self.scoring is None else check_scoring(None, self.scoring)
+        for i, model in enumerate(fitted):
+            if isinstance(model, Exception):
+                continue
+            c, f = divmod(i, n_folds)
+            epochs[c, f] = model.best_epoch_
+            if scorer is None:
+                scores[c, f] = -model.history_[model.best_epoch_ - 1, "valid_loss"]
+            else:
+                test = folds[f][1]
+                kwargs = {}
+                if sample_weight is not None:
+                    kwargs["sample_weight"] = sample_weight[test]
+                scores[c, f] = scorer(model, X[test], y[test], **kwargs)
+        return scores, epochs
+
+
+def _results(candidates, scores, epochs) -> dict:
+    """`cv_results_`: the candidates' fold scores, means and ranks."""
+    mean = np.nanmean(np.where(np.isnan(scores), -np.inf, scores), axis=1)
+    results = {
+        "params": candidates,
+        "mean_test_score": mean,
+        "std_test_score": np.std(scores, axis=1),
+        "mean_best_epoch": np.nanmean(np.where(np.isnan(epochs), 0, epochs), axis=1),
+    }
+    for f in range(scores.shape[1]):
+        results[f"split{f}_test_score"] = scores[:, f]
+    order = np.argsort(-mean, kind="stable")
+    rank = np.empty(len(mean), dtype=np.int32)
+    rank[order] = np.arange(1, len(mean) + 1)
+    results["rank_test_score"] = rank
+    return results
 
 
 def _is_auto(value) -> bool:

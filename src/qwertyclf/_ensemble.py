@@ -16,6 +16,16 @@ from ._base import ProbaPredictMixin
 from ._batched import batch_key, fit_batched
 from ._classifier import _FLOAT_DTYPES, QwertyClassifier
 
+#: The member configuration of `QwertyEnsembleClassifier(estimator=None)`.
+DEFAULT_MEMBER = QwertyClassifier(
+    hidden_layer_sizes=(64, 64),
+    optimizer="adamw",
+    lr=0.003,
+    weight_decay=0.01,
+    batch_size=32,
+    early_stopping=True,
+)
+
 
 class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     """Average of `n_estimators` QwertyClassifiers that differ only in their seed.
@@ -31,7 +41,11 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
     Parameters
     ----------
     estimator : QwertyClassifier, default=None
-        The configuration of every member; None is `QwertyClassifier()`.
+        The configuration of every member. None is a regularised,
+        early-stopped member (`DEFAULT_MEMBER`): two hidden layers of 64
+        units, AdamW with learning rate 0.003 and weight decay 0.01, early
+        stopping on 10% of its rows (each member holds out its own rows,
+        drawn from its own seed), keeping its best epoch.
     n_estimators : int, default=10
         Number of members.
     bootstrap : bool, default=False
@@ -107,7 +121,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
                 f"data, but the data contains only 1 class: {self.classes_[0]!r}."
             )
-        template = QwertyClassifier() if self.estimator is None else self.estimator
+        template = DEFAULT_MEMBER if self.estimator is None else self.estimator
         rng = check_random_state(self.random_state)
         seeds = rng.randint(2**31 - 1, size=n)
         members = [clone(template).set_params(random_state=int(s)) for s in seeds]
