@@ -9,7 +9,7 @@ to the Bayes accuracy is measured on the same held-out rows, which removes
 the folds' noise). RealMLP-TD comes from `pytabkit` (the `bench` extra); it
 is left out, with a note, where that is not installed.
 
-    python benchmarks/accuracy_cases.py            # every table, 5 folds x 2
+    python benchmarks/accuracy_cases.py            # every table, 5 folds
     python benchmarks/accuracy_cases.py --quick    # a few tables, 3 folds
     python benchmarks/accuracy_cases.py --figure   # also draws the page figure
 """
@@ -141,7 +141,7 @@ def contenders(seed: int, only=None) -> dict:
 
 
 def evaluate(quick: bool, only=None) -> dict:
-    folds, repeats = (3, 1) if quick else (5, 2)
+    folds, repeats = (3, 1) if quick else (5, 1)
     results = {}
     for table, (X, y, bayes) in tables(quick).items():
         classes = np.unique(y)

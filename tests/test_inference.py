@@ -106,3 +106,41 @@ def test_worker_threads_leave_the_thread_count_and_agree(data):
     for result in results:
         np.testing.assert_array_equal(result, clf.classes_[one_chunk.argmax(1)])
     assert torch.get_num_threads() == threads
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu", "selu"])
+def test_probabilities_do_not_depend_on_the_other_rows(dtype, activation):
+    # predict_proba(X)[rows] == predict_proba(X[rows]) bitwise, for any subset
+    # and chunking, on one and two threads (scikit-learn's subset-invariance
+    # contract; before every pass had one shape, 1-row and 20-row passes
+    # differed by up to 1e-7).
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(300, 20, n_informative=8, n_classes=3, random_state=0)
+    clf = QwertyClassifier(
+        hidden_layer_sizes=(64, 32),
+        activation=activation,
+        dtype=dtype,
+        max_epochs=2,
+        random_state=0,
+    ).fit(X, y)
+    threads = torch.get_num_threads()
+    try:
+        for n_threads in (1, 2):
+            torch.set_num_threads(n_threads)
+            for chunk_rows in (2048, 64):  # one pass, or several in worker threads
+                clf._predict_chunk_rows = chunk_rows
+                full = clf.predict_proba(X)
+                for rows in (np.arange(20), np.arange(0, 300, 7), np.array([5])):
+                    np.testing.assert_array_equal(
+                        clf.predict_proba(X[rows]), full[rows]
+                    )
+                one_by_one = np.vstack([clf.predict_proba(X[[r]]) for r in range(20)])
+                np.testing.assert_array_equal(one_by_one, full[:20])
+                np.testing.assert_array_equal(
+                    clf.predict_proba(X.astype(np.float32)[:20]),
+                    clf.predict_proba(X.astype(np.float32))[:20],
+                )
+    finally:
+        torch.set_num_threads(threads)

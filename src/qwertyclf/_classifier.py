@@ -589,8 +589,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return proba
 
     # Rows per forward pass in prediction: large enough that per-call overhead
-    # vanishes, small enough that the layer buffers stay a few MiB.
-    _predict_chunk_rows = 16384
+    # vanishes, small enough that the layer buffers stay small and a short
+    # input padded to it costs little. Every pass has exactly this many rows
+    # (the last one padded), so each matrix product has one shape and a row's
+    # probabilities do not depend on which rows share its chunk.
+    _predict_chunk_rows = 2048
 
     def _forward_chunks(self, X: np.ndarray, keep) -> None:
         """Run the fitted network over `X` chunk by chunk; `keep(rows, logits)`.
@@ -627,17 +630,24 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             part = slice(start, start + rows)
             chunk = X[part]
             with torch.inference_mode():
-                if not chunk.flags.writeable:
-                    # torch.from_numpy refuses (warns about) read-only memory.
-                    tensor = torch.tensor(chunk, dtype=dtype)
-                elif chunk.dtype == np_dtype and chunk.flags.c_contiguous:
-                    tensor = torch.from_numpy(chunk)
+                n = len(chunk)
+                if n == rows and chunk.dtype == np_dtype and chunk.flags.c_contiguous:
+                    tensor = (
+                        torch.from_numpy(chunk)
+                        if chunk.flags.writeable
+                        # torch.from_numpy refuses (warns about) read-only memory.
+                        else (torch.tensor(chunk, dtype=dtype))
+                    )
                 else:
+                    # Converted, or padded with zeros to the chunk's shape.
                     if local.staging is None:
-                        local.staging = torch.empty(rows, X.shape[1], dtype=dtype)
-                    tensor = local.staging[: len(chunk)]
-                    tensor.copy_(torch.from_numpy(chunk))
-                logits = local.forward(tensor.to(self.device_))
+                        local.staging = torch.zeros(rows, X.shape[1], dtype=dtype)
+                    tensor = local.staging
+                    if not chunk.flags.writeable:
+                        chunk = chunk.copy()  # torch.from_numpy warns on read-only
+                    tensor[:n].copy_(torch.from_numpy(chunk))
+                    tensor[n:].zero_()
+                logits = local.forward(tensor.to(self.device_))[:n]
                 if not bool(torch.isfinite(logits).all()):
                     raise ValueError(
                         "The network's outputs overflowed: X holds values up to "
