@@ -45,7 +45,8 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         early-stopped member (`DEFAULT_MEMBER`): two hidden layers of 64
         units, AdamW with learning rate 0.003 and weight decay 0.01, early
         stopping on 10% of its rows (each member holds out its own rows,
-        drawn from its own seed), keeping its best epoch.
+        drawn from its own seed), keeping its best epoch; on data too small
+        to hold out a stratified tenth, it trains its 100 epochs instead.
     n_estimators : int, default=10
         Number of members.
     bootstrap : bool, default=False
@@ -121,7 +122,12 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
                 f"data, but the data contains only 1 class: {self.classes_[0]!r}."
             )
-        template = DEFAULT_MEMBER if self.estimator is None else self.estimator
+        template = self.estimator
+        if template is None:
+            template = clone(DEFAULT_MEMBER)
+            if not _can_hold_out(y):
+                # Too few rows to hold out a stratified tenth: train all epochs.
+                template.set_params(early_stopping=False)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(2**31 - 1, size=n)
         members = [clone(template).set_params(random_state=int(s)) for s in seeds]
@@ -169,3 +175,9 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
             columns = np.searchsorted(self.classes_, member.classes_)
             proba[:, columns] += member.predict_proba(X)
         return proba / len(self.estimators_)
+
+
+def _can_hold_out(y) -> bool:
+    """Whether a stratified 10% of `y` holds every class and leaves it in training."""
+    _, counts = np.unique(y, return_counts=True)
+    return int(np.ceil(0.1 * len(y))) >= len(counts) and counts.min() >= 2
