@@ -35,12 +35,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 from skorch.history import History
 from torch import nn
 
+from ._atomic import atomic_write
 from ._module import QwertyNet, check_architecture
 from .training import ModelState, QwertySkorchNet
 
@@ -204,7 +205,12 @@ def write_model(path: str | os.PathLike, state: ModelState) -> Path:
     }
     _check_writable(metadata, tensors, state.params)
     path = Path(path)
-    save_file(tensors, path, metadata=metadata)
+    # Serialised in memory, then written through a temporary file and an
+    # atomic rename: a failed or killed save leaves the previous file intact,
+    # whatever the installed safetensors does in its own save_file.
+    content = save(tensors, metadata=metadata)
+    with atomic_write(path) as handle:
+        handle.write(content)
     return path
 
 

@@ -45,6 +45,7 @@ from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from ._atomic import atomic_write
 from ._classifier import QwertyClassifier
 
 __all__ = ["convert_qwerty_classifier", "save_onnx", "to_onnx"]
@@ -374,7 +375,8 @@ def save_onnx(
     """
     path = Path(path)
     model = to_onnx(estimator, zipmap=zipmap, target_opset=target_opset)
-    path.write_bytes(model.SerializeToString())
+    with atomic_write(path) as handle:
+        handle.write(model.SerializeToString())
     return path
 
 

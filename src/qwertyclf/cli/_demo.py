@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._atomic import atomic_write
 from ._args import (
     CommandLineError,
     failures_while_running,
@@ -282,7 +283,8 @@ def _save_figures(
     for name, make_figure in draw.items():
         figure = make_figure()
         try:
-            figure.savefig(out / name, dpi=100)
+            with atomic_write(out / name) as handle:
+                figure.savefig(handle, dpi=100, format=Path(name).suffix[1:])
         finally:
             plt.close(figure)
     return list(draw)
@@ -388,4 +390,6 @@ def _library_versions() -> dict[str, str]:
 
 def _write_json(content: dict[str, Any], path: Path) -> None:
     """Write `content` as indented, strict JSON (no NaN) with a final newline."""
-    path.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
+    text = json.dumps(content, indent=2, allow_nan=False) + "\n"
+    with atomic_write(path) as handle:
+        handle.write(text.encode("utf-8"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import io
 import sys
 import time
 import warnings
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._atomic import atomic_write
 from ._args import (
     CommandFailed,
     CommandLineError,
@@ -466,8 +468,11 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.out is None:
         _write_csv(sys.stdout, header, rows)
     else:
-        with open(args.out, "w", newline="", encoding="utf-8") as file:
+        with atomic_write(args.out) as handle:
+            file = io.TextIOWrapper(handle, encoding="utf-8", newline="")
             _write_csv(file, header, rows)
+            file.flush()
+            file.detach()  # the handle stays open for the atomic rename
         print(
             f"Wrote {len(labels)} predictions to {args.out} "
             f"({seconds_since_start():.2f} s since the command started)."
