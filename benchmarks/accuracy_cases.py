@@ -44,6 +44,7 @@ from qwertyclf.datasets import make_gaussian_classes, make_qwerty
 
 ROOT = Path(__file__).resolve().parent
 BASELINE = "QwertyClassifier (scaled)"
+HEADING = "## Accuracy on tables"
 
 
 def tables(quick: bool) -> dict:
@@ -315,7 +316,7 @@ def page_section(results: dict, summary: dict, quick: bool) -> str:
     folds = 3 if quick else 5
     return "\n".join(
         [
-            "## Accuracy on tables",
+            HEADING,
             "",
             "Produced by `python benchmarks/accuracy_cases.py --figure"
             + (" --quick` (few tables and folds: not representative)" if quick else "`")
@@ -342,7 +343,7 @@ def page_section(results: dict, summary: dict, quick: bool) -> str:
 def splice(page: Path, section: str) -> None:
     """Put ``section`` in place of the page's accuracy section (or append it)."""
     text = page.read_text() if page.exists() else "# Benchmarks\n"
-    head, _, _ = text.partition("## Accuracy on tables")
+    head, _, _ = text.partition(HEADING)
     page.write_text(head.rstrip("\n") + "\n\n" + section)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import accuracy_cases  # noqa: E402
 import cases  # noqa: E402
 import numpy as np  # noqa: E402
 import search_cases  # noqa: E402
@@ -220,6 +221,10 @@ def main(argv=None) -> int:
     lines += search_lines
     lines += startup_lines
     text = "\n".join(lines)
+    # The accuracy section is written by accuracy_cases.py; keep it.
+    if args.output.exists():
+        _, heading, kept = args.output.read_text().partition(accuracy_cases.HEADING)
+        text = text.rstrip("\n") + "\n\n" + heading + kept if heading else text
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     print(text)
