@@ -177,3 +177,17 @@ def test_the_estimators_use_only_the_engines_public_interface():
     ]
     reaches = [line for p in outside for line in _private_reaches(p)]
     assert reaches == []
+
+
+def test_the_architecture_page_names_every_part():
+    # docs/architecture.md is the map for contributors: a new top-level module
+    # or package must appear on it.
+    page = (PACKAGE.parents[1] / "docs" / "architecture.md").read_text()
+    parts = {
+        p.stem if p.suffix else p.name
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" and p.stem not in {"__init__", "__main__"})
+        or (p.is_dir() and (p / "__init__.py").exists())
+    }
+    missing = sorted(part for part in parts if f"{part}`" not in page)
+    assert missing == [], f"not on docs/architecture.md: {missing}"
