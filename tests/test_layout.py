@@ -124,8 +124,14 @@ def test_every_activation_list_is_the_registry():
 
 
 #: What the training engine may import from the rest of the package: the
-#: network, its activations and the label encoder, the layers below it.
-ENGINE_MAY_IMPORT = {"qwertyclf._module", "qwertyclf._activations", "qwertyclf._labels"}
+#: network, its activations, the label encoder and the interrupt rule, the
+#: layers below it.
+ENGINE_MAY_IMPORT = {
+    "qwertyclf._module",
+    "qwertyclf._activations",
+    "qwertyclf._labels",
+    "qwertyclf._interrupts",
+}
 
 
 def _engine_violations(graph):

@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 from skorch.callbacks import Callback
 from torch import nn
 
+from ._interrupts import unchanged_if_interrupted
 from ._labels import encode_labels
 from ._module import check_architecture
 from ._persistence import ModelState, read_model, restore_net, write_model
@@ -194,6 +195,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
 
+    @unchanged_if_interrupted
     def fit(self, X, y, *, validation_data=None, sample_weight=None):
         """Train the network on `X`, `y`.
 
@@ -237,6 +239,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             fresh=not continuing,
         )
 
+    @unchanged_if_interrupted
     def partial_fit(self, X, y, classes=None, *, sample_weight=None):
         """Train the network for one more epoch on `X`, `y`.
 

@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
 from ._base import ProbaPredictMixin
 from ._batched import batch_key, fit_batched
 from ._classifier import _FLOAT_DTYPES, QwertyClassifier
+from ._interrupts import all_or_nothing
 
 #: The member configuration of `QwertyEnsembleClassifier(estimator=None)`.
 DEFAULT_MEMBER = QwertyClassifier(
@@ -90,6 +91,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         self.bootstrap = bootstrap
         self.random_state = random_state
 
+    @all_or_nothing
     def fit(self, X, y, *, sample_weight=None):
         """Train every member on `X`, `y` (or its bootstrap sample).
 

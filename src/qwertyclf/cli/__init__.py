@@ -38,6 +38,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .._interrupts import interrupts_propagate
 from . import _demo, _tabular
 from ._args import (
     EXIT_FAILURE,
@@ -116,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandLineError as exc:
         return _report_error(str(exc), exc.exit_code)
     try:
-        return args.run(args)
+        # Ctrl-C ends the command: no fit is cut short and then saved.
+        with interrupts_propagate():
+            return args.run(args)
     except CommandLineError as exc:
         return _report_error(str(exc), exc.exit_code)
     except BrokenPipeError:

@@ -27,6 +27,7 @@ from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_features, indexable
 
 from .._batched import batch_key, fit_batched
+from .._interrupts import all_or_nothing
 from ..training import training_threads
 
 #: Models per batched run in a search (whole folds, so a group with more
@@ -45,6 +46,7 @@ class _BatchedSearchMixin:
     def _candidates(self):
         raise NotImplementedError
 
+    @all_or_nothing
     def fit(self, X, y=None, **params):
         """Run fit with all sets of parameters.
 

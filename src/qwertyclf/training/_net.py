@@ -250,6 +250,20 @@ class QwertySkorchNet(NeuralNetClassifier):
         self.generator_ = torch.Generator().manual_seed(self.seed)
         return self
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """Skorch's loop; records in `interrupted_` whether Ctrl-C ended it.
+
+        skorch's `partial_fit` catches the `KeyboardInterrupt` (and still
+        runs `on_train_end`); the flag lets the caller tell an interrupted
+        fit from a finished one.
+        """
+        self.interrupted_ = False
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            raise
+
     def _seed_dropout(self):
         """A `QwertyNet`'s dropout layers get their own generator, once."""
         for layer in self.module_.modules():

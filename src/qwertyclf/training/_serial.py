@@ -10,6 +10,7 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 from torch import nn
 
+from .._interrupts import interrupts_propagating
 from .._module import QwertyNet
 from ._net import DivergenceGuard, QwertySkorchNet, TensorDataset
 from ._runtime import INFERENCE_CHUNK, seeded, training_threads
@@ -106,10 +107,14 @@ def train_serial(
     else:
         continue_net(net, spec)
     net.set_params(train_split=predefined_split(valid) if valid else None)
-    with training_threads(spec.batch_size, spec.widths(n_features, n_classes)):
-        net.partial_fit(train, epochs=spec.max_epochs if epochs is None else epochs)
-    # Do not keep a reference to the validation data in the fitted model.
-    net.set_params(train_split=None)
+    try:
+        with training_threads(spec.batch_size, spec.widths(n_features, n_classes)):
+            net.partial_fit(train, epochs=spec.max_epochs if epochs is None else epochs)
+    finally:
+        # Do not keep a reference to the validation data in the fitted model.
+        net.set_params(train_split=None)
+    if getattr(net, "interrupted_", False):
+        _end_interrupted(net)
     module = net.module_
     with torch.inference_mode():
         module.eval()
@@ -128,6 +133,21 @@ def train_serial(
         module=module,
         net=net,
     )
+
+
+def _end_interrupted(net: QwertySkorchNet) -> None:
+    """After Ctrl-C: keep the finished epochs, or re-raise.
+
+    The epoch that was cut short has no scores, so its row is dropped: the
+    history and `n_iter_` count finished epochs (the weights are those of
+    the moment of the interrupt, or the best epoch's with early stopping).
+    With no finished epoch, or inside `interrupts_propagate()`, the
+    interrupt is raised again.
+    """
+    if len(net.history) and "train_loss" not in net.history[-1]:
+        del net.history[-1]
+    if interrupts_propagating() or not len(net.history):
+        raise KeyboardInterrupt
 
 
 def continue_net(net: QwertySkorchNet, spec: FitSpec) -> None:
