@@ -353,16 +353,11 @@ def figure(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for name, s in summary.items():
-        ax.scatter(s["fit_s"], s["acc"], s=40)
-        ax.annotate(
-            name,
-            (s["fit_s"], s["acc"]),
-            fontsize=8,
-            xytext=(4, 3),
-            textcoords="offset points",
-        )
+    fig, ax = plt.subplots(figsize=(8.4, 4.2))
+    markers = "osD^vP*X"
+    for i, (name, s) in enumerate(summary.items()):
+        ax.scatter(s["fit_s"], s["acc"], s=45, marker=markers[i % 8], label=name)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     ax.set_xscale("log")
     ax.set_xlabel("median fit time per table (s, log scale)")
     ax.set_ylabel("mean held-out accuracy over the tables")

@@ -51,6 +51,21 @@ def _grid_values(
     return given.copy()
 
 
+def _meshgrid(
+    X2: np.ndarray, eps: float | None, grid_resolution: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grid over the samples' range, padded by `eps` (5% of each range if `None`)."""
+    lo, hi = X2.min(axis=0), X2.max(axis=0)
+    if eps is None:
+        pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
+    else:
+        pad = np.full(2, float(eps))
+    return np.meshgrid(
+        np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_resolution),
+        np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_resolution),
+    )
+
+
 def _predict_grid(
     estimator: Any,
     rows: np.ndarray,
@@ -219,19 +234,39 @@ default=None
         >>> disp.plot(ax=ax, plot_method="pcolormesh").surface_.get_array().size
         25
         """
-        import matplotlib as mpl
-        from matplotlib.lines import Line2D
-        from sklearn.inspection import DecisionBoundaryDisplay
-
         if plot_method not in _PLOT_METHODS:
             raise ValueError(
                 f"plot_method must be one of {_PLOT_METHODS}; got {plot_method!r}."
             )
         ax = _style.get_axes(ax, figsize=(6, 6))
         classes = np.asarray(self.classes)
+
+        self._plot_regions(ax, classes, plot_method, alpha, kwargs)
+        handles = self._plot_samples(ax, classes, scatter_kw)
+        handles += self._plot_bayes_boundary(ax)
+
+        if handles:
+            ax.legend(handles=handles, fontsize="small", loc="best")
+        if title is not None:
+            ax.set_title(title)
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    def _plot_regions(
+        self,
+        ax: Any,
+        classes: np.ndarray,
+        plot_method: str,
+        alpha: float,
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Fill each class's region in its colour with `DecisionBoundaryDisplay`."""
+        import matplotlib as mpl
+        from sklearn.inspection import DecisionBoundaryDisplay
+
         n_classes = len(classes)
         colors = _style.class_colors(n_classes)
-
         kwargs.setdefault("alpha", alpha)
         # Pin the colour scale to class positions so a class absent from the grid
         # does not shift the others' colours.
@@ -261,6 +296,10 @@ default=None
         ).plot(plot_method=plot_method, ax=ax, **kwargs)
         self.surface_ = self.boundary_display_.surface_
 
+    def _plot_samples(
+        self, ax: Any, classes: np.ndarray, scatter_kw: dict[str, Any] | None
+    ) -> list[Any]:
+        """Scatter the samples by class, circle the mistakes; return legend handles."""
         self.scatters_ = []
         self.circles_ = None
         handles = []
@@ -275,35 +314,33 @@ default=None
             if self.misclassified is not None:
                 self.circles_ = _style.circle(ax, X, self.misclassified)
                 handles.append(self.circles_)
+        return handles
+
+    def _plot_bayes_boundary(self, ax: Any) -> list[Any]:
+        """Outline each reference class region in black; return its legend handles."""
+        from matplotlib.lines import Line2D
 
         self.bayes_contours_ = None
-        if self.bayes_response is not None:
-            bayes = np.asarray(self.bayes_response)
-            self.bayes_contours_ = []
-            for k in np.unique(bayes):
-                inside = (bayes == k).astype(float)
-                # Outlines coincide along shared edges, so draw them solid: dashes
-                # drawn twice out of phase would look like a solid line anyway.
-                if 0 < inside.mean() < 1:
-                    self.bayes_contours_.append(
-                        ax.contour(
-                            self.xx0,
-                            self.xx1,
-                            inside,
-                            levels=[0.5],
-                            colors="black",
-                            linewidths=1.5,
-                        )
+        if self.bayes_response is None:
+            return []
+        bayes = np.asarray(self.bayes_response)
+        self.bayes_contours_ = []
+        for k in np.unique(bayes):
+            inside = (bayes == k).astype(float)
+            # Outlines coincide along shared edges, so draw them solid: dashes
+            # drawn twice out of phase would look like a solid line anyway.
+            if 0 < inside.mean() < 1:
+                self.bayes_contours_.append(
+                    ax.contour(
+                        self.xx0,
+                        self.xx1,
+                        inside,
+                        levels=[0.5],
+                        colors="black",
+                        linewidths=1.5,
                     )
-            handles.append(Line2D([], [], color="black", label="Bayes boundary"))
-
-        if handles:
-            ax.legend(handles=handles, fontsize="small", loc="best")
-        if title is not None:
-            ax.set_title(title)
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
+                )
+        return [Line2D([], [], color="black", label="Bayes boundary")]
 
     @classmethod
     def from_estimator(
@@ -397,15 +434,7 @@ default=None
         columns = list(X.columns) if hasattr(X, "columns") else None
 
         X2 = X_arr[:, idx]
-        lo, hi = X2.min(axis=0), X2.max(axis=0)
-        if eps is None:
-            pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
-        else:
-            pad = np.full(2, float(eps))
-        xx0, xx1 = np.meshgrid(
-            np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_resolution),
-            np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_resolution),
-        )
+        xx0, xx1 = _meshgrid(X2, eps, grid_resolution)
         rows = np.tile(_grid_values(X_arr, idx, feature_values, columns), (xx0.size, 1))
         rows[:, idx[0]] = xx0.ravel()
         rows[:, idx[1]] = xx1.ravel()

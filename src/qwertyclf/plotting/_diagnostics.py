@@ -20,6 +20,93 @@ from qwertyclf.plotting._predictions import PredictionDisplay
 from qwertyclf.plotting._training_curves import TrainingCurvesDisplay
 
 
+def _evaluation_data(
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_test: ArrayLike | None,
+    y_test: ArrayLike | None,
+) -> tuple[ArrayLike, np.ndarray, str]:
+    """Check the data; return the set the panels show (test, else train), named."""
+    if (X_test is None) != (y_test is None):
+        raise ValueError("Pass both X_test and y_test, or neither.")
+    check_consistent_length(X_train, y_train)
+    if X_test is not None:
+        check_consistent_length(X_test, y_test)
+        return X_test, np.asarray(y_test), "test"
+    return X_train, np.asarray(y_train), "train"
+
+
+def _bayes_reference(
+    bayes_estimator: Any,
+    bayes_accuracy: float | None,
+    X_eval: ArrayLike,
+    y_eval: np.ndarray,
+    classes: np.ndarray,
+) -> tuple[np.ndarray | None, float | None]:
+    """Reference accuracy per class and overall; `bayes_accuracy` wins if given."""
+    bayes_per_class = bayes_overall = None
+    if bayes_estimator is not None:
+        _style.check_fitted_classifier(bayes_estimator)
+        bayes = per_class_accuracy(
+            y_eval, bayes_estimator.predict(X_eval), labels=classes
+        )
+        bayes_per_class, bayes_overall = bayes.accuracy, bayes.overall
+    if bayes_accuracy is not None:
+        bayes_overall = float(bayes_accuracy)
+        bayes_per_class = reference_per_class(bayes_accuracy, classes)
+    return bayes_per_class, bayes_overall
+
+
+def _training_panels(
+    fig: Any,
+    grid: Any,
+    estimator: Any,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    *,
+    bayes_accuracy: float | None,
+    features: Sequence[int | str],
+) -> dict[str, Any]:
+    """Draw the first row: the training curves, else the training data."""
+    if getattr(estimator, "history_", None) is not None:
+        curves = TrainingCurvesDisplay.from_estimator(
+            estimator,
+            bayes_accuracy=bayes_accuracy,
+            ax=[fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])],
+        )
+        return {"training_curves": curves}
+    if np.ndim(X_train) == 2 and np.shape(X_train)[1] >= 2:
+        dataset = DatasetDisplay.from_estimator(
+            estimator,
+            X_train,
+            y_train,
+            features=features,
+            ax=fig.add_subplot(grid[0, 0]),
+            title="Training data",
+        )
+        return {"dataset": dataset}
+    return {}
+
+
+def _confusion_matrix(
+    y_eval: np.ndarray, y_pred: ArrayLike, classes: np.ndarray, *, ax: Any, title: str
+) -> Any:
+    """Draw the confusion matrix, rows and columns in the classes' order."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    display = ConfusionMatrixDisplay.from_predictions(
+        y_eval,
+        y_pred,
+        labels=classes,
+        display_labels=_style.class_names(classes),
+        cmap="Blues",
+        colorbar=False,
+        ax=ax,
+    )
+    ax.set_title(title)
+    return display
+
+
 def plot_diagnostics(
     estimator: Any,
     X_train: ArrayLike,
@@ -107,49 +194,25 @@ def plot_diagnostics(
      'misclassification', 'predictions']
     """
     import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay
 
     classes = _style.check_fitted_classifier(estimator)
-    if (X_test is None) != (y_test is None):
-        raise ValueError("Pass both X_test and y_test, or neither.")
-    check_consistent_length(X_train, y_train)
-    if X_test is not None:
-        check_consistent_length(X_test, y_test)
-        X_eval, y_eval, split = X_test, np.asarray(y_test), "test"
-    else:
-        X_eval, y_eval, split = X_train, np.asarray(y_train), "train"
+    X_eval, y_eval, split = _evaluation_data(X_train, y_train, X_test, y_test)
     y_pred = estimator.predict(X_eval)
-
-    bayes_per_class = bayes_overall = None
-    if bayes_estimator is not None:
-        _style.check_fitted_classifier(bayes_estimator)
-        bayes = per_class_accuracy(
-            y_eval, bayes_estimator.predict(X_eval), labels=classes
-        )
-        bayes_per_class, bayes_overall = bayes.accuracy, bayes.overall
-    if bayes_accuracy is not None:
-        bayes_overall = float(bayes_accuracy)
-        bayes_per_class = reference_per_class(bayes_accuracy, classes)
+    bayes_per_class, bayes_overall = _bayes_reference(
+        bayes_estimator, bayes_accuracy, X_eval, y_eval, classes
+    )
 
     fig = plt.figure(figsize=figsize, layout="constrained")
     grid = fig.add_gridspec(4, 2, height_ratios=[1, 1.3, 1, 0.8])
-    displays: dict[str, Any] = {}
-
-    if getattr(estimator, "history_", None) is not None:
-        displays["training_curves"] = TrainingCurvesDisplay.from_estimator(
-            estimator,
-            bayes_accuracy=bayes_overall,
-            ax=[fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])],
-        )
-    elif np.ndim(X_train) == 2 and np.shape(X_train)[1] >= 2:
-        displays["dataset"] = DatasetDisplay.from_estimator(
-            estimator,
-            X_train,
-            y_train,
-            features=features,
-            ax=fig.add_subplot(grid[0, 0]),
-            title="Training data",
-        )
+    displays = _training_panels(
+        fig,
+        grid,
+        estimator,
+        X_train,
+        y_train,
+        bayes_accuracy=bayes_overall,
+        features=features,
+    )
 
     displays["class_accuracy"] = ClassAccuracyDisplay.from_predictions(
         y_eval,
@@ -181,17 +244,13 @@ def plot_diagnostics(
             title=f"Misclassified samples ({split})",
         )
 
-    cm_ax = fig.add_subplot(grid[2, 1])
-    displays["confusion_matrix"] = ConfusionMatrixDisplay.from_predictions(
+    displays["confusion_matrix"] = _confusion_matrix(
         y_eval,
         y_pred,
-        labels=classes,
-        display_labels=_style.class_names(classes),
-        cmap="Blues",
-        colorbar=False,
-        ax=cm_ax,
+        classes,
+        ax=fig.add_subplot(grid[2, 1]),
+        title=f"Confusion matrix ({split})",
     )
-    cm_ax.set_title(f"Confusion matrix ({split})")
 
     displays["predictions"] = PredictionDisplay.from_predictions(
         y_eval,

@@ -148,33 +148,7 @@ class TrainingCurvesDisplay:
         True
         """
         has_acc = self.train_acc is not None or self.valid_acc is not None
-        n_axes = 2 if has_acc else 1
-        self.bounding_ax_ = None
-        if ax is None:
-            import matplotlib.pyplot as plt
-
-            _, axes = plt.subplots(1, n_axes, figsize=(6 * n_axes, 4), squeeze=False)
-            axes = axes.ravel()
-        elif isinstance(ax, Sequence | np.ndarray):
-            axes = np.asarray(ax, dtype=object).ravel()
-            if len(axes) != n_axes:
-                raise ValueError(
-                    f"Expected {n_axes} axes (loss{', accuracy' if has_acc else ''}); "
-                    f"got {len(axes)}."
-                )
-        elif n_axes == 1:
-            axes = np.array([ax], dtype=object)
-        else:
-            from matplotlib.gridspec import GridSpecFromSubplotSpec
-
-            # As PartialDependenceDisplay does: hide the given axes and share its
-            # place between the loss and accuracy axes.
-            self.bounding_ax_ = ax
-            ax.set_axis_off()
-            spec = GridSpecFromSubplotSpec(
-                1, 2, subplot_spec=ax.get_subplotspec(), wspace=0.3
-            )
-            axes = np.array([ax.figure.add_subplot(s) for s in spec], dtype=object)
+        axes = self._panel_axes(ax, has_acc)
 
         line_kw = line_kw or {}
         epochs = np.asarray(self.epochs)
@@ -207,6 +181,37 @@ class TrainingCurvesDisplay:
         self.axes_ = axes
         self.figure_ = axes[0].figure
         return self
+
+    def _panel_axes(self, ax: Any, has_acc: bool) -> np.ndarray:
+        """Resolve `ax` into the loss axes and, if `has_acc`, the accuracy axes."""
+        n_axes = 2 if has_acc else 1
+        self.bounding_ax_ = None
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, axes = plt.subplots(1, n_axes, figsize=(6 * n_axes, 4), squeeze=False)
+            axes = axes.ravel()
+        elif isinstance(ax, Sequence | np.ndarray):
+            axes = np.asarray(ax, dtype=object).ravel()
+            if len(axes) != n_axes:
+                raise ValueError(
+                    f"Expected {n_axes} axes (loss{', accuracy' if has_acc else ''}); "
+                    f"got {len(axes)}."
+                )
+        elif n_axes == 1:
+            axes = np.array([ax], dtype=object)
+        else:
+            from matplotlib.gridspec import GridSpecFromSubplotSpec
+
+            # As PartialDependenceDisplay does: hide the given axes and share its
+            # place between the loss and accuracy axes.
+            self.bounding_ax_ = ax
+            ax.set_axis_off()
+            spec = GridSpecFromSubplotSpec(
+                1, 2, subplot_spec=ax.get_subplotspec(), wspace=0.3
+            )
+            axes = np.array([ax.figure.add_subplot(s) for s in spec], dtype=object)
+        return axes
 
     @classmethod
     def from_history(
