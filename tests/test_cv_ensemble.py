@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from qwertyclf import QwertyClassifier, QwertyClassifierCV, QwertyEnsembleClassifier
@@ -41,7 +40,6 @@ def test_cv_fold_models_are_early_stopped_serial_fits(data):
         max_epochs=30,
         n_iter_no_change=3,
         preprocessing=None,
-        selection="best",
         cv=3,
         dtype="float64",
         random_state=0,
@@ -89,44 +87,6 @@ def test_cv_robust_inputs_need_no_scaler_and_leave_x_alone(data):
         QwertyClassifierCV(preprocessing="minmax").fit(X, y)
     with pytest.raises(ValueError, match="n_candidates"):
         QwertyClassifierCV(n_candidates=0).fit(X, y)
-    with pytest.raises(ValueError, match="selection must be 'greedy' or 'best'"):
-        QwertyClassifierCV(selection="top3").fit(X, y)
-
-
-def test_cv_greedy_selection_averages_candidates_by_out_of_fold_loss(data):
-    X, y = data
-    params = dict(
-        hidden_layer_sizes=[(4,), (8,)],
-        lrs=[0.003, 0.1],
-        weight_decays=[0.0, 0.1],
-        n_candidates=8,
-        batch_size=16,
-        max_epochs=30,
-        n_iter_no_change=3,
-        preprocessing=None,
-        cv=3,
-        dtype="float64",
-        random_state=1,  # a seed where a second candidate lowers the loss
-    )
-    best = QwertyClassifierCV(selection="best", **params).fit(X, y)
-    greedy = QwertyClassifierCV(**params).fit(X, y)
-    assert greedy.best_params_ == best.best_params_
-    weights = greedy.estimator_weights_
-    assert len(greedy.estimators_) == len(weights) > 3  # more than the best alone
-    assert weights.sum() == pytest.approx(1.0)
-    # Its out-of-fold log-loss, recomputed from the kept fold networks (each
-    # predicts the rows its fold held out), is the recorded one, and no worse
-    # than the best candidate's alone.
-    folds = list(StratifiedKFold(3).split(X, y))
-    oof = np.zeros((len(X), 3))
-    for i, (model, weight) in enumerate(zip(greedy.estimators_, weights, strict=True)):
-        test = folds[i % 3][1]
-        oof[test] += 3 * weight * model.predict_proba(X[test])
-    assert log_loss(y, oof) == pytest.approx(greedy.oof_log_loss_, rel=1e-9)
-    assert greedy.oof_log_loss_ < best.oof_log_loss_
-    pairs = zip(greedy.estimators_, weights, strict=True)
-    mean = sum(w * m.predict_proba(X) for m, w in pairs)
-    np.testing.assert_allclose(greedy.predict_proba(X), mean, atol=1e-12)
 
 
 def test_cv_with_the_default_space_beats_a_narrow_net():

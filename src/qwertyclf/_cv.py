@@ -30,10 +30,6 @@ AUTO_LRS = (0.001, 0.003, 0.01)
 AUTO_WEIGHT_DECAYS = (0.0, 0.01, 0.1)
 
 _PREPROCESSING = ("robust", None)
-_SELECTIONS = ("greedy", "best")
-
-#: Most rounds of greedy ensemble selection (`selection="greedy"`).
-GREEDY_ROUNDS = 20
 
 
 def default_search_space(
@@ -125,17 +121,9 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         "robust": centre each column on its median, divide by its robust
         deviation and bound it smoothly to about +-3; None: use `X` as is.
     refit : bool, default=False
-        False: predict with the fold networks of the candidates `selection`
-        picks. True: refit the best candidate on all the data for its mean
-        best epoch count and predict with that one network.
-    selection : {"greedy", "best"}, default="greedy"
-        Which candidates' fold networks predict (with `refit=False`).
-        "best": the best candidate's alone. "greedy": a weighted average of
-        candidates, chosen by greedy ensemble selection with replacement on
-        the out-of-fold probabilities (Caruana et al., 2004): starting from
-        the best candidate, add the one that lowers the out-of-fold log-loss
-        most, for up to `GREEDY_ROUNDS` rounds, while it improves. It costs
-        no training, only prediction with more networks.
+        False: predict with the mean of the best candidate's fold networks.
+        True: refit the best candidate on all the data for its mean best
+        epoch count and predict with that one network.
     cv : int or cross-validation generator, default=5
         Folds (stratified for an int).
     scoring : str or callable, default=None
@@ -151,17 +139,12 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     estimators_ : list of QwertyClassifier
-        The networks predictions average: the selected candidates' fold
-        networks, or the best one's refitted network with `refit=True`.
-    estimator_weights_ : ndarray of shape (len(estimators_),)
-        Weight of each network in the average (they sum to 1).
+        The networks predictions average: the best candidate's fold networks,
+        or its one refitted network with `refit=True`.
     best_params_ : dict
-        The best candidate's `hidden_layer_sizes`, `lr` and `weight_decay`.
+        The winning `hidden_layer_sizes`, `lr` and `weight_decay`.
     best_score_ : float
         Its mean held-out score (the negated log-loss by default).
-    oof_log_loss_ : float
-        Out-of-fold log-loss of what predicts: the best candidate alone, or
-        the greedy selection (with `refit=True`, the best candidate's).
     cv_results_ : dict
         Per candidate: `params`, `mean_test_score`, `std_test_score`,
         `split{k}_test_score`, `mean_best_epoch` and `rank_test_score`.
@@ -197,7 +180,6 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         activation: str = "relu",
         preprocessing: str | None = "robust",
         refit: bool = False,
-        selection: str = "greedy",
         cv=5,
         scoring=None,
         dtype: str = "float32",
@@ -214,7 +196,6 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         self.activation = activation
         self.preprocessing = preprocessing
         self.refit = refit
-        self.selection = selection
         self.cv = cv
         self.scoring = scoring
         self.dtype = dtype
@@ -245,10 +226,6 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         if self.preprocessing not in _PREPROCESSING:
             raise ValueError(
                 f"preprocessing must be 'robust' or None, got {self.preprocessing!r}."
-            )
-        if self.selection not in _SELECTIONS:
-            raise ValueError(
-                f"selection must be 'greedy' or 'best', got {self.selection!r}."
             )
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_classification_targets(y)
@@ -295,17 +272,10 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         best = int(np.argmin(self.cv_results_["rank_test_score"]))
         self.best_params_ = candidates[best]
         self.best_score_ = float(self.cv_results_["mean_test_score"][best])
-        for model in fitted[best * len(folds) : (best + 1) * len(folds)]:
+        fold_models = fitted[best * len(folds) : (best + 1) * len(folds)]
+        for model in fold_models:
             if isinstance(model, Exception):
                 raise model
-        oof = self._out_of_fold(fitted, X, folds)
-        weights = np.zeros(len(candidates))
-        weights[best] = 1.0
-        if self.selection == "greedy" and not self.refit:
-            weights = _greedy_selection(oof, y, self.classes_, best, sample_weight)
-        self.oof_log_loss_ = _log_loss(
-            np.tensordot(weights, oof, axes=1), y, self.classes_, sample_weight
-        )
         if self.refit:
             final = clone(base).set_params(
                 **self.best_params_,
@@ -313,13 +283,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
                 max_epochs=max(1, round(float(np.mean(epochs[best])))),
             )
             self.estimators_ = [final.fit(X, y, sample_weight=sample_weight)]
-            self.estimator_weights_ = np.ones(1)
-            return self
-        chosen = np.flatnonzero(weights)
-        self.estimators_ = [
-            fitted[c * len(folds) + f] for c in chosen for f in range(len(folds))
-        ]
-        self.estimator_weights_ = np.repeat(weights[chosen] / len(folds), len(folds))
+        else:
+            self.estimators_ = fold_models
         return self
 
     def predict_proba(self, X):
@@ -338,32 +303,10 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._inputs(validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False))
         proba = np.zeros((X.shape[0], len(self.classes_)))
-        for model, weight in zip(
-            self.estimators_, self.estimator_weights_, strict=True
-        ):
-            proba += weight * self._proba(model, X)
-        return proba
-
-    def _proba(self, model, X):
-        """`model`'s probabilities in the columns of `classes_`."""
-        proba = np.zeros((X.shape[0], len(self.classes_)))
-        columns = np.searchsorted(self.classes_, model.classes_)
-        proba[:, columns] = model.predict_proba(X)
-        return proba
-
-    def _out_of_fold(self, fitted, X, folds):
-        """Each candidate's held-out probabilities, every row from its fold's net.
-
-        Shape (n_candidates, n_samples, n_classes); NaN for a candidate whose
-        training failed on some fold.
-        """
-        n_folds = len(folds)
-        oof = np.full((len(fitted) // n_folds, X.shape[0], len(self.classes_)), np.nan)
-        for i, model in enumerate(fitted):
-            if not isinstance(model, Exception):
-                test = folds[i % n_folds][1]
-                oof[i // n_folds, test] = self._proba(model, X[test])
-        return oof
+        for model in self.estimators_:
+            columns = np.searchsorted(self.classes_, model.classes_)
+            proba[:, columns] += model.predict_proba(X)
+        return proba / len(self.estimators_)
 
     def _inputs(self, X):
         """`X` as the networks see it (a new array when scaled)."""
@@ -416,40 +359,6 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
                     kwargs["sample_weight"] = sample_weight[test]
                 scores[c, f] = scorer(model, X[test], y[test], **kwargs)
         return scores, epochs
-
-
-def _log_loss(proba, y, classes, sample_weight) -> float:
-    """Log-loss of probabilities `proba` (columns `classes`) for labels `y`."""
-    picked = proba[np.arange(len(y)), np.searchsorted(classes, y)]
-    losses = -np.log(np.clip(picked, 1e-15, None))
-    return float(np.average(losses, weights=sample_weight))
-
-
-def _greedy_selection(oof, y, classes, best, sample_weight) -> np.ndarray:
-    """Candidate weights by greedy ensemble selection with replacement.
-
-    Start from `best`; each round adds (again, if it helps) the candidate
-    whose addition lowers the out-of-fold log-loss most, and stops when none
-    does or after `GREEDY_ROUNDS` rounds. A weight is a count over rounds.
-    """
-    usable = [c for c in range(len(oof)) if not np.isnan(oof[c]).any()]
-    counts = np.zeros(len(oof))
-    counts[best] = 1
-    total = oof[best].copy()
-    loss = _log_loss(total, y, classes, sample_weight)
-    for _ in range(GREEDY_ROUNDS - 1):
-        n = counts.sum()
-        trials = {
-            c: _log_loss((total + oof[c]) / (n + 1), y, classes, sample_weight)
-            for c in usable
-        }
-        c = min(trials, key=trials.get)
-        if trials[c] >= loss:
-            break
-        counts[c] += 1
-        total += oof[c]
-        loss = trials[c]
-    return counts / counts.sum()
 
 
 def _results(candidates, scores, epochs) -> dict:
