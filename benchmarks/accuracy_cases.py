@@ -233,17 +233,8 @@ def overall(results: dict) -> dict:
 
 
 def markdown(results: dict, summary: dict) -> str:
-    lines = ["| table | contender | accuracy | log-loss | fit (s) | Bayes gap (pp) |"]
-    lines.append("|---|---|---|---|---|---|")
-    for table, t in results.items():
-        for name, r in t["contenders"].items():
-            gap = r.get("bayes_gap_pp")
-            lines.append(
-                f"| {table} | {name} | {r['acc']:.4f} | {r['logloss']:.4f} | "
-                f"{r['fit_s']:.2f} | {'' if gap is None else f'{gap:.2f}'} |"
-            )
-    lines += [
-        "",
+    """The summary table (best mean rank first), then every table's rows."""
+    lines = [
         "| contender | mean accuracy | mean log-loss | mean rank | fit time vs "
         f"{BASELINE} (median) | mean / worst Bayes gap (pp) |",
         "|---|---|---|---|---|---|",
@@ -259,6 +250,18 @@ def markdown(results: dict, summary: dict) -> str:
             f"| {name} | {s['acc']:.4f} | {s['logloss']:.4f} | {s['rank']:.2f} | "
             f"{ratio} | {gap} |"
         )
+    lines += [
+        "",
+        "| table | contender | accuracy | log-loss | fit (s) | Bayes gap (pp) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for table, t in results.items():
+        for name, r in t["contenders"].items():
+            gap = r.get("bayes_gap_pp")
+            lines.append(
+                f"| {table} | {name} | {r['acc']:.4f} | {r['logloss']:.4f} | "
+                f"{r['fit_s']:.2f} | {'' if gap is None else f'{gap:.2f}'} |"
+            )
     return "\n".join(lines)
 
 
