@@ -216,3 +216,27 @@ def test_constructor_is_scikit_learns(ours, theirs):
     for name, parameter in reference.items():
         assert repr(mine[name].default) == repr(parameter.default), name
         assert mine[name].kind == parameter.kind, name
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"scoring": ["accuracy", "neg_log_loss"], "refit": "accuracy"},
+        {"refit": False},
+        {"return_train_score": True},
+    ],
+)
+def test_fitted_search_has_exactly_grid_search_attributes(data, options):
+    # The batched fit follows scikit-learn's own; an attribute that a new
+    # scikit-learn release adds to (or drops from) its searches shows here.
+    X, y = data
+    grid = {"C": [0.1, 1.0]}
+    serial = GridSearchCV(LogisticRegression(), grid, cv=3, **options).fit(X, y)
+    batched = BatchedGridSearchCV(LogisticRegression(), grid, cv=3, **options).fit(X, y)
+    assert set(vars(batched)) == set(vars(serial))
+
+
+def test_fitted_batched_search_of_networks_has_grid_search_attributes(float64_pair):
+    serial, batched = float64_pair
+    assert set(vars(batched)) == set(vars(serial))

@@ -858,7 +858,9 @@ def test_progress_bar(capsys, blobs):
     clf.fit(X, y, validation_data=(X_val, y_val))
     assert clf.n_iter_ == 2
     captured = capsys.readouterr()
+    # The epoch table goes to stdout, the progress bar (tqdm) to stderr.
     assert "train_loss" in captured.out
+    assert "it/s" in captured.err and "it/s" not in captured.out
 
 
 def test_progress_bar_as_extra_callback(capsys, blobs):
@@ -867,7 +869,9 @@ def test_progress_bar_as_extra_callback(capsys, blobs):
         max_epochs=2, callbacks=[ProgressBar()], verbose=0, random_state=0
     ).fit(X, y)
     assert clf.n_iter_ == 2
-    capsys.readouterr()
+    captured = capsys.readouterr()
+    assert "it/s" in captured.err
+    assert captured.out == ""  # verbose=0: no epoch table
 
 
 def test_epoch_scoring_custom_callable(blobs):

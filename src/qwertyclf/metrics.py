@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from sklearn.metrics import precision_recall_fscore_support
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import unique_labels
 
@@ -153,15 +154,12 @@ def per_class_accuracy(
     if classes.ndim != 1 or len(classes) == 0:
         raise ValueError("labels must be a non-empty 1d array of class labels.")
 
-    correct = y_true == y_pred
-    accuracy = np.full(len(classes), np.nan)
-    support = np.zeros(len(classes), dtype=int)
-    for i, label in enumerate(classes):
-        in_class = y_true == label
-        support[i] = in_class.sum()
-        if support[i]:
-            accuracy[i] = correct[in_class].mean()
-    return PerClassAccuracy(classes, accuracy, support, overall=correct.mean())
+    # A class's accuracy is its recall; an absent class has none (nan).
+    _, accuracy, _, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=classes, average=None, zero_division=np.nan
+    )
+    overall = float(np.mean(y_true == y_pred))
+    return PerClassAccuracy(classes, accuracy, support, overall=overall)
 
 
 def format_accuracy_table(
