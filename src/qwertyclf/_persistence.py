@@ -149,7 +149,32 @@ def write_model(path: str | os.PathLike, state: ModelState) -> Path:
     >>> path.suffix
     '.safetensors'
     """
-    params = dict(state.params)
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "qwertyclf_version": _qwertyclf_version(),
+        "torch_version": torch.__version__,
+        "params": json.dumps(_encode_params(state.params), default=_plain),
+        "attributes": json.dumps(_encode_attributes(state), default=_plain),
+    }
+    tensors = {
+        k: v.detach().to("cpu").contiguous()
+        for k, v in state.module.state_dict().items()
+    }
+    _check_writable(metadata, tensors, state.params)
+    path = Path(path)
+    # Serialised in memory, then written through a temporary file and an
+    # atomic rename: a failed or killed save leaves the previous file intact,
+    # whatever the installed safetensors does in its own save_file.
+    content = save(tensors, metadata=metadata)
+    with atomic_write(path) as handle:
+        handle.write(content)
+    return path
+
+
+def _encode_params(params: dict) -> dict:
+    """The estimator's parameters as plain JSON values (code and state dropped)."""
+    params = dict(params)
     if "optimizer" in params:
         params["optimizer"] = _optimizer_name(params["optimizer"])
     if "hidden_layer_sizes" in params:
@@ -176,7 +201,12 @@ def write_model(path: str | os.PathLike, state: ModelState) -> Path:
         params["verbose"] = int(params["verbose"])
     if "device" in params:
         params["device"] = str(params["device"])
-    attributes = {
+    return params
+
+
+def _encode_attributes(state: ModelState) -> dict:
+    """The fitted attributes of `state` as plain JSON values."""
+    return {
         "classes": _encode_array(state.classes),
         "n_features_in": int(state.n_features_in),
         "feature_names_in": (
@@ -191,27 +221,6 @@ def write_model(path: str | os.PathLike, state: ModelState) -> Path:
             {k: v for k, v in row.items() if k != "batches"} for row in state.history
         ],
     }
-    metadata = {
-        "format": FORMAT,
-        "format_version": str(FORMAT_VERSION),
-        "qwertyclf_version": _qwertyclf_version(),
-        "torch_version": torch.__version__,
-        "params": json.dumps(params, default=_plain),
-        "attributes": json.dumps(attributes, default=_plain),
-    }
-    tensors = {
-        k: v.detach().to("cpu").contiguous()
-        for k, v in state.module.state_dict().items()
-    }
-    _check_writable(metadata, tensors, state.params)
-    path = Path(path)
-    # Serialised in memory, then written through a temporary file and an
-    # atomic rename: a failed or killed save leaves the previous file intact,
-    # whatever the installed safetensors does in its own save_file.
-    content = save(tensors, metadata=metadata)
-    with atomic_write(path) as handle:
-        handle.write(content)
-    return path
 
 
 def _check_writable(metadata: dict, tensors: dict, params: dict) -> None:
