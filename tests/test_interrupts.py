@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 
 import qwertyclf._cv
 from qwertyclf import (
@@ -118,6 +118,24 @@ def test_inside_interrupts_propagate_the_fit_raises_and_changes_nothing():
     with interrupts_propagate(), pytest.raises(KeyboardInterrupt):
         clf.fit(X, y)
     assert not hasattr(clf, "net_")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"early_stopping": True, "n_iter_no_change": 2},
+        {"callbacks": [("stop", EarlyStopping(patience=2, monitor="train_loss"))]},
+    ],
+    ids=["early_stopping", "skorch-EarlyStopping"],
+)
+def test_early_stopping_is_not_an_interrupt(params):
+    # skorch's EarlyStopping ends training by raising KeyboardInterrupt; that
+    # is a finished fit, also where interrupts propagate.
+    clf = classifier(**params).set_params(max_epochs=200, lr=0.5)
+    with interrupts_propagate():
+        clf.fit(X, y)
+    assert clf.n_iter_ < 200
+    check_is_fitted(clf)
 
 
 def test_a_search_stops_at_the_interrupt_instead_of_skipping_a_candidate():

@@ -30,6 +30,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import (
     BatchScoring,
     Callback,
+    EarlyStopping,
     EpochScoring,
     PassthroughScoring,
     PrintLog,
@@ -255,14 +256,23 @@ class QwertySkorchNet(NeuralNetClassifier):
 
         skorch's `partial_fit` catches the `KeyboardInterrupt` (and still
         runs `on_train_end`); the flag lets the caller tell an interrupted
-        fit from a finished one.
+        fit from a finished one. skorch's `EarlyStopping` stops training by
+        raising the same exception: that is a finished fit, not an interrupt.
         """
         self.interrupted_ = False
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except KeyboardInterrupt:
-            self.interrupted_ = True
+            self.interrupted_ = not self._stopped_early()
             raise
+
+    def _stopped_early(self) -> bool:
+        """Whether an `EarlyStopping` callback has just ended training."""
+        return any(
+            isinstance(callback, EarlyStopping)
+            and getattr(callback, "misses_", 0) >= callback.patience
+            for _, callback in self.callbacks_
+        )
 
     def _seed_dropout(self):
         """A `QwertyNet`'s dropout layers get their own generator, once."""
