@@ -104,7 +104,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         Candidate learning rates (`AUTO_LRS` for "auto").
     weight_decays : "auto" or list of float, default="auto"
         Candidate AdamW weight decays (`AUTO_WEIGHT_DECAYS` for "auto").
-    n_candidates : int, default=12
+    n_candidates : int, default=6
         Configurations tried: the budget. The first is always the space's
         middle (widest one-layer net, lr 0.003, weight decay 0.01), the rest
         are drawn from the space without replacement; at most the space's
@@ -173,7 +173,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         hidden_layer_sizes: str | Sequence[Sequence[int]] = "auto",
         lrs: str | Sequence[float] = "auto",
         weight_decays: str | Sequence[float] = "auto",
-        n_candidates: int = 12,
+        n_candidates: int = 6,
         batch_size: str | int = "auto",
         max_epochs: int = 100,
         n_iter_no_change: int = 10,
