@@ -219,15 +219,23 @@ class BatchedTrainer:
 
     def _init_params(self):
         """Stack the initial weights of each model's `QwertyNet`."""
-        t, X = self.specs[0], self.X
-        K = len(self.specs)
-        dtype, device = X.dtype, X.device
-        sizes = [X.shape[1], *self._max_hidden(), self.n_classes]
+        sizes = [self.X.shape[1], *self._max_hidden(), self.n_classes]
         shapes = [(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
+        self._allocate(shapes)
+        self.activations = self._activation_table()
+        self.masks = self._padding_masks(shapes)
+        self._copy_initial_weights()
+        self._init_optimizer()
+
+    def _allocate(self, shapes):
+        """One flat (K, P) buffer of parameters, one of gradients, and views.
+
+        The optimizer update is then a handful of operations on the buffer;
+        `layers` and `grads` hold each layer's (weight, bias) views into it.
+        """
+        K = len(self.specs)
         n_params = sum(i * o + o for i, o in shapes)
-        # One flat buffer per model holds all its parameters, so the optimizer
-        # update is a handful of operations on a (K, P) tensor.
-        self.flat = torch.zeros(K, n_params, dtype=dtype, device=device)
+        self.flat = torch.zeros(K, n_params, dtype=self.X.dtype, device=self.X.device)
         self.grad = torch.zeros_like(self.flat)
         self.layers, self.grads = [], []
         offset = 0
@@ -241,38 +249,60 @@ class BatchedTrainer:
             self.grads.append(
                 (self.grad[:, w].view(K, i, o), self.grad[:, b].view(K, 1, o))
             )
-        # Each activation in the run is applied to every model and kept where
-        # selected: x * 1 + y * 0 is exactly x, so mixing is exact.
+
+    def _activation_table(self):
+        """(activation, selector) pairs: each applies to the models it selects.
+
+        Each activation in the run is applied to every model and kept where
+        selected: x * 1 + y * 0 is exactly x, so mixing is exact. With one
+        activation the selector is None.
+        """
         names = sorted({spec.activation for spec in self.specs})
-        self.activations = [
+        if len(names) == 1:
+            return [(ACTIVATIONS[names[0]], None)]
+        return [
             (
                 ACTIVATIONS[name],
-                None
-                if len(names) == 1
-                else torch.tensor(
+                torch.tensor(
                     [[[float(spec.activation == name)]] for spec in self.specs],
-                    dtype=dtype,
-                    device=device,
+                    dtype=self.X.dtype,
+                    device=self.X.device,
                 ),
             )
             for name in names
         ]
-        # Padded units must stay zero. With act(0) = 0 they do on their own
-        # (their outgoing weights are zero, so no gradient reaches them);
-        # otherwise their outputs are masked.
-        zero = torch.zeros(1, dtype=dtype)
-        self.masks = []
+
+    def _padding_masks(self, shapes):
+        """Per hidden layer, a (K, 1, width) mask of each model's real units.
+
+        Padded units must stay zero. With act(0) = 0 they do on their own
+        (their outgoing weights are zero, so no gradient reaches them), and
+        the mask is None; otherwise their outputs are masked.
+        """
+        zero = torch.zeros(1, dtype=self.X.dtype)
+        masks = []
         for layer in range(len(shapes) - 1):
             widths = {spec.hidden_layer_sizes[layer] for spec in self.specs}
             if len(widths) == 1 or all(
                 entry.forward(zero).item() == 0 for entry, _ in self.activations
             ):
-                self.masks.append(None)
+                masks.append(None)
                 continue
-            mask = torch.zeros(K, 1, shapes[layer][1], dtype=dtype, device=device)
+            mask = torch.zeros(
+                len(self.specs),
+                1,
+                shapes[layer][1],
+                dtype=self.X.dtype,
+                device=self.X.device,
+            )
             for k, spec in enumerate(self.specs):
                 mask[k, 0, : spec.hidden_layer_sizes[layer]] = 1
-            self.masks.append(mask)
+            masks.append(mask)
+        return masks
+
+    def _copy_initial_weights(self):
+        """Build each model's seeded `QwertyNet` and copy its weights in."""
+        X, device = self.X, self.X.device
         self.nets = []
         for k, spec in enumerate(self.specs):
             with seeded(spec.seed, device):
@@ -281,7 +311,7 @@ class BatchedTrainer:
                     n_classes=self.n_classes,
                     hidden_layer_sizes=spec.hidden_layer_sizes,
                     activation=spec.activation,
-                    dtype=dtype,
+                    dtype=X.dtype,
                 )
             self.nets.append(net)
             linears = [m for m in net if isinstance(m, torch.nn.Linear)]
@@ -289,6 +319,15 @@ class BatchedTrainer:
                 out_f, in_f = linear.weight.shape
                 weight[k, :in_f, :out_f] = linear.weight.t().to(device)
                 bias[k, 0, :out_f] = linear.bias.to(device)
+
+    def _init_optimizer(self):
+        """Adam's moments, per-model lr and weight decay, and the fused kernel.
+
+        The fused kernel is used where the serial engine's detection says it
+        agrees with `torch.optim` for this optimizer, dtype and device, with
+        one call per (lr, weight decay) group.
+        """
+        K, dtype, device = len(self.specs), self.X.dtype, self.X.device
         self.exp_avg = torch.zeros_like(self.flat)
         self.exp_avg_sq = torch.zeros_like(self.flat)
         self.host_steps = np.zeros(K, dtype=np.int64)
@@ -296,7 +335,7 @@ class BatchedTrainer:
         self.wd = torch.tensor(
             [[s.weight_decay] for s in self.specs], dtype=dtype, device=device
         )
-        self.optimizer = t.optimizer
+        self.optimizer = self.specs[0].optimizer
         self.fused = None
         hyper = {}
         for k, spec in enumerate(self.specs):
@@ -321,14 +360,6 @@ class BatchedTrainer:
         n_train = np.array([len(s.train) for s in self.data])
         n_pad = int(math.ceil(n_train.max() / bs) * bs)
         n_batches = n_pad // bs
-        generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
-        train_rows = [torch.as_tensor(s.train, dtype=torch.long) for s in self.data]
-        weights = [
-            None
-            if s.weight is None
-            else torch.as_tensor(np.asarray(s.weight, dtype=np.float64))
-            for s in self.data
-        ]
         # 1 / (length of the batch the position falls in), 0 on padding.
         position = np.arange(n_pad)
         inv_len = np.zeros((K, n_pad))
@@ -336,34 +367,16 @@ class BatchedTrainer:
             starts = (position[:n] // bs) * bs
             inv_len[k, :n] = 1.0 / np.minimum(bs, n - starts)
         inv_len = torch.as_tensor(inv_len, dtype=dtype)
-        row_weight = torch.zeros(K, n_pad, dtype=dtype)
         real = torch.as_tensor(position[None, :] < n_train[:, None])
         real_f = real.to(dtype=dtype, device=device)
-        has_valid = self.data[0].valid is not None
-        self.histories = [History() for _ in range(K)]
-        lowest = [{} for _ in range(K)]
-        self.failed: list[Exception | None] = [None] * K
-        self.finished = np.zeros(K, dtype=bool)
-        self.best_epoch = [None] * K
-        self.threshold = np.full(K, np.inf)
-        self.misses = np.zeros(K, dtype=int)
-        self.best_flat = self.flat.clone() if t.early_stopping else None
+        self._init_records()
         gather_epoch = K * n_pad * X.shape[1] * X.element_size() <= GATHER_EPOCH_BYTES
         # Models with a batch at each step, on the host (for the update).
         active_steps = [n_train > b * bs for b in range(n_batches)]
+        shuffle = self._row_order(n_train, n_pad)
         for epoch in range(1, t.max_epochs + 1):
             start = time.time()
-            index = torch.zeros(K, n_pad, dtype=torch.long)
-            coef = torch.zeros(K, n_pad, dtype=dtype)
-            for k in range(K):
-                n = n_train[k]
-                if t.shuffle:
-                    order = torch.randperm(n, generator=generators[k])
-                else:
-                    order = torch.arange(n)
-                index[k, :n] = train_rows[k][order]
-                w = weights[k]
-                row_weight[k, :n] = 1.0 if w is None else w[order]
+            index, row_weight = next(shuffle)
             coef = (inv_len * row_weight).to(device)
             index = index.to(device)
             targets = y[index]
@@ -386,40 +399,90 @@ class BatchedTrainer:
             duration = time.time() - start
             loss = (loss_sum / torch.as_tensor(n_train, device=device)).tolist()
             acc = (hits / torch.as_tensor(n_train, device=device)).tolist()
-            if has_valid:
-                valid_loss, valid_acc = self._validate()
-            for k in range(K):
-                if self.finished[k]:
-                    continue
-                h = self.histories[k]
-                h.new_epoch()
-                h.record("epoch", epoch)
-                h.new_batch()
-                h.record_batch("train_loss", loss[k])
-                h.record_batch("train_batch_size", int(n_train[k]))
-                h.record("train_batch_count", math.ceil(n_train[k] / bs))
-                _record(h, "train_loss", loss[k], lowest[k])
-                _record(h, "train_acc", acc[k])
-                if not math.isfinite(loss[k]):
-                    self._fail(
-                        k,
-                        diverged(
-                            f"the training loss is {loss[k]} at epoch {epoch}",
-                            self.specs[k].lr,
-                        ),
-                    )
-                    continue
-                if has_valid:
-                    _record(h, "valid_loss", valid_loss[k], lowest[k])
-                    _record(h, "valid_acc", valid_acc[k])
-                h.record("dur", duration)
-                if t.early_stopping:
-                    self._early_stopping(k, epoch, valid_loss[k])
+            valid = self._validate() if self.data[0].valid is not None else None
+            self._record_epoch(epoch, n_train, loss, acc, valid, duration)
             if self.finished.all():
                 break
         if t.early_stopping:
             # Like skorch's EarlyStopping(load_best=True): keep the best epoch.
             self.flat.copy_(self.best_flat)
+
+    def _init_records(self):
+        """Empty histories and early-stopping state, one per model."""
+        K = len(self.specs)
+        self.histories = [History() for _ in range(K)]
+        self.lowest = [{} for _ in range(K)]
+        self.failed: list[Exception | None] = [None] * K
+        self.finished = np.zeros(K, dtype=bool)
+        self.best_epoch = [None] * K
+        self.threshold = np.full(K, np.inf)
+        self.misses = np.zeros(K, dtype=int)
+        self.best_flat = self.flat.clone() if self.specs[0].early_stopping else None
+
+    def _row_order(self, n_train, n_pad):
+        """Yield, per epoch, each model's rows in order and their weights.
+
+        Each model shuffles with its own generator, seeded with its spec's
+        seed. Positions past a model's rows are padding: index 0, weight 0.
+        """
+        K, dtype = len(self.specs), self.X.dtype
+        generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
+        train_rows = [torch.as_tensor(s.train, dtype=torch.long) for s in self.data]
+        weights = [
+            None
+            if s.weight is None
+            else torch.as_tensor(np.asarray(s.weight, dtype=np.float64))
+            for s in self.data
+        ]
+        row_weight = torch.zeros(K, n_pad, dtype=dtype)
+        while True:
+            index = torch.zeros(K, n_pad, dtype=torch.long)
+            for k in range(K):
+                n = n_train[k]
+                if self.specs[0].shuffle:
+                    order = torch.randperm(n, generator=generators[k])
+                else:
+                    order = torch.arange(n)
+                index[k, :n] = train_rows[k][order]
+                w = weights[k]
+                row_weight[k, :n] = 1.0 if w is None else w[order]
+            yield index, row_weight
+
+    def _record_epoch(self, epoch, n_train, loss, acc, valid, duration):
+        """Write the epoch into each running model's history, as skorch does.
+
+        A model whose loss is not finite fails with the serial fit's error;
+        with early stopping, a model whose validation loss stopped improving
+        finishes.
+        """
+        t = self.specs[0]
+        for k in range(len(self.specs)):
+            if self.finished[k]:
+                continue
+            h = self.histories[k]
+            h.new_epoch()
+            h.record("epoch", epoch)
+            h.new_batch()
+            h.record_batch("train_loss", loss[k])
+            h.record_batch("train_batch_size", int(n_train[k]))
+            h.record("train_batch_count", math.ceil(n_train[k] / t.batch_size))
+            _record(h, "train_loss", loss[k], self.lowest[k])
+            _record(h, "train_acc", acc[k])
+            if not math.isfinite(loss[k]):
+                self._fail(
+                    k,
+                    diverged(
+                        f"the training loss is {loss[k]} at epoch {epoch}",
+                        self.specs[k].lr,
+                    ),
+                )
+                continue
+            if valid is not None:
+                _record(h, "valid_loss", valid[0][k], self.lowest[k])
+                _record(h, "valid_acc", valid[1][k])
+            h.record("dur", duration)
+            if t.early_stopping:
+                self._early_stopping(k, epoch, valid[0][k])
 
     def _activate(self, z, mask):
         """Hidden activation of each model; also what its derivative needs."""
