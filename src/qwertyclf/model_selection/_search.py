@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import time
 import traceback
@@ -34,6 +35,9 @@ from ..training import training_threads
 #: candidates than this runs one fold at a time). Larger runs amortise the
 #: per-step overhead over more models; smaller ones give workers more runs.
 MODELS_PER_RUN = 64
+
+#: Whether the installed scikit-learn's search fit keeps the checked splitter.
+_KEEPS_CHECKED_CV = "_checked_cv_orig" in inspect.getsource(GridSearchCV.fit)
 
 
 class _BatchedSearchMixin:
@@ -73,7 +77,8 @@ class _BatchedSearchMixin:
         params = _check_method_params(X, params=params)
         routed_params = self._get_routed_params_for_fit(params)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        self._checked_cv_orig = cv
+        if _KEEPS_CHECKED_CV:  # as GridSearchCV does, where it does
+            self._checked_cv_orig = cv
         split_params = routed_params.splitter.split
         self.n_splits_ = cv.get_n_splits(X, y, **split_params)
         splits = list(cv.split(X, y, **split_params))
