@@ -230,3 +230,98 @@ def test_cuda_runs_match_serial_cuda_fits(lecture):
     for est, model in zip(estimators, fitted, strict=True):
         assert model.device_.type == "cuda"
         assert _max_weight_difference(clone(est).fit(X, y), model) < 1e-6
+
+
+def _assert_same_history(batched, serial):
+    """Row by row and batch by batch: the same keys, values equal in float64."""
+    assert len(batched) == len(serial)
+    for row_b, row_s in zip(batched, serial, strict=True):
+        assert list(row_b) == list(row_s)
+        for key in row_s:
+            if key == "batches":
+                assert len(row_b[key]) == len(row_s[key])
+                for batch_b, batch_s in zip(row_b[key], row_s[key], strict=True):
+                    assert batch_b.keys() == batch_s.keys()
+                    for name, value in batch_s.items():
+                        assert batch_b[name] == pytest.approx(value, rel=1e-9), name
+            elif key != "dur":
+                assert type(row_b[key]) is type(row_s[key]), key
+                assert row_b[key] == pytest.approx(row_s[key], rel=1e-9), key
+
+
+def _assert_same_optimizer(batched, serial):
+    state_b = batched.net_.optimizer_.state_dict()
+    state_s = serial.net_.optimizer_.state_dict()
+    assert state_b["param_groups"] == state_s["param_groups"]
+    assert state_b["state"].keys() == state_s["state"].keys()
+    for index, entries in state_s["state"].items():
+        assert state_b["state"][index].keys() == entries.keys()
+        for name, value in entries.items():
+            other = state_b["state"][index][name]
+            assert other.dtype == value.dtype and other.device == value.device
+            torch.testing.assert_close(other, value, rtol=1e-7, atol=1e-10)
+
+
+def _assert_same_model(batched, serial, X):
+    fitted = {name for name in vars(serial) if name.endswith("_")}
+    assert {name for name in vars(batched) if name.endswith("_")} == fitted
+    assert batched.n_iter_ == serial.n_iter_
+    assert batched.best_epoch_ == serial.best_epoch_
+    np.testing.assert_array_equal(batched.classes_, serial.classes_)
+    assert _max_weight_difference(batched, serial) < 1e-9
+    np.testing.assert_allclose(
+        batched.predict_proba(X), serial.predict_proba(X), rtol=1e-9, atol=1e-12
+    )
+    _assert_same_history(batched.history_, serial.history_)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(optimizer="adam", validation_fraction=0.2),
+        dict(
+            optimizer="adamw",
+            weight_decay=0.01,
+            early_stopping=True,
+            n_iter_no_change=2,
+            lr=0.1,
+            max_epochs=30,
+        ),
+        dict(optimizer="sgd", lr=0.1, shuffle=False, batch_size=7),
+    ],
+    ids=["adam-validation", "adamw-early-stopping", "sgd-unshuffled"],
+)
+def test_batched_fit_is_a_serial_fit_field_by_field(lecture, params, tmp_path):
+    """What a user can observe of a batch-fitted model is the serial fit's.
+
+    Fitted attributes, history rows and batches, n_iter_ and best_epoch_,
+    the optimizer's state, a warm-start continuation and a saved model.
+    """
+    X, y = lecture
+    X, y = X[::3], y[::3]
+    rows = np.arange(7, len(y))
+    base = dict(dtype="float64", max_epochs=6, hidden_layer_sizes=(5,), lr=0.02)
+    estimators = [
+        QwertyClassifier(**{**base, **params, "random_state": seed}) for seed in (0, 3)
+    ]
+    fitted = fit_batched(estimators, X, y, [rows, rows[5:]])
+    for est, model, r in zip(estimators, fitted, (rows, rows[5:]), strict=True):
+        serial = _serial(est, X, y, r)
+        _assert_same_model(model, serial, X)
+        _assert_same_optimizer(model, serial)
+        assert torch.equal(
+            model.net_.generator_.get_state(), serial.net_.generator_.get_state()
+        )
+        # Saved and read back: the same model file content.
+        loaded = [
+            QwertyClassifier.load(m.save(tmp_path / f"{name}.qwerty"))
+            for m, name in ((model, "batched"), (serial, "serial"))
+        ]
+        _assert_same_model(*loaded, X)
+        # Continued: Adam's moments and step counts, and the row order, go on
+        # where the first fit left them.
+        for m in (model, serial):
+            m.set_params(warm_start=True, max_epochs=3, early_stopping=False)
+            m.fit(X[r], y[r])
+        _assert_same_model(model, serial, X)
+        _assert_same_optimizer(model, serial)

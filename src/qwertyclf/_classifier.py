@@ -536,7 +536,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return estimator
 
     def _restore(self, state):
-        """Take the fitted state read by `load`; only the network is built."""
+        """Take a fitted state, read by `load` or trained batched.
+
+        Only the network is built; the optimizer is built (from the state's
+        optimizer state, if any) when training continues.
+        """
         self.classes_ = state.classes
         self.n_features_in_ = state.n_features_in
         if state.feature_names_in is not None:
@@ -552,6 +556,8 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             ),
             module,
             state.history,
+            optimizer_state=state.optimizer_state,
+            row_order_state=state.row_order_state,
         )
         self.history_ = self.net_.history
         self.n_iter_ = state.n_iter

@@ -342,7 +342,8 @@ class RestoredNet(QwertySkorchNet):
     criterion, optimizer and callbacks are built when training continues or
     when one of them is first asked for (skorch's `initialize`), and that
     first initialisation keeps the module's weights and the history instead
-    of starting afresh. Build one with `restore_net`.
+    of starting afresh, and takes the optimizer state and row-order state
+    the net was restored with, if any. Build one with `restore_net`.
     """
 
     def __getattr__(self, name):
@@ -355,6 +356,20 @@ class RestoredNet(QwertySkorchNet):
         raise AttributeError(
             f"{type(self).__name__!r} object has no attribute {name!r}"
         )
+
+    def initialize(self):
+        """Initialize as skorch does; the first time, resume the stored state."""
+        resume = vars(self).pop("resume_", None)
+        super().initialize()
+        if resume is not None:
+            optimizer_state, row_order_state = resume
+            if optimizer_state is not None:
+                stored = self.optimizer_.state_dict()
+                stored["state"] = optimizer_state
+                self.optimizer_.load_state_dict(stored)
+            if row_order_state is not None:
+                self.generator_.set_state(row_order_state)
+        return self
 
     def initialized_instance(self, instance_or_cls, kwargs):
         """The stored module until the net is first initialised; else as skorch."""
@@ -372,7 +387,12 @@ class RestoredNet(QwertySkorchNet):
 
 
 def restore_net(
-    net: QwertySkorchNet, module: nn.Module, history: list[dict]
+    net: QwertySkorchNet,
+    module: nn.Module,
+    history: list[dict],
+    *,
+    optimizer_state: dict | None = None,
+    row_order_state: torch.Tensor | None = None,
 ) -> RestoredNet:
     """A `RestoredNet` configured like `net`, holding `module` and `history`.
 
@@ -384,6 +404,12 @@ def restore_net(
         The network read from the file, on `net`'s device.
     history : list of dict
         The stored history rows.
+    optimizer_state : dict, default=None
+        Per-parameter optimizer state (as in `torch.optim.Optimizer.
+        state_dict()["state"]`) that the optimizer resumes from when it is
+        built; None starts it afresh.
+    row_order_state : torch.Tensor, default=None
+        State of the generator of the training row orders, resumed likewise.
 
     Returns
     -------
@@ -407,6 +433,8 @@ def restore_net(
     # step below, as it does for a module it builds.
     vars(restored)["module_"] = module
     restored._initialize_module()
+    if optimizer_state is not None or row_order_state is not None:
+        vars(restored)["resume_"] = (optimizer_state, row_order_state)
     return restored
 
 

@@ -37,6 +37,7 @@ from .._activations import ACTIVATIONS
 from .._module import QwertyNet
 from ._fast_path import fused_adam_works, hand_written_gradients
 from ._fused_step import fused_adam_update
+from ._net import batch_sizes
 from ._runtime import INFERENCE_CHUNK, diverged, one_thread, seeded
 from ._spec import FitSpec, best_epoch, check_converged
 from ._state import ModelState
@@ -234,21 +235,24 @@ class BatchedTrainer:
         `layers` and `grads` hold each layer's (weight, bias) views into it.
         """
         K = len(self.specs)
+        self.shapes = shapes
         n_params = sum(i * o + o for i, o in shapes)
         self.flat = torch.zeros(K, n_params, dtype=self.X.dtype, device=self.X.device)
         self.grad = torch.zeros_like(self.flat)
-        self.layers, self.grads = [], []
+        self.layers = self._layer_views(self.flat)
+        self.grads = self._layer_views(self.grad)
+
+    def _layer_views(self, buffer):
+        """Each layer's (K, in, out) weight and (K, 1, out) bias in `buffer`."""
+        K = len(self.specs)
+        views = []
         offset = 0
-        for i, o in shapes:
+        for i, o in self.shapes:
             w = slice(offset, offset + i * o)
             b = slice(offset + i * o, offset + i * o + o)
             offset += i * o + o
-            self.layers.append(
-                (self.flat[:, w].view(K, i, o), self.flat[:, b].view(K, 1, o))
-            )
-            self.grads.append(
-                (self.grad[:, w].view(K, i, o), self.grad[:, b].view(K, 1, o))
-            )
+            views.append((buffer[:, w].view(K, i, o), buffer[:, b].view(K, 1, o)))
+        return views
 
     def _activation_table(self):
         """(activation, selector) pairs: each applies to the models it selects.
@@ -388,19 +392,19 @@ class BatchedTrainer:
                 xb = data[:, cols] if gather_epoch else X[index[:, cols]]
                 outputs.append(self._step(xb, targets[:, cols], coef[:, cols]))
                 self._update(active_steps[b])
-            # Loss (mean of weight x cross-entropy) and accuracy over the
-            # epoch's rows, once, as the serial fit records them.
+            # Each batch's loss (mean of weight x cross-entropy) and the
+            # epoch's accuracy, as the serial fit records them, with one
+            # transfer per epoch.
             logits = torch.cat(outputs, 1)
             ce = torch.logsumexp(logits, 2) - logits.gather(
                 2, targets.unsqueeze(2)
             ).squeeze(2)
-            loss_sum = (ce * row_weight.to(device)).sum(1, dtype=torch.float64)
+            losses = (ce * coef).view(K, n_batches, bs).sum(2).tolist()
             hits = ((logits.argmax(2) == targets) * real_f).sum(1, dtype=torch.float64)
-            duration = time.time() - start
-            loss = (loss_sum / torch.as_tensor(n_train, device=device)).tolist()
             acc = (hits / torch.as_tensor(n_train, device=device)).tolist()
             valid = self._validate() if self.data[0].valid is not None else None
-            self._record_epoch(epoch, n_train, loss, acc, valid, duration)
+            duration = time.time() - start
+            self._record_epoch(epoch, n_train, losses, acc, valid, duration)
             if self.finished.all():
                 break
         if t.early_stopping:
@@ -411,7 +415,8 @@ class BatchedTrainer:
         """Empty histories and early-stopping state, one per model."""
         K = len(self.specs)
         self.histories = [History() for _ in range(K)]
-        self.lowest = [{} for _ in range(K)]
+        self.best_scores = [{} for _ in range(K)]
+        self.generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
         self.failed: list[Exception | None] = [None] * K
         self.finished = np.zeros(K, dtype=bool)
         self.best_epoch = [None] * K
@@ -423,10 +428,11 @@ class BatchedTrainer:
         """Yield, per epoch, each model's rows in order and their weights.
 
         Each model shuffles with its own generator, seeded with its spec's
-        seed. Positions past a model's rows are padding: index 0, weight 0.
+        seed, as long as it trains (a finished model's generator stays where
+        its serial fit leaves it). Positions past a model's rows are padding:
+        index 0, weight 0.
         """
         K, dtype = len(self.specs), self.X.dtype
-        generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
         train_rows = [torch.as_tensor(s.train, dtype=torch.long) for s in self.data]
         weights = [
             None
@@ -438,9 +444,11 @@ class BatchedTrainer:
         while True:
             index = torch.zeros(K, n_pad, dtype=torch.long)
             for k in range(K):
+                if self.finished[k]:
+                    continue
                 n = n_train[k]
                 if self.specs[0].shuffle:
-                    order = torch.randperm(n, generator=generators[k])
+                    order = torch.randperm(n, generator=self.generators[k])
                 else:
                     order = torch.arange(n)
                 index[k, :n] = train_rows[k][order]
@@ -448,41 +456,72 @@ class BatchedTrainer:
                 row_weight[k, :n] = 1.0 if w is None else w[order]
             yield index, row_weight
 
-    def _record_epoch(self, epoch, n_train, loss, acc, valid, duration):
+    def _record_epoch(self, epoch, n_train, losses, acc, valid, duration):
         """Write the epoch into each running model's history, as skorch does.
 
-        A model whose loss is not finite fails with the serial fit's error;
-        with early stopping, a model whose validation loss stopped improving
-        finishes.
+        The same row a serial fit writes: one entry per mini-batch and per
+        validation chunk, the epoch means, and whether each score is the
+        best yet. A model whose loss is not finite fails with the serial
+        fit's error; with early stopping, a model whose validation loss
+        stopped improving finishes.
         """
         t = self.specs[0]
         for k in range(len(self.specs)):
             if self.finished[k]:
                 continue
-            h = self.histories[k]
-            h.new_epoch()
-            h.record("epoch", epoch)
-            h.new_batch()
-            h.record_batch("train_loss", loss[k])
-            h.record_batch("train_batch_size", int(n_train[k]))
-            h.record("train_batch_count", math.ceil(n_train[k] / t.batch_size))
-            _record(h, "train_loss", loss[k], self.lowest[k])
-            _record(h, "train_acc", acc[k])
-            if not math.isfinite(loss[k]):
+            sizes = batch_sizes(int(n_train[k]), t.batch_size)
+            scores = losses[k][: len(sizes)]
+            batches = [
+                {"train_loss": loss, "train_batch_size": size}
+                for loss, size in zip(scores, sizes, strict=True)
+            ]
+            row = {
+                "batches": batches,
+                "epoch": epoch,
+                "train_acc": acc[k],
+                "train_batch_count": len(sizes),
+            }
+            if valid is not None:
+                valid_scores, valid_sizes, valid_acc = valid[k]
+                batches += [
+                    {"valid_loss": loss, "valid_batch_size": size}
+                    for loss, size in zip(valid_scores, valid_sizes, strict=True)
+                ]
+                row["valid_batch_count"] = len(valid_sizes)
+            row["dur"] = duration
+            self.histories[k].append(row)
+            # Epoch means weighted by batch size, as skorch's
+            # PassthroughScoring takes them.
+            loss = self._score(k, row, "train_loss", np.average(scores, weights=sizes))
+            if not math.isfinite(loss):
                 self._fail(
                     k,
                     diverged(
-                        f"the training loss is {loss[k]} at epoch {epoch}",
+                        f"the training loss is {loss} at epoch {epoch}",
                         self.specs[k].lr,
                     ),
                 )
                 continue
             if valid is not None:
-                _record(h, "valid_loss", valid[0][k], self.lowest[k])
-                _record(h, "valid_acc", valid[1][k])
-            h.record("dur", duration)
-            if t.early_stopping:
-                self._early_stopping(k, epoch, valid[0][k])
+                score = np.average(valid_scores, weights=valid_sizes)
+                self._score(k, row, "valid_loss", score)
+                self._score(k, row, "valid_acc", valid_acc, higher=True)
+                if t.early_stopping:
+                    self._early_stopping(k, epoch, score)
+
+    def _score(self, k, row, name, score, *, higher=False):
+        """Record `score` and whether it is model `k`'s best yet.
+
+        As skorch's scoring callbacks do: "best" is strictly lower (or
+        `higher`) than every earlier epoch's score.
+        """
+        best = self.best_scores[k].get(name, -math.inf if higher else math.inf)
+        is_best = bool(score > best if higher else score < best)
+        if is_best:
+            self.best_scores[k][name] = score
+        row[name] = score
+        row[name + "_best"] = is_best
+        return score
 
     def _activate(self, z, mask):
         """Hidden activation of each model; also what its derivative needs."""
@@ -654,7 +693,12 @@ class BatchedTrainer:
             self.flat.index_copy_(0, index, flat)
 
     def _validate(self):
-        """Mean cross-entropy and accuracy of each model on its validation rows."""
+        """Each model's validation scores, as the serial fit computes them.
+
+        Per model: the loss on each chunk of its validation rows (the
+        batches a serial fit validates in), the chunk sizes, and the
+        accuracy.
+        """
         X, y = self.X, self.y
         K = len(self.specs)
         device = X.device
@@ -670,7 +714,7 @@ class BatchedTrainer:
         real = (torch.arange(n_max)[None, :] < torch.as_tensor(n_valid)[:, None]).to(
             device
         )
-        loss_sum = torch.zeros(K, dtype=torch.float64, device=device)
+        loss_sums = []
         hits = torch.zeros(K, dtype=torch.float64, device=device)
         for start in range(0, n_max, INFERENCE_CHUNK):
             cols = slice(start, start + INFERENCE_CHUNK)
@@ -680,10 +724,19 @@ class BatchedTrainer:
                 2
             )
             mask = real[:, cols]
-            loss_sum += (ce * weight[:, cols]).sum(1, dtype=torch.float64)
+            loss_sums.append((ce * weight[:, cols]).sum(1, dtype=torch.float64))
             hits += ((logits.argmax(2) == yb) & mask).sum(1, dtype=torch.float64)
-        n = torch.as_tensor(n_valid, device=device)
-        return (loss_sum / n).tolist(), (hits / n).tolist()
+        loss_sums = torch.stack(loss_sums, 1).tolist()
+        acc = (hits / torch.as_tensor(n_valid, device=device)).tolist()
+        out = []
+        for k, n in enumerate(n_valid):
+            sizes = batch_sizes(int(n), INFERENCE_CHUNK)
+            chunk_losses = [
+                total / size
+                for total, size in zip(loss_sums[k][: len(sizes)], sizes, strict=True)
+            ]
+            out.append((chunk_losses, sizes, acc[k]))
+        return out
 
     def _forward(self, h):
         *hidden, (w_out, b_out) = self.layers
@@ -741,9 +794,44 @@ class BatchedTrainer:
                         n_iter=len(history),
                         best_epoch=best_epoch(history, self.best_epoch[k]),
                         module=net,
+                        optimizer_state=self._optimizer_state(k, linears),
+                        row_order_state=self.generators[k].get_state(),
                     )
                 )
         return out
+
+    def _optimizer_state(self, k, linears):
+        """Model `k`'s optimizer state, keyed as its serial optimizer keys it.
+
+        SGD without momentum keeps no state; Adam and AdamW keep a step
+        count and the two moments of each parameter.
+        """
+        if self.optimizer is torch.optim.SGD:
+            return {}
+        step = torch.tensor(float(self.host_steps[k]), dtype=torch.float32)
+        state = {}
+        moments = zip(
+            self._layer_views(self.exp_avg),
+            self._layer_views(self.exp_avg_sq),
+            linears,
+            strict=True,
+        )
+        for i, ((w1, b1), (w2, b2), linear) in enumerate(moments):
+            out_f, in_f = linear.weight.shape
+            for j, (avg, avg_sq) in enumerate(
+                (
+                    (w1[k, :in_f, :out_f].t(), w2[k, :in_f, :out_f].t()),
+                    (b1[k, 0, :out_f], b2[k, 0, :out_f]),
+                )
+            ):
+                # Contiguous, as the parameter is: the fused kernel pairs
+                # elements by memory position, not by index.
+                state[2 * i + j] = {
+                    "step": step.clone(),
+                    "exp_avg": avg.clone(memory_format=torch.contiguous_format),
+                    "exp_avg_sq": avg_sq.clone(memory_format=torch.contiguous_format),
+                }
+        return state
 
     def _finite_outputs(self):
         """Whether each model's logits on its first 1024 training rows are finite."""
@@ -754,13 +842,3 @@ class BatchedTrainer:
         with torch.no_grad():
             logits = self._forward(self.X[index])
         return torch.isfinite(logits).flatten(1).all(1).tolist()
-
-
-def _record(history, key, value, lowest=None):
-    """Record `value`; with `lowest` (a dict), also whether it is the lowest yet."""
-    history.record(key, value)
-    if lowest is not None:
-        best = key not in lowest or value < lowest[key]
-        if best:
-            lowest[key] = value
-        history.record(key + "_best", best)

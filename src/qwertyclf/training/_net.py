@@ -160,12 +160,7 @@ class TensorBatches:
 
     def batch_sizes(self) -> list[int]:
         """Rows in each batch of one pass, in order."""
-        n, size = len(self.dataset), self.batch_size
-        sizes = [size] * (n // size) + ([n % size] if n % size else [])
-        if len(sizes) > 1 and sizes[-1] < self.min_last:
-            last = sizes.pop()
-            sizes[-1] += last
-        return sizes
+        return batch_sizes(len(self.dataset), self.batch_size, self.min_last)
 
     def __len__(self) -> int:
         return len(self.batch_sizes())
@@ -191,6 +186,25 @@ class TensorBatches:
             # skorch unpacks every batch as (X, y).
             for (xb,) in batches:
                 yield xb, None
+
+
+def batch_sizes(n: int, batch_size: int, min_last: int = 1) -> list[int]:
+    """Rows in each of the consecutive batches that `n` rows make.
+
+    Every batch has `batch_size` rows but the last; a last batch smaller
+    than `min_last` joins the one before it.
+
+    Examples
+    --------
+    >>> batch_sizes(10, 4), batch_sizes(9, 4, min_last=2)
+    ([4, 4, 2], [4, 5])
+    """
+    full, rest = divmod(n, batch_size)
+    sizes = [batch_size] * full + ([rest] if rest else [])
+    if len(sizes) > 1 and sizes[-1] < min_last:
+        last = sizes.pop()
+        sizes[-1] += last
+    return sizes
 
 
 def _split(tensors, sizes):

@@ -36,6 +36,14 @@ class ModelState:
         The skorch net that trained `module`, optimizer state included, when
         the state comes straight from the serial engine (a warm start
         continues it); None when it was read from a file or trained batched.
+    optimizer_state : dict or None, default=None
+        For a batched run: the per-parameter state of the model's optimizer
+        (what `torch.optim.Optimizer.state_dict()["state"]` holds for
+        `module.parameters()`, in order), so that a warm start continues it
+        as it would continue the serial fit's optimizer.
+    row_order_state : torch.Tensor or None, default=None
+        For a batched run: the state of the generator that drew the model's
+        row orders (a warm start goes on drawing from it).
 
     The engines fill what training decides; `params` and `feature_names_in`
     are the estimator's (`dataclasses.replace`).
@@ -62,3 +70,5 @@ class ModelState:
     best_epoch: int
     module: QwertyNet
     net: Any = field(default=None, compare=False, repr=False)
+    optimizer_state: dict | None = field(default=None, compare=False, repr=False)
+    row_order_state: Any = field(default=None, compare=False, repr=False)
