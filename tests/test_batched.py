@@ -305,6 +305,11 @@ def test_batched_fit_is_a_serial_fit_field_by_field(lecture, params, tmp_path):
         QwertyClassifier(**{**base, **params, "random_state": seed}) for seed in (0, 3)
     ]
     fitted = fit_batched(estimators, X, y, [rows, rows[5:]])
+    if params.get("early_stopping"):
+        # One model finished while the other trained on: its optimizer and
+        # row order must have stood still from then on.
+        assert len({m.n_iter_ for m in fitted}) == 2
+        assert max(m.n_iter_ for m in fitted) < params["max_epochs"]
     for est, model, r in zip(estimators, fitted, (rows, rows[5:]), strict=True):
         serial = _serial(est, X, y, r)
         _assert_same_model(model, serial, X)
