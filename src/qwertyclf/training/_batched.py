@@ -318,11 +318,11 @@ class BatchedTrainer:
                     dtype=X.dtype,
                 )
             self.nets.append(net)
-            linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-            for (weight, bias), linear in zip(self.layers, linears, strict=True):
-                out_f, in_f = linear.weight.shape
-                weight[k, :in_f, :out_f] = linear.weight.t().to(device)
-                bias[k, 0, :out_f] = linear.bias.to(device)
+            params = list(net.parameters())
+            for view, param in zip(
+                self._unpadded(self.layers, k, params), params, strict=True
+            ):
+                view.copy_(param)
 
     def _init_optimizer(self):
         """Adam's moments, per-model lr and weight decay, and the fused kernel.
@@ -373,7 +373,7 @@ class BatchedTrainer:
         inv_len = torch.as_tensor(inv_len, dtype=dtype)
         real = torch.as_tensor(position[None, :] < n_train[:, None])
         real_f = real.to(dtype=dtype, device=device)
-        self._init_records()
+        self._init_records(n_train)
         gather_epoch = K * n_pad * X.shape[1] * X.element_size() <= GATHER_EPOCH_BYTES
         # Models with a batch at each step, on the host (for the update).
         active_steps = [n_train > b * bs for b in range(n_batches)]
@@ -404,16 +404,27 @@ class BatchedTrainer:
             acc = (hits / torch.as_tensor(n_train, device=device)).tolist()
             valid = self._validate() if self.data[0].valid is not None else None
             duration = time.time() - start
-            self._record_epoch(epoch, n_train, losses, acc, valid, duration)
+            self._record_epoch(epoch, losses, acc, valid, duration)
             if self.finished.all():
                 break
         if t.early_stopping:
             # Like skorch's EarlyStopping(load_best=True): keep the best epoch.
             self.flat.copy_(self.best_flat)
 
-    def _init_records(self):
-        """Empty histories and early-stopping state, one per model."""
+    def _init_records(self, n_train):
+        """Empty histories and early-stopping state, one per model.
+
+        Also each model's batch sizes, training and validation: the same
+        every epoch.
+        """
         K = len(self.specs)
+        self.train_sizes = [
+            batch_sizes(int(n), self.specs[0].batch_size) for n in n_train
+        ]
+        self.valid_sizes = [
+            None if s.valid is None else batch_sizes(len(s.valid), INFERENCE_CHUNK)
+            for s in self.data
+        ]
         self.histories = [History() for _ in range(K)]
         self.best_scores = [{} for _ in range(K)]
         self.generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
@@ -456,7 +467,7 @@ class BatchedTrainer:
                 row_weight[k, :n] = 1.0 if w is None else w[order]
             yield index, row_weight
 
-    def _record_epoch(self, epoch, n_train, losses, acc, valid, duration):
+    def _record_epoch(self, epoch, losses, acc, valid, duration):
         """Write the epoch into each running model's history, as skorch does.
 
         The same row a serial fit writes: one entry per mini-batch and per
@@ -469,7 +480,7 @@ class BatchedTrainer:
         for k in range(len(self.specs)):
             if self.finished[k]:
                 continue
-            sizes = batch_sizes(int(n_train[k]), t.batch_size)
+            sizes = self.train_sizes[k]
             scores = losses[k][: len(sizes)]
             batches = [
                 {"train_loss": loss, "train_batch_size": size}
@@ -482,7 +493,8 @@ class BatchedTrainer:
                 "train_batch_count": len(sizes),
             }
             if valid is not None:
-                valid_scores, valid_sizes, valid_acc = valid[k]
+                valid_scores, valid_acc = valid[k]
+                valid_sizes = self.valid_sizes[k]
                 batches += [
                     {"valid_loss": loss, "valid_batch_size": size}
                     for loss, size in zip(valid_scores, valid_sizes, strict=True)
@@ -696,8 +708,7 @@ class BatchedTrainer:
         """Each model's validation scores, as the serial fit computes them.
 
         Per model: the loss on each chunk of its validation rows (the
-        batches a serial fit validates in), the chunk sizes, and the
-        accuracy.
+        batches a serial fit validates in, `valid_sizes`) and the accuracy.
         """
         X, y = self.X, self.y
         K = len(self.specs)
@@ -729,13 +740,11 @@ class BatchedTrainer:
         loss_sums = torch.stack(loss_sums, 1).tolist()
         acc = (hits / torch.as_tensor(n_valid, device=device)).tolist()
         out = []
-        for k, n in enumerate(n_valid):
-            sizes = batch_sizes(int(n), INFERENCE_CHUNK)
-            chunk_losses = [
-                total / size
-                for total, size in zip(loss_sums[k][: len(sizes)], sizes, strict=True)
-            ]
-            out.append((chunk_losses, sizes, acc[k]))
+        for totals, sizes, accuracy in zip(
+            loss_sums, self.valid_sizes, acc, strict=True
+        ):
+            chunks = zip(totals[: len(sizes)], sizes, strict=True)
+            out.append(([total / size for total, size in chunks], accuracy))
         return out
 
     def _forward(self, h):
@@ -771,11 +780,11 @@ class BatchedTrainer:
                     out.append(self.failed[k])
                     continue
                 net = self.nets[k].to(self.X.device)
-                linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-                for linear, (w, b) in zip(linears, self.layers, strict=True):
-                    out_f, in_f = linear.weight.shape
-                    linear.weight.copy_(w[k, :in_f, :out_f].t())
-                    linear.bias.copy_(b[k, 0, :out_f])
+                params = list(net.parameters())
+                for param, value in zip(
+                    params, self._unpadded(self.layers, k, params), strict=True
+                ):
+                    param.copy_(value)
                 history = self.histories[k]
                 try:
                     check_converged(
@@ -794,13 +803,27 @@ class BatchedTrainer:
                         n_iter=len(history),
                         best_epoch=best_epoch(history, self.best_epoch[k]),
                         module=net,
-                        optimizer_state=self._optimizer_state(k, linears),
+                        optimizer_state=self._optimizer_state(k, params),
                         row_order_state=self.generators[k].get_state(),
                     )
                 )
         return out
 
-    def _optimizer_state(self, k, linears):
+    def _unpadded(self, views, k, params):
+        """Model `k`'s part of `views`, shaped and ordered as `params`.
+
+        `views` are a buffer's `_layer_views`, which hold weights transposed
+        and zero-padded; `params` are the model's `QwertyNet` parameters
+        (weight, bias of each layer). The results are views: reading or
+        writing them reads or writes the buffer.
+        """
+        tensors = []
+        for (w, b), weight in zip(views, params[::2], strict=True):
+            out_f, in_f = weight.shape
+            tensors += [w[k, :in_f, :out_f].t(), b[k, 0, :out_f]]
+        return tensors
+
+    def _optimizer_state(self, k, params):
         """Model `k`'s optimizer state, keyed as its serial optimizer keys it.
 
         SGD without momentum keeps no state; Adam and AdamW keep a step
@@ -809,29 +832,21 @@ class BatchedTrainer:
         if self.optimizer is torch.optim.SGD:
             return {}
         step = torch.tensor(float(self.host_steps[k]), dtype=torch.float32)
-        state = {}
         moments = zip(
-            self._layer_views(self.exp_avg),
-            self._layer_views(self.exp_avg_sq),
-            linears,
+            self._unpadded(self._layer_views(self.exp_avg), k, params),
+            self._unpadded(self._layer_views(self.exp_avg_sq), k, params),
             strict=True,
         )
-        for i, ((w1, b1), (w2, b2), linear) in enumerate(moments):
-            out_f, in_f = linear.weight.shape
-            for j, (avg, avg_sq) in enumerate(
-                (
-                    (w1[k, :in_f, :out_f].t(), w2[k, :in_f, :out_f].t()),
-                    (b1[k, 0, :out_f], b2[k, 0, :out_f]),
-                )
-            ):
-                # Contiguous, as the parameter is: the fused kernel pairs
-                # elements by memory position, not by index.
-                state[2 * i + j] = {
-                    "step": step.clone(),
-                    "exp_avg": avg.clone(memory_format=torch.contiguous_format),
-                    "exp_avg_sq": avg_sq.clone(memory_format=torch.contiguous_format),
-                }
-        return state
+        # Contiguous, as the parameters are: the fused kernel pairs elements
+        # by memory position, not by index.
+        return {
+            i: {
+                "step": step.clone(),
+                "exp_avg": avg.clone(memory_format=torch.contiguous_format),
+                "exp_avg_sq": avg_sq.clone(memory_format=torch.contiguous_format),
+            }
+            for i, (avg, avg_sq) in enumerate(moments)
+        }
 
     def _finite_outputs(self):
         """Whether each model's logits on its first 1024 training rows are finite."""
