@@ -16,7 +16,6 @@ from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
     check_is_fitted,
-    validate_data,
 )
 from skorch.callbacks import Callback
 from torch import nn
@@ -25,6 +24,7 @@ from ._interrupts import unchanged_if_interrupted
 from ._labels import encode_labels
 from ._module import check_architecture
 from ._persistence import ModelState, read_model, restore_net, write_model
+from ._table import TableEncoder, check_encoding_params, read_table, table_of
 from .training import (
     FitSpec,
     TensorDataset,
@@ -114,7 +114,27 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         `callbacks`, early stopping and `verbose` (the optimizer keeps its
         state). A different architecture, activation, batch norm, dropout,
         optimizer, dtype or device raises `ValueError`: set
-        `warm_start=False` to train a new network.
+        `warm_start=False` to train a new network. The input encoding
+        (`encoder_`) of the first fit is kept.
+    categorical_features : "from_dtype", None or array-like, default="from_dtype"
+        Which columns of `X` are categorical, as in scikit-learn's
+        `HistGradientBoostingClassifier`: "from_dtype" takes pandas
+        `category`, string, object and bool columns (and polars' string,
+        categorical and boolean ones, and the string columns of an object
+        array); None takes none; or a list of column names or indices, or a
+        boolean mask. Each categorical column is one-hot encoded, with an
+        input for missing values if fit saw any; categories unseen in fit
+        are not an error.
+    min_frequency : int, float or None, default=None
+        Categories that occur fewer times in fit (an int), or in a smaller
+        fraction of the rows (a float in (0, 1)), share one input, which
+        categories unseen in fit also use.
+    preprocessing : {None, "robust"}, default=None
+        None feeds numeric columns as they are; "robust" centres each on its
+        median, divides it by its robust deviation and bounds it smoothly to
+        about +-3 (see `QwertyClassifierCV`). Missing numeric values are
+        replaced by the column's median in fit either way, and every numeric
+        column with missing values in fit gets a missing-indicator input.
 
     Attributes
     ----------
@@ -136,6 +156,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         without validation. With early stopping these are the kept weights.
     device_ : torch.device
         The device the net was trained on.
+    encoder_ : TableEncoder
+        How the columns of `X` become the network's inputs (the identity for
+        a float array without missing values and `preprocessing=None`).
 
     Examples
     --------
@@ -172,6 +195,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
         warm_start: bool = False,
+        categorical_features="from_dtype",
+        min_frequency: int | float | None = None,
+        preprocessing: str | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -194,6 +220,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.categorical_features = categorical_features
+        self.min_frequency = min_frequency
+        self.preprocessing = preprocessing
 
     @unchanged_if_interrupted
     def fit(self, X, y, *, validation_data=None, sample_weight=None):
@@ -202,7 +231,10 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Numeric training features (arrays, DataFrames, memmaps, ...).
+            Training features: an array, or a pandas or polars DataFrame
+            with numeric, boolean, categorical and string columns; missing
+            values are allowed (see `categorical_features` and
+            `preprocessing`).
         y : array-like of shape (n_samples,)
             Class labels of any hashable type.
         validation_data : tuple (X_val, y_val), default=None
@@ -220,7 +252,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         continuing = self.warm_start and hasattr(self, "net_")
         if continuing:
             self._check_continuable(device)
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, reset=not continuing)
+        encoder, X, y = self._read(X, y, reset=not continuing)
         check_classification_targets(y)
         if continuing:
             y_enc = self._encode(y, "y")
@@ -229,6 +261,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             self._check_n_classes(classes)
             self.classes_ = classes
         return self._train(
+            encoder,
             X,
             y,
             y_enc,
@@ -290,7 +323,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             self._check_continuable(device)
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, reset=first)
+        encoder, X, y = self._read(X, y, reset=first)
         check_classification_targets(y)
         if classes is not None:
             classes = np.unique(classes)
@@ -304,16 +337,49 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                 )
         y_enc = self._encode(y, "y")
         return self._train(
-            X, y, y_enc, sample_weight, None, device, epochs=1, fresh=first
+            encoder, X, y, y_enc, sample_weight, None, device, epochs=1, fresh=first
         )
 
+    def _read(self, X, y=None, *, reset):
+        """The input encoding (fitted if `reset`), `X` encoded, and `y` checked."""
+        table, y = read_table(self, X, y, reset=reset)
+        if reset:
+            encoder = TableEncoder.fit(
+                table,
+                categorical_features=self.categorical_features,
+                min_frequency=self.min_frequency,
+                preprocessing=self.preprocessing,
+            )
+        else:
+            encoder = self._encoder()
+            encoder.check(table)
+        return encoder, encoder.transform(table), y
+
+    def _encoder(self) -> TableEncoder:
+        """The fitted encoding; the identity for a model fitted without one."""
+        encoder = getattr(self, "encoder_", None)
+        if encoder is None:  # unpickled from a version without encoders
+            encoder = TableEncoder.identity_for(self.n_features_in_)
+        return encoder
+
     def _train(
-        self, X, y, y_enc, sample_weight, validation_data, device, *, epochs, fresh
+        self,
+        encoder,
+        X,
+        y,
+        y_enc,
+        sample_weight,
+        validation_data,
+        device,
+        *,
+        epochs,
+        fresh,
     ):
         """Train a new net (`fresh`) or continue `net_` for `epochs` epochs."""
         weight, class_weight = self._sample_weight(X, y, sample_weight)
         self.device_ = device
         self.dtype_ = self.dtype
+        self.encoder_ = encoder
         spec = self._fit_spec(device)
         train, valid = self._datasets(
             X, y_enc, weight, class_weight, validation_data, spec
@@ -424,8 +490,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         dtype('float32')
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        return self._predict_proba(X)
+        return self._predict_proba(self._read(X, reset=False)[1])
 
     def predict(self, X):
         """Most probable class label of each row.
@@ -442,7 +507,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             same class as the largest probability (no probabilities are built).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        X = self._read(X, reset=False)[1]
         index = torch.empty(X.shape[0], dtype=torch.int64)
 
         def keep(rows, logits):
@@ -485,6 +550,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             n_iter=self.n_iter_,
             best_epoch=self.best_epoch_,
             module=self.net_.module_,
+            encoder=self._encoder(),
         )
         return write_model(path, state)
 
@@ -547,11 +613,16 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             self.feature_names_in_ = state.feature_names_in
         self.device_ = self._check_params()
         self.dtype_ = self.dtype
+        self.encoder_ = (
+            TableEncoder.identity_for(state.n_features_in)
+            if state.encoder is None
+            else state.encoder
+        )
         module = state.module.to(self.device_)
         self.net_ = restore_net(
             build_net(
                 self._fit_spec(self.device_, seed=0),
-                self.n_features_in_,
+                self.encoder_.n_outputs,
                 len(state.classes),
             ),
             module,
@@ -573,7 +644,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
         tags.target_tags.required = True
         tags.classifier_tags.multi_class = True
         return tags
@@ -798,19 +871,30 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                 "validation_data must be a pair (X_val, y_val), got "
                 f"{type(validation_data).__name__}."
             ) from None
-        valid_X = check_array(valid_X, dtype=_FLOAT_DTYPES, input_name="X_val")
+        table = table_of(valid_X, input_name="X_val")
         valid_y = check_array(valid_y, ensure_2d=False, dtype=None, input_name="y_val")
-        if valid_X.shape[1] != self.n_features_in_:
+        if table.n_columns != self.n_features_in_:
             raise ValueError(
-                f"X_val has {valid_X.shape[1]} features, but {type(self).__name__} "
+                f"X_val has {table.n_columns} features, but {type(self).__name__} "
                 f"is being fitted with {self.n_features_in_} features."
             )
-        if len(valid_X) != len(valid_y):
+        names = getattr(self, "feature_names_in_", None)
+        if (
+            names is not None
+            and table.names is not None
+            and list(table.names) != list(names)
+        ):
             raise ValueError(
-                f"X_val and y_val have different lengths: {len(valid_X)} and "
+                f"X_val has the columns {list(table.names)}, but "
+                f"{type(self).__name__} is being fitted with {list(names)}."
+            )
+        if table.n_rows != len(valid_y):
+            raise ValueError(
+                f"X_val and y_val have different lengths: {table.n_rows} and "
                 f"{len(valid_y)}."
             )
-        return valid_X, self._encode(valid_y, "y_val")
+        self.encoder_.check(table)
+        return self.encoder_.transform(table), self._encode(valid_y, "y_val")
 
     def _check_params(self):
         """Validate the hyperparameters; return the device to train on.
@@ -871,14 +955,10 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"dtype must be 'float32' or 'float64', got {self.dtype!r}."
             )
-        return _resolve_device(self.device)
-
-    def _widths(self) -> tuple[int, ...]:
-        """Input, hidden and output widths of the network (validated)."""
-        hidden = check_architecture(
-            self.hidden_layer_sizes, self.activation, self.dropout
+        check_encoding_params(
+            self.categorical_features, self.min_frequency, self.preprocessing
         )
-        return (self.n_features_in_, *hidden, len(self.classes_))
+        return _resolve_device(self.device)
 
     def _seed(self) -> int:
         if self.random_state is None:

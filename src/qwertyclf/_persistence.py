@@ -43,10 +43,13 @@ from torch import nn
 
 from ._atomic import atomic_write
 from ._module import QwertyNet, check_architecture
+from ._table import TableEncoder
 from .training import ModelState, QwertySkorchNet
 
 FORMAT = "qwertyclf-model"
-FORMAT_VERSION = 1
+#: Version 2 adds the input encoding ("encoder"); version 1 files, which
+#: lack it, are read as models of numeric columns.
+FORMAT_VERSION = 2
 
 #: Largest JSON header a model file may have, in bytes.
 MAX_HEADER_BYTES = 8 * 2**20
@@ -62,6 +65,8 @@ MAX_CLASSES = 100_000
 MAX_TEXT = 1000
 #: Most memory the array of classes or of feature names may take, in bytes.
 MAX_ARRAY_BYTES = 16 * 2**20
+#: Most categories the input encoding may hold, all columns together.
+MAX_CATEGORIES = 1_000_000
 
 _OPTIMIZER_PREFIX = "torch.optim."
 _METADATA_KEYS = (
@@ -80,6 +85,8 @@ _ATTRIBUTE_KEYS = (
     "best_epoch",
     "history",
 )
+# Attributes a file may lack: written since format version 2.
+_OPTIONAL_ATTRIBUTE_KEYS = ("encoder",)
 _FLAGS = ("batch_norm", "shuffle", "early_stopping", "warm_start")
 _TENSOR_KEYS = {"dtype", "shape", "data_offsets"}
 # Bytes per element of the safetensors dtypes.
@@ -201,6 +208,9 @@ def _encode_params(params: dict) -> dict:
         params["verbose"] = int(params["verbose"])
     if "device" in params:
         params["device"] = str(params["device"])
+    categorical = params.get("categorical_features")
+    if categorical is not None and not isinstance(categorical, str):
+        params["categorical_features"] = [_plain(v) for v in categorical]
     return params
 
 
@@ -220,6 +230,7 @@ def _encode_attributes(state: ModelState) -> dict:
         "history": [
             {k: v for k, v in row.items() if k != "batches"} for row in state.history
         ],
+        "encoder": None if state.encoder is None else state.encoder.to_dict(),
     }
 
 
@@ -579,7 +590,17 @@ def _decode_metadata(
     attributes = _parse_json(metadata["attributes"], "attributes", _Inconsistent)
     if not isinstance(attributes, dict):
         raise _Inconsistent("attributes is not a JSON object")
-    _check_keys(attributes, _ATTRIBUTE_KEYS, "attribute")
+    _check_keys(
+        attributes,
+        _ATTRIBUTE_KEYS + _OPTIONAL_ATTRIBUTE_KEYS,
+        "attribute",
+        required=False,
+    )
+    _check_keys(
+        {k: v for k, v in attributes.items() if k in _ATTRIBUTE_KEYS},
+        _ATTRIBUTE_KEYS,
+        "attribute",
+    )
     classes = _decode_array(attributes["classes"], "classes", MAX_CLASSES)
     if len(classes) < 2:
         raise _Inconsistent(f"it has {len(classes)} class(es); a fit needs 2 or more")
@@ -605,6 +626,17 @@ def _decode_metadata(
     n_iter, best_epoch = attributes["n_iter"], attributes["best_epoch"]
     _check_history(history, n_iter, best_epoch)
     _check_class_weight(params.get("class_weight"), classes)
+    encoder = attributes.get("encoder")
+    if encoder is not None:
+        try:
+            encoder = TableEncoder.from_dict(
+                encoder,
+                n_features=n_features,
+                max_text=MAX_TEXT,
+                max_values=MAX_CATEGORIES,
+            )
+        except ValueError as exc:
+            raise _Inconsistent(str(exc)) from None
     return ModelState(
         params=params,
         classes=classes,
@@ -614,6 +646,7 @@ def _decode_metadata(
         n_iter=n_iter,
         best_epoch=best_epoch,
         module=None,
+        encoder=encoder,
     )
 
 
@@ -659,6 +692,17 @@ def _decode_params(params: dict) -> dict:
         elif name == "verbose":
             if not _is_int(value) or value < 0:
                 raise _Inconsistent(f"verbose must be an int >= 0, got {_short(value)}")
+        elif name == "categorical_features" and isinstance(value, list):
+            if len(value) > MAX_CLASSES or not all(
+                isinstance(v, (str, int)) for v in value
+            ):
+                raise _Inconsistent(
+                    "categorical_features must list column names, indices or "
+                    f"flags, got {_short(value)}"
+                )
+            for v in value:
+                if isinstance(v, str):
+                    _check_text(v, "a categorical_features name")
         elif isinstance(value, str):
             _check_text(value, name)
         elif isinstance(value, (list, dict)):
@@ -752,9 +796,10 @@ def _empty_module(state: ModelState, entries: dict) -> QwertyNet:
             f"batch_norm={batch_norm} needs {n_tensors} tensors, but the file "
             f"holds {len(entries)}"
         )
+    n_inputs = state.n_features_in if state.encoder is None else state.encoder.n_outputs
     with torch.device("meta"):
         module = QwertyNet(
-            state.n_features_in,
+            n_inputs,
             len(state.classes),
             sizes,
             params["activation"],
@@ -775,7 +820,7 @@ def _empty_module(state: ModelState, entries: dict) -> QwertyNet:
         if entry["shape"] != list(tensor.shape):
             raise _Inconsistent(
                 f"tensor {name!r} has shape {_short(entry['shape'])}, but "
-                f"n_features_in={state.n_features_in}, "
+                f"{n_inputs} network inputs, "
                 f"hidden_layer_sizes={_short(list(sizes))} and "
                 f"{len(state.classes)} classes need {list(tensor.shape)}"
             )

@@ -44,6 +44,9 @@ class ModelState:
     row_order_state : torch.Tensor or None, default=None
         For a batched run: the state of the generator that drew the model's
         row orders (a warm start goes on drawing from it).
+    encoder : object or None, default=None
+        The estimator's input encoding (`qwertyclf.TableEncoder`), which a
+        model file stores beside the network; None for a file without one.
 
     The engines fill what training decides; `params` and `feature_names_in`
     are the estimator's (`dataclasses.replace`).
@@ -72,3 +75,4 @@ class ModelState:
     net: Any = field(default=None, compare=False, repr=False)
     optimizer_state: dict | None = field(default=None, compare=False, repr=False)
     row_order_state: Any = field(default=None, compare=False, repr=False)
+    encoder: Any = field(default=None, compare=False, repr=False)
