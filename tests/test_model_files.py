@@ -108,6 +108,25 @@ def _edit(*, metadata=None, params=None, attributes=None, batch_norm=False):
     return _write(header, data)
 
 
+def _encoder(**changes):
+    """A valid encoding of the base file's two columns (the second one-hot,
+    with its one category), with some fields replaced."""
+    encoder = {
+        "n_features": 2,
+        "categorical": [1],
+        "text": [False, True],
+        "fill": [0.5],
+        "indicated": [],
+        "centre": None,
+        "scale": None,
+        "categories": [["a"]],
+        "missing_slot": [False],
+        "other_slot": [False],
+    }
+    encoder.update(changes)
+    return encoder
+
+
 def _attributes(batch_norm=False):
     header, _ = _parts(batch_norm)
     return json.loads(header["__metadata__"]["attributes"])
@@ -340,8 +359,8 @@ MODEL_FILE_CASES = [
     ),
     _case(
         "a newer format version",
-        _P(_edit, metadata={"format_version": "2"}),
-        "format 2 .* Upgrade qwertyclf",
+        _P(_edit, metadata={"format_version": "3"}),
+        "format 3 .* Upgrade qwertyclf",
     ),
     _case(
         "an unreadable format version",
@@ -513,7 +532,53 @@ MODEL_FILE_CASES = [
     _case(
         "n_features_in=3 next to 2-input weights",
         _P(_edit, attributes={"n_features_in": 3}),
-        r"tensor '0.weight' has shape \[8, 2\], but n_features_in=3",
+        r"tensor '0.weight' has shape \[8, 2\], but 3 network inputs",
+    ),
+    # --- the input encoding ---------------------------------------------------
+    _case(
+        "an encoder that is not an object",
+        _P(_edit, attributes={"encoder": [1, 2]}),
+        "the encoder must be an object with keys",
+    ),
+    _case(
+        "an encoder of three columns for two features",
+        lambda: _edit(attributes={"encoder": _encoder(n_features=3)}),
+        "the encoder must describe 2 columns",
+    ),
+    _case(
+        "an encoder whose categorical column is out of range",
+        lambda: _edit(attributes={"encoder": _encoder(categorical=[5])}),
+        "categorical must be column positions below 2",
+    ),
+    _case(
+        "an encoder with a category that is not a string",
+        lambda: _edit(attributes={"encoder": _encoder(categories=[[5]])}),
+        "categories must be lists of strings",
+    ),
+    _case(
+        "an encoder with unsorted categories",
+        lambda: _edit(attributes={"encoder": _encoder(categories=[["b", "a"]])}),
+        "categories must be sorted and unique",
+    ),
+    _case(
+        "an encoder with a category of 7 MiB",
+        lambda: _edit(attributes={"encoder": _encoder(categories=[["a" * 2**20 * 7]])}),
+        "categories must be lists of strings of at most 1000 characters",
+    ),
+    _case(
+        "an encoder with an infinite fill value",
+        lambda: _edit(attributes={"encoder": _encoder(fill=[1e400])}),
+        "fill must be finite",
+    ),
+    _case(
+        "an encoder with a zero scale",
+        lambda: _edit(attributes={"encoder": _encoder(centre=[0.0], scale=[0.0])}),
+        "scale must be positive",
+    ),
+    _case(
+        "an encoder whose inputs do not match the weights",
+        lambda: _edit(attributes={"encoder": _encoder(categories=[["a", "b"]])}),
+        r"tensor '0.weight' has shape \[8, 2\], but 3 network inputs",
     ),
     _case(
         "three feature names for two features",

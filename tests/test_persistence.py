@@ -100,7 +100,7 @@ def test_save_model_function_and_str_path(fitted, data, tmp_path):
 def test_metadata_header(model_file):
     metadata, tensors = _read(model_file)
     assert metadata["format"] == "qwertyclf-model"
-    assert metadata["format_version"] == "1"
+    assert metadata["format_version"] == "2"
     assert metadata["qwertyclf_version"] == qwertyclf.__version__
     assert metadata["torch_version"] == torch.__version__
     params = json.loads(metadata["params"])
@@ -307,7 +307,7 @@ def test_persistence_sits_below_the_estimator():
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.ImportFrom) and node.level
     }
-    assert imported <= {"_module", "_atomic", "training"}
+    assert imported <= {"_module", "_atomic", "_table", "training"}
 
 
 def test_save_refuses_what_load_would_refuse(data, tmp_path):

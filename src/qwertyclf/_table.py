@@ -776,7 +776,11 @@ def _read_columns(X, input_name: str) -> tuple[list, np.ndarray, np.ndarray | No
         for j in range(X.shape[1]):
             series = X.iloc[:, j]
             if _pandas_plain_number(series.dtype):
-                columns.append(series.to_numpy(dtype=np.float64, na_value=np.nan))
+                columns.append(
+                    _finite(
+                        series.to_numpy(dtype=np.float64, na_value=np.nan), input_name
+                    )
+                )
                 text.append(False)
             elif str(series.dtype) == "category":
                 labels = _text_column(series.cat.categories.to_numpy(dtype=object))
@@ -800,7 +804,8 @@ def _read_columns(X, input_name: str) -> tuple[list, np.ndarray, np.ndarray | No
         for j, dtype in enumerate(X.schema.values()):
             series = X.to_series(j)
             if dtype.is_numeric():
-                columns.append(series.cast(float).to_numpy().astype(np.float64))
+                numbers = series.cast(float).to_numpy().astype(np.float64)
+                columns.append(_finite(numbers, input_name))
                 text.append(False)
             elif dtype.is_temporal():
                 raise TypeError(
@@ -819,21 +824,41 @@ def _read_columns(X, input_name: str) -> tuple[list, np.ndarray, np.ndarray | No
         )
     for j in range(array.shape[1]):
         values = array[:, j]
+        is_text = [isinstance(v, (str, bool, np.bool_)) for v in values]
+        if any(is_text):
+            numbers = [v for v, t in zip(values, is_text, strict=True) if not t]
+            if not all(_is_missing(v) for v in numbers):
+                word = next(v for v, t in zip(values, is_text, strict=True) if t)
+                raise ValueError(
+                    f"Column {j} of {input_name} mixes numbers and strings (such "
+                    f"as {word!r}). Pass a column of numbers, or of categories "
+                    "(strings) only; in a DataFrame, a column's dtype says which."
+                )
+            columns.append(_text_column(values))
+            text.append(True)
+            continue
         try:
             numbers = np.array(
                 [np.nan if _is_missing(v) else v for v in values], dtype=np.float64
             )
         except (TypeError, ValueError):
-            numbers = None
-        if numbers is not None and not any(isinstance(v, (str, bool)) for v in values):
-            if np.isinf(numbers).any():
-                raise ValueError(f"Input {input_name} contains infinity.")
-            columns.append(numbers)
-            text.append(False)
-        else:
-            columns.append(_text_column(values))
-            text.append(True)
+            raise ValueError(
+                f"Column {j} of {input_name} holds values that are neither "
+                "numbers nor strings."
+            ) from None
+        columns.append(_finite(numbers, input_name))
+        text.append(False)
     return columns, np.array(text, dtype=bool), None
+
+
+def _finite(numbers: np.ndarray, input_name: str) -> np.ndarray:
+    """`numbers`, refused if they hold an infinity (missing values are NaN)."""
+    if np.isinf(numbers).any():
+        raise ValueError(
+            f"Input {input_name} contains infinity or a value too large for "
+            "dtype('float64')."
+        )
+    return numbers
 
 
 def _column_name(names, j: int) -> str:
