@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
 
-from ._classifier import _FLOAT_DTYPES, QwertyClassifier, _to_tensor
+from ._classifier import QwertyClassifier, _to_tensor
 from ._labels import encode_labels
+from ._table import TableEncoder, read_table
 from .training import (
     BatchedTrainer,
     RunData,
@@ -89,16 +89,18 @@ def fit_batched(
     Model `k` ends as `clone(estimators[k]).fit(X[train_rows[k]],
     y[train_rows[k]], sample_weight=sample_weight[train_rows[k]])` would:
     same initial weights, same batches, same updates (exactly so up to
-    floating-point summation order). Estimators are grouped by `batch_key`
-    and by the classes in their rows; each group trains as one run.
+    floating-point summation order). Estimators are grouped by `batch_key`,
+    by the classes in their rows and by their input encoding (fitted once
+    for each set of training rows and encoding parameters); each group
+    trains as one run.
 
     Parameters
     ----------
     estimators : sequence of QwertyClassifier
         Unfitted estimators for which `batch_key` is not None. They are not
         modified; fitted copies are returned.
-    X : array-like of shape (n_samples, n_features)
-        All rows any model trains on.
+    X : array-like or DataFrame of shape (n_samples, n_features)
+        All rows any model trains on, as `QwertyClassifier.fit` takes them.
     y : array-like of shape (n_samples,)
         Class labels.
     train_rows : sequence of int arrays, default=None
@@ -135,7 +137,7 @@ def fit_batched(
     # Validated once, as a serial fit validates its data; every model records
     # the same n_features_in_ (and feature_names_in_).
     checked = clone(estimators[0])
-    X, y = validate_data(checked, X, y, dtype=_FLOAT_DTYPES)
+    table, y = read_table(checked, X, y, reset=True)
     check_classification_targets(y)
     if train_rows is None:
         train_rows = [np.arange(len(y))] * len(estimators)
@@ -147,19 +149,23 @@ def fit_batched(
         raise ValueError("valid_rows must hold one index array per estimator.")
     results: list = [None] * len(estimators)
     groups: dict = {}
+    encoders = _Encodings(table)
     for k, (est, rows) in enumerate(zip(estimators, train_rows, strict=True)):
         key = batch_key(est)
         if key is None:
             raise ValueError(f"{est!r} cannot be trained in a batched run.")
         rows = np.asarray(rows, dtype=np.intp)
         classes = np.unique(y[rows])
-        groups.setdefault((key, tuple(classes.tolist())), []).append(k)
-    for (_, classes), members in groups.items():
+        inputs = encoders.fit(k, est, rows)
+        groups.setdefault((key, tuple(classes.tolist()), inputs), []).append(k)
+    for (_, classes, inputs), members in groups.items():
         classes = np.asarray(classes, dtype=y.dtype)
+        X = encoders.inputs(inputs)
         for start in range(0, len(members), max_models):
             chunk = members[start : start + max_models]
             fitted = _fit_group(
                 [estimators[k] for k in chunk],
+                [encoders.of[k] for k in chunk],
                 X,
                 y,
                 classes,
@@ -173,8 +179,50 @@ def fit_batched(
     return results
 
 
+class _Encodings:
+    """The models' input encodings, each fitted once per rows and parameters.
+
+    Models whose encoding changes nothing in the table (a float array without
+    missing values, no scaling) share the table itself as their inputs.
+    """
+
+    def __init__(self, table):
+        self.table = table
+        self.of: dict[int, TableEncoder] = {}  # model index -> its encoding
+        self._fitted: dict = {}
+        self._inputs: dict = {}
+        self._plain = table.numeric is not None and not np.isnan(table.numeric).any()
+
+    def fit(self, k, estimator, rows) -> int | None:
+        """Fit model `k`'s encoding; return the key of its network inputs."""
+        params = (
+            repr(estimator.categorical_features),
+            repr(estimator.min_frequency),
+            estimator.preprocessing,
+        )
+        key = (params, rows.tobytes())
+        if key not in self._fitted:
+            self._fitted[key] = TableEncoder.fit(
+                self.table.take(rows),
+                categorical_features=estimator.categorical_features,
+                min_frequency=estimator.min_frequency,
+                preprocessing=estimator.preprocessing,
+            )
+        encoder = self.of[k] = self._fitted[key]
+        if encoder.identity and self._plain:
+            return None
+        self._inputs.setdefault(id(encoder), encoder)
+        return id(encoder)
+
+    def inputs(self, key) -> np.ndarray:
+        """The network inputs of every row under the encoding `key`."""
+        if key is None:
+            return self.table.numeric
+        return self._inputs[key].transform(self.table)
+
+
 def _fit_group(
-    estimators, X, y, classes, train_rows, valid_rows, sample_weight, checked
+    estimators, encoders, X, y, classes, train_rows, valid_rows, sample_weight, checked
 ):
     """Train one group (equal `batch_key` and classes) as one run."""
     models = [clone(est) for est in estimators]
@@ -225,7 +273,9 @@ def _fit_group(
                 dataclasses.replace(
                     result,
                     params=model.get_params(),
+                    n_features_in=checked.n_features_in_,
                     feature_names_in=getattr(model, "feature_names_in_", None),
+                    encoder=encoders[k],
                 )
             )
             result = model

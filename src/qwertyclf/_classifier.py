@@ -24,7 +24,14 @@ from ._interrupts import unchanged_if_interrupted
 from ._labels import encode_labels
 from ._module import check_architecture
 from ._persistence import ModelState, read_model, restore_net, write_model
-from ._table import TableEncoder, check_encoding_params, read_table, table_of
+from ._table import (
+    TableEncoder,
+    check_encoding_params,
+    encode,
+    fit_encoding,
+    read_table,
+    table_of,
+)
 from .training import (
     FitSpec,
     TensorDataset,
@@ -342,17 +349,20 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
 
     def _read(self, X, y=None, *, reset):
         """The input encoding (fitted if `reset`), `X` encoded, and `y` checked."""
-        table, y = read_table(self, X, y, reset=reset)
         if reset:
-            encoder = TableEncoder.fit(
-                table,
+            return fit_encoding(
+                self,
+                X,
+                y,
                 categorical_features=self.categorical_features,
                 min_frequency=self.min_frequency,
                 preprocessing=self.preprocessing,
             )
-        else:
-            encoder = self._encoder()
-            encoder.check(table)
+        if y is None:
+            return self._encoder(), encode(self, X, self._encoder()), None
+        table, y = read_table(self, X, y, reset=False)
+        encoder = self._encoder()
+        encoder.check(table)
         return encoder, encoder.transform(table), y
 
     def _encoder(self) -> TableEncoder:

@@ -11,25 +11,19 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterSampler, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._base import ProbaPredictMixin
 from ._batched import fit_batched
-from ._classifier import _FLOAT_DTYPES, QwertyClassifier
+from ._classifier import QwertyClassifier
 from ._interrupts import all_or_nothing
-from ._scaling import robust_scaling, smooth_clip
+from ._table import check_encoding_params, encode, fit_encoding
 
 #: Learning rates tried when `lrs="auto"` (Adam's default is 0.001).
 AUTO_LRS = (0.001, 0.003, 0.01)
 
 #: Decoupled (AdamW) weight decays tried when `weight_decays="auto"`.
 AUTO_WEIGHT_DECAYS = (0.0, 0.01, 0.1)
-
-_PREPROCESSING = ("robust", None)
 
 
 def default_search_space(
@@ -92,9 +86,11 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     fold's held-out rows, keeping its best epoch. The candidate with the
     lowest mean held-out log-loss (or best `scoring`) wins, and prediction
     averages that candidate's fold networks (cross-fit bagging): nothing is
-    refitted and no trained network is wasted. Inputs are robustly scaled
-    and smoothly clipped first (`preprocessing="robust"`), so no scaler is
-    needed in front; a scaled pipeline works too.
+    refitted and no trained network is wasted. It takes a raw table, as
+    `QwertyClassifier` does (categorical columns one-hot encoded, missing
+    values imputed and flagged), encoded once for all candidates; numeric
+    inputs are robustly scaled and smoothly clipped (`preprocessing="robust"`),
+    so no scaler is needed in front; a scaled pipeline works too.
 
     Parameters
     ----------
@@ -118,8 +114,13 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     activation : str, default="relu"
         Hidden activation of every candidate.
     preprocessing : {"robust", None}, default="robust"
-        "robust": centre each column on its median, divide by its robust
-        deviation and bound it smoothly to about +-3; None: use `X` as is.
+        "robust": centre each numeric column on its median, divide by its
+        robust deviation and bound it smoothly to about +-3; None: use the
+        numbers as they are.
+    categorical_features : "from_dtype", None or array-like, default="from_dtype"
+        Which columns are categorical, as in `QwertyClassifier`.
+    min_frequency : int, float or None, default=None
+        Rare categories share one input, as in `QwertyClassifier`.
     refit : bool, default=False
         False: predict with the mean of the best candidate's fold networks.
         True: refit the best candidate on all the data for its mean best
@@ -152,6 +153,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         Class labels.
     n_features_in_ : int
         Number of features seen during fit.
+    encoder_ : TableEncoder
+        How the columns of `X` become the networks' inputs.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when `X` had string column names.
 
@@ -185,6 +188,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         dtype: str = "float32",
         device: str = "cpu",
         random_state: int | np.random.RandomState | None = None,
+        categorical_features="from_dtype",
+        min_frequency: int | float | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.lrs = lrs
@@ -201,6 +206,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         self.dtype = dtype
         self.device = device
         self.random_state = random_state
+        self.categorical_features = categorical_features
+        self.min_frequency = min_frequency
 
     @all_or_nothing
     def fit(self, X, y, *, sample_weight=None):
@@ -223,11 +230,17 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         n = self.n_candidates
         if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n_candidates must be an int >= 1, got {n!r}.")
-        if self.preprocessing not in _PREPROCESSING:
-            raise ValueError(
-                f"preprocessing must be 'robust' or None, got {self.preprocessing!r}."
-            )
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
+        check_encoding_params(
+            self.categorical_features, self.min_frequency, self.preprocessing
+        )
+        encoder, X, y = fit_encoding(
+            self,
+            X,
+            y,
+            categorical_features=self.categorical_features,
+            min_frequency=self.min_frequency,
+            preprocessing=self.preprocessing,
+        )
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -239,9 +252,6 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
                 f"data, but the data contains only 1 class: {self.classes_[0]!r}."
             )
-        if self.preprocessing == "robust":
-            self.centre_, self.scale_ = robust_scaling(X)
-        X = self._inputs(X)
         rng = check_random_state(self.random_state)
         candidates, batch_size = self._candidates(X, rng)
         seed = int(rng.randint(2**31 - 1))
@@ -285,6 +295,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
             self.estimators_ = [final.fit(X, y, sample_weight=sample_weight)]
         else:
             self.estimators_ = fold_models
+        self.encoder_ = encoder
         return self
 
     def predict_proba(self, X):
@@ -301,18 +312,12 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
             Probabilities, columns in the order of `classes_`.
         """
         check_is_fitted(self)
-        X = self._inputs(validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False))
+        X = encode(self, X, self.encoder_)
         proba = np.zeros((X.shape[0], len(self.classes_)))
         for model in self.estimators_:
             columns = np.searchsorted(self.classes_, model.classes_)
             proba[:, columns] += model.predict_proba(X)
         return proba / len(self.estimators_)
-
-    def _inputs(self, X):
-        """`X` as the networks see it (a new array when scaled)."""
-        if self.preprocessing is None:
-            return X
-        return smooth_clip(X, self.centre_, self.scale_).astype(X.dtype, copy=False)
 
     def _candidates(self, X, rng):
         """The configurations to try, the first being the space's middle."""

@@ -6,16 +6,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._base import ProbaPredictMixin
 from ._batched import batch_key, fit_batched
-from ._classifier import _FLOAT_DTYPES, QwertyClassifier
+from ._classifier import QwertyClassifier
 from ._interrupts import all_or_nothing
+from ._table import check_encoding_params, encode, fit_encoding
 
 #: The member configuration of `QwertyEnsembleClassifier(estimator=None)`.
 DEFAULT_MEMBER = QwertyClassifier(
@@ -55,6 +52,17 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         replacement, as many as there are rows).
     random_state : int, RandomState instance or None, default=None
         Seeds the members' seeds and bootstrap samples.
+    preprocessing : {"robust", None}, default="robust"
+        "robust": numeric columns are robustly scaled and smoothly clipped
+        (as in `QwertyClassifierCV`), so raw scales need no scaler in
+        front; None: the numbers as they are.
+    categorical_features : "from_dtype", None or array-like, default="from_dtype"
+        Which columns are categorical, as in `QwertyClassifier`.
+    min_frequency : int, float or None, default=None
+        Rare categories share one input, as in `QwertyClassifier`.
+
+    The table is encoded once, by the ensemble (`encoder_`), and the members
+    train on its encoding.
 
     Attributes
     ----------
@@ -64,6 +72,8 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         Class labels.
     n_features_in_ : int
         Number of features seen during fit.
+    encoder_ : TableEncoder
+        How the columns of `X` become the members' inputs.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when `X` had string column names.
 
@@ -85,11 +95,17 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         n_estimators: int = 10,
         bootstrap: bool = False,
         random_state: int | np.random.RandomState | None = None,
+        preprocessing: str | None = "robust",
+        categorical_features="from_dtype",
+        min_frequency: int | float | None = None,
     ) -> None:
         self.estimator = estimator
         self.n_estimators = n_estimators
         self.bootstrap = bootstrap
         self.random_state = random_state
+        self.preprocessing = preprocessing
+        self.categorical_features = categorical_features
+        self.min_frequency = min_frequency
 
     @all_or_nothing
     def fit(self, X, y, *, sample_weight=None):
@@ -112,7 +128,17 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         n = self.n_estimators
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n_estimators must be an int >= 1, got {n!r}.")
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
+        check_encoding_params(
+            self.categorical_features, self.min_frequency, self.preprocessing
+        )
+        encoder, X, y = fit_encoding(
+            self,
+            X,
+            y,
+            categorical_features=self.categorical_features,
+            min_frequency=self.min_frequency,
+            preprocessing=self.preprocessing,
+        )
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -154,6 +180,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
             if isinstance(result, Exception):
                 raise result
         self.estimators_ = fitted
+        self.encoder_ = encoder
         return self
 
     def predict_proba(self, X):
@@ -171,7 +198,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
             never saw a class (bootstrap) gives it probability 0.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        X = encode(self, X, self.encoder_)
         proba = np.zeros((X.shape[0], len(self.classes_)))
         for member in self.estimators_:
             columns = np.searchsorted(self.classes_, member.classes_)

@@ -574,6 +574,90 @@ class TableEncoder:
         )
 
 
+def fit_encoding(
+    estimator,
+    X,
+    y,
+    *,
+    categorical_features="from_dtype",
+    min_frequency=None,
+    preprocessing=None,
+) -> tuple[TableEncoder, np.ndarray, np.ndarray]:
+    """Read a training table, fit its encoding and encode it.
+
+    Records `n_features_in_` (and `feature_names_in_`) on `estimator`, as
+    `validate_data` does in `fit`.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The estimator being fitted.
+    X : array-like, pandas or polars DataFrame
+        Training table.
+    y : array-like
+        Labels.
+    categorical_features, min_frequency, preprocessing
+        As `TableEncoder.fit` takes them.
+
+    Returns
+    -------
+    encoder : TableEncoder
+        The fitted encoding.
+    X : ndarray
+        The network inputs.
+    y : ndarray
+        The checked labels.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator
+    >>> encoder, X, y = fit_encoding(BaseEstimator(), [["a"], ["b"]], [0, 1])
+    >>> X
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    table, y = read_table(estimator, X, y, reset=True)
+    encoder = TableEncoder.fit(
+        table,
+        categorical_features=categorical_features,
+        min_frequency=min_frequency,
+        preprocessing=preprocessing,
+    )
+    return encoder, encoder.transform(table), y
+
+
+def encode(estimator, X, encoder: TableEncoder) -> np.ndarray:
+    """The network inputs of rows to predict, checked against the fit.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The fitted estimator (its `n_features_in_` and `feature_names_in_`
+        are checked).
+    X : array-like, pandas or polars DataFrame
+        Rows to predict.
+    encoder : TableEncoder
+        The encoding fitted with the estimator.
+
+    Returns
+    -------
+    X : ndarray
+        The network inputs.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator
+    >>> model = BaseEstimator()
+    >>> encoder, _, _ = fit_encoding(model, [["a"], ["b"]], [0, 1])
+    >>> encode(model, [["b"], ["c"]], encoder)
+    array([[0., 1.],
+           [0., 0.]])
+    """
+    table, _ = read_table(estimator, X, reset=False)
+    encoder.check(table)
+    return encoder.transform(table)
+
+
 def check_encoding_params(categorical_features, min_frequency, preprocessing) -> None:
     """Validate the encoding parameters an estimator takes.
 
