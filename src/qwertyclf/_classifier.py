@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -20,7 +21,7 @@ from sklearn.utils.validation import (
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._interrupts import unchanged_if_interrupted
+from ._interrupts import unchanged_if_failed
 from ._labels import encode_labels
 from ._module import check_architecture
 from ._persistence import ModelState, read_model, restore_net, write_model
@@ -231,7 +232,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.min_frequency = min_frequency
         self.preprocessing = preprocessing
 
-    @unchanged_if_interrupted
+    @unchanged_if_failed
     def fit(self, X, y, *, validation_data=None, sample_weight=None):
         """Train the network on `X`, `y`.
 
@@ -279,7 +280,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             fresh=not continuing,
         )
 
-    @unchanged_if_interrupted
+    @unchanged_if_failed
     def partial_fit(self, X, y, classes=None, *, sample_weight=None):
         """Train the network for one more epoch on `X`, `y`.
 
@@ -399,7 +400,8 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             train,
             valid,
             self.classes_,
-            net=None if fresh else self.net_,
+            # A copy: the fitted net stays as it was if this fit fails.
+            net=None if fresh else copy.deepcopy(self.net_),
             epochs=epochs,
         )
         self.net_ = state.net
