@@ -103,7 +103,9 @@ def test_cv_with_the_default_space_beats_a_narrow_net():
 def test_ensemble_members_are_their_own_fits(data):
     X, y = data
     template = QwertyClassifier(max_epochs=4, dtype="float64")
-    ensemble = QwertyEnsembleClassifier(template, n_estimators=3, random_state=0)
+    ensemble = QwertyEnsembleClassifier(
+        template, n_estimators=3, random_state=0, preprocessing=None
+    )
     ensemble.fit(X, y)
     seeds = [m.random_state for m in ensemble.estimators_]
     assert len(set(seeds)) == 3
@@ -129,7 +131,9 @@ def test_ensemble_bootstrap_and_unbatchable_members(data):
     np.testing.assert_allclose(bagged.predict_proba(X).sum(axis=1), 1.0)
     # Dropout cannot be batched: members are fitted one by one, same result.
     template = QwertyClassifier(max_epochs=2, dropout=0.1)
-    dropped = QwertyEnsembleClassifier(template, n_estimators=2, random_state=0)
+    dropped = QwertyEnsembleClassifier(
+        template, n_estimators=2, random_state=0, preprocessing=None
+    )
     dropped.fit(X, y)
     first = dropped.estimators_[0]
     alone = clone(template).set_params(random_state=first.random_state).fit(X, y)

@@ -42,7 +42,10 @@ class ProbaPredictMixin:
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
+        # As HistGradientBoostingClassifier: categories are read from the
+        # columns' dtypes; scikit-learn's "categorical" tag is for estimators
+        # whose every input is an integer-coded category (encoders).
+        tags.input_tags.categorical = False
         tags.input_tags.string = True
         tags.classifier_tags.multi_class = True
         return tags

@@ -260,7 +260,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         continuing = self.warm_start and hasattr(self, "net_")
         if continuing:
             self._check_continuable(device)
-        encoder, X, y = self._read(X, y, reset=not continuing)
+        encoder, X, y = self._read(
+            X, y, reset=not continuing, sample_weight=sample_weight
+        )
         check_classification_targets(y)
         if continuing:
             y_enc = self._encode(y, "y")
@@ -331,7 +333,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             self._check_continuable(device)
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        encoder, X, y = self._read(X, y, reset=first)
+        encoder, X, y = self._read(X, y, reset=first, sample_weight=sample_weight)
         check_classification_targets(y)
         if classes is not None:
             classes = np.unique(classes)
@@ -348,7 +350,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             encoder, X, y, y_enc, sample_weight, None, device, epochs=1, fresh=first
         )
 
-    def _read(self, X, y=None, *, reset):
+    def _read(self, X, y=None, *, reset, sample_weight=None):
         """The input encoding (fitted if `reset`), `X` encoded, and `y` checked."""
         if reset:
             return fit_encoding(
@@ -358,6 +360,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                 categorical_features=self.categorical_features,
                 min_frequency=self.min_frequency,
                 preprocessing=self.preprocessing,
+                sample_weight=sample_weight,
             )
         if y is None:
             return self._encoder(), encode(self, X, self._encoder()), None
@@ -657,7 +660,10 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
+        # As HistGradientBoostingClassifier: categories are read from the
+        # columns' dtypes; scikit-learn's "categorical" tag is for estimators
+        # whose every input is an integer-coded category (encoders).
+        tags.input_tags.categorical = False
         tags.input_tags.string = True
         tags.target_tags.required = True
         tags.classifier_tags.multi_class = True

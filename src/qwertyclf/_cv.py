@@ -240,6 +240,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
             categorical_features=self.categorical_features,
             min_frequency=self.min_frequency,
             preprocessing=self.preprocessing,
+            sample_weight=sample_weight,
         )
         check_classification_targets(y)
         if sample_weight is not None:
