@@ -151,7 +151,7 @@ def _generated_pages():
 
 def test_the_generated_parts_are_where_expected():
     names = {p.relative_to(ROOT).as_posix() for p in _generated_pages()}
-    assert names == {
+    assert names >= {
         "docs/errors.md",
         "docs/how-to/command-line.md",
         "docs/reference/cli.md",
