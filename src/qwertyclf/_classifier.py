@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 from skorch.callbacks import Callback
 from torch import nn
 
+from ._base import log_proba
 from ._interrupts import unchanged_if_failed
 from ._labels import encode_labels
 from ._module import check_architecture
@@ -982,6 +983,36 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         if self.random_state is None:
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def predict_log_proba(self, X):
+        """Natural logarithm of the class probabilities of each row.
+
+        `np.log(self.predict_proba(X))`, as scikit-learn's `MLPClassifier`
+        computes it: a probability that rounds to 0 gives `-inf`, without a
+        warning.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns in the order of `classes_`, in the
+            dtype of `predict_proba` (float32 for a float32 `X`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_blobs
+        >>> X, y = make_blobs(60, random_state=0)
+        >>> clf = QwertyClassifier(max_epochs=3, random_state=0).fit(X, y)
+        >>> log_proba = clf.predict_log_proba(X[:2])
+        >>> np.allclose(np.exp(log_proba), clf.predict_proba(X[:2]))
+        True
+        """
+        return log_proba(self.predict_proba(X))
 
 
 def _as_float(X: np.ndarray, dtype: str) -> np.ndarray:

@@ -387,3 +387,8 @@ update_registered_converter(
     convert_qwerty_classifier,
     options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
 )
+
+
+def __dir__() -> list[str]:
+    """The public names, not the private modules and helpers behind them."""
+    return sorted(__all__)
