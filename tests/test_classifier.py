@@ -696,3 +696,34 @@ def test_joblib_round_trip(tmp_path):
 def test_unfitted_pickle_round_trip():
     clf = QwertyClassifier(hidden_layer_sizes=(5,), lr=0.2)
     assert pickle.loads(pickle.dumps(clf)).get_params() == clf.get_params()
+
+
+@pytest.mark.parametrize("flag", [np.True_, np.False_])
+def test_numpy_booleans_are_booleans(blobs, flag):
+    X, y = blobs
+    clf = QwertyClassifier(max_epochs=2, early_stopping=flag, random_state=0)
+    assert clf.fit(X, y).n_iter_ >= 1
+
+
+def test_loaded_model_warm_start_is_seeded_by_random_state(tmp_path, blobs):
+    # A loaded model's net is seeded from random_state as the fit's net was:
+    # a warm start draws its row orders and dropout masks from it, not from
+    # a fixed seed.
+    X, y = blobs
+    fitted = QwertyClassifier(max_epochs=2, dropout=0.3, random_state=1).fit(X, y)
+    paths = []
+    for random_state in (1, 2):  # the same weights, saved with two seeds
+        fitted.set_params(random_state=random_state)
+        paths.append(fitted.save(tmp_path / f"model{random_state}.safetensors"))
+    fitted.set_params(random_state=1)
+
+    def continued(path):
+        loaded = QwertyClassifier.load(path).set_params(warm_start=True)
+        expected = QwertyClassifier(random_state=loaded.random_state)._seed()
+        assert loaded.net_.seed == expected
+        loaded.fit(X, y)
+        return loaded.predict_proba(X)
+
+    assert QwertyClassifier.load(paths[0]).net_.seed == fitted.net_.seed
+    np.testing.assert_array_equal(continued(paths[0]), continued(paths[0]))
+    assert not np.allclose(continued(paths[0]), continued(paths[1]))
