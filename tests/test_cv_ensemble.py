@@ -258,3 +258,29 @@ def test_internal_hold_outs_are_shuffled_stratified_and_seeded():
     _, other, _, _ = split_validation(y, None, 0.1, seed=1)
     np.testing.assert_array_equal(valid, again)
     assert not np.array_equal(np.sort(valid), np.sort(other))
+
+
+def test_bootstrap_members_decide_on_their_own_rows_whether_to_hold_out(data):
+    # A class of two rows: the full data can hold out a stratified tenth,
+    # but a bootstrap sample often holds that class once. Such a member
+    # trains its epochs without early stopping; the others stop early.
+    from qwertyclf._ensemble import _can_hold_out
+
+    X, y = data
+    X = np.r_[X, [[9.0, 9.0], [9.5, 9.0]]]
+    y = np.r_[y, [3, 3]]
+    assert _can_hold_out(y)
+    held_out = []
+    for seed in range(4):
+        ensemble = QwertyEnsembleClassifier(
+            n_estimators=3, bootstrap=True, random_state=seed
+        ).fit(X, y)
+        assert ensemble.predict(X).shape == (len(X),)
+        # The members' rows, drawn as fit draws them.
+        rng = np.random.RandomState(seed)
+        rng.randint(2**31 - 1, size=3)
+        for member in ensemble.estimators_:
+            rows = rng.randint(len(y), size=len(y))
+            assert member.early_stopping == _can_hold_out(y[rows])
+            held_out.append(member.early_stopping)
+    assert any(held_out) and not all(held_out)
