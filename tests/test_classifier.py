@@ -727,3 +727,12 @@ def test_loaded_model_warm_start_is_seeded_by_random_state(tmp_path, blobs):
     assert QwertyClassifier.load(paths[0]).net_.seed == fitted.net_.seed
     np.testing.assert_array_equal(continued(paths[0]), continued(paths[0]))
     assert not np.allclose(continued(paths[0]), continued(paths[1]))
+
+
+def test_batch_fitted_net_is_seeded_by_random_state(blobs):
+    from qwertyclf._batched import fit_batched
+
+    X, y = blobs
+    (model,) = fit_batched([QwertyClassifier(max_epochs=2, random_state=3)], X, y)
+    serial = QwertyClassifier(max_epochs=2, random_state=3).fit(X, y)
+    assert model.net_.seed == serial.net_.seed
