@@ -769,3 +769,43 @@ def test_failed_partial_fit_keeps_the_fitted_model():
     with pytest.raises(ValueError, match="not among the fitted classes"):
         clf.partial_fit(X, np.r_[y[:-1], 7])
     _assert_same_state(clf, before, X)
+
+
+@pytest.mark.parametrize("flag", [np.True_, np.False_])
+def test_numpy_booleans_are_booleans(blobs, flag):
+    X, y = blobs
+    clf = QwertyClassifier(max_epochs=2, early_stopping=flag, random_state=0)
+    assert clf.fit(X, y).n_iter_ >= 1
+
+
+def test_loaded_model_warm_start_is_seeded_by_random_state(tmp_path, blobs):
+    # A loaded model's net is seeded from random_state as the fit's net was:
+    # a warm start draws its row orders and dropout masks from it, not from
+    # a fixed seed.
+    X, y = blobs
+    fitted = QwertyClassifier(max_epochs=2, dropout=0.3, random_state=1).fit(X, y)
+    paths = []
+    for random_state in (1, 2):  # the same weights, saved with two seeds
+        fitted.set_params(random_state=random_state)
+        paths.append(fitted.save(tmp_path / f"model{random_state}.safetensors"))
+    fitted.set_params(random_state=1)
+
+    def continued(path):
+        loaded = QwertyClassifier.load(path).set_params(warm_start=True)
+        expected = QwertyClassifier(random_state=loaded.random_state)._seed()
+        assert loaded.net_.seed == expected
+        loaded.fit(X, y)
+        return loaded.predict_proba(X)
+
+    assert QwertyClassifier.load(paths[0]).net_.seed == fitted.net_.seed
+    np.testing.assert_array_equal(continued(paths[0]), continued(paths[0]))
+    assert not np.allclose(continued(paths[0]), continued(paths[1]))
+
+
+def test_batch_fitted_net_is_seeded_by_random_state(blobs):
+    from qwertyclf._batched import fit_batched
+
+    X, y = blobs
+    (model,) = fit_batched([QwertyClassifier(max_epochs=2, random_state=3)], X, y)
+    serial = QwertyClassifier(max_epochs=2, random_state=3).fit(X, y)
+    assert model.net_.seed == serial.net_.seed

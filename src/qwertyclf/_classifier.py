@@ -618,10 +618,12 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return estimator
 
     def _restore(self, state):
-        """Take a fitted state, read by `load` or trained batched.
+        """Take a fitted state, read by `load` or trained batched or serially.
 
-        Only the network is built; the optimizer is built (from the state's
-        optimizer state, if any) when training continues.
+        A state from the serial engine carries the net that trained it
+        (`state.net`), which is kept as it is. Otherwise only the network is
+        built; the optimizer is built (from the state's optimizer state, if
+        any) when training continues.
         """
         self.classes_ = state.classes
         self.n_features_in_ = state.n_features_in
@@ -634,10 +636,19 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             if state.encoder is None
             else state.encoder
         )
+        if state.net is not None:
+            self.net_ = state.net
+            self.history_ = state.net.history
+            self.n_iter_ = state.n_iter
+            self.best_epoch_ = state.best_epoch
+            return
         module = state.module.to(self.device_)
         self.net_ = restore_net(
+            # Seeded from random_state as a fresh fit is: a warm start draws
+            # its row orders (unless the state has their generator's state)
+            # and dropout masks from it.
             build_net(
-                self._fit_spec(self.device_, seed=0),
+                self._fit_spec(self.device_),
                 self.encoder_.n_outputs,
                 len(state.classes),
             ),
@@ -974,6 +985,37 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"dtype must be 'float32' or 'float64', got {self.dtype!r}."
             )
+        for name in ("batch_norm", "shuffle", "early_stopping", "warm_start"):
+            value = getattr(self, name)
+            # A string such as "no" is truthy: only real booleans are taken.
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {value!r}.")
+        class_weight = self.class_weight
+        if not (
+            class_weight is None
+            or (isinstance(class_weight, str) and class_weight == "balanced")
+            or isinstance(class_weight, dict)
+        ):
+            raise ValueError(
+                "class_weight must be None, 'balanced' or a dict of class -> "
+                f"weight, got {class_weight!r}."
+            )
+        # Whether the dict's classes are those of y is checked when y is seen.
+        weights = class_weight.items() if isinstance(class_weight, dict) else ()
+        for label, weight in weights:
+            if (
+                isinstance(weight, (bool, np.bool_))
+                or not isinstance(weight, Real)
+                or not np.isfinite(weight)
+                or weight < 0
+            ):
+                raise ValueError(
+                    f"class_weight of class {label!r} must be a finite float "
+                    f">= 0, got {weight!r}."
+                )
+        verbose = self.verbose
+        if not isinstance(verbose, Integral) or verbose < 0:
+            raise ValueError(f"verbose must be an int >= 0, got {verbose!r}.")
         check_encoding_params(
             self.categorical_features, self.min_frequency, self.preprocessing
         )
