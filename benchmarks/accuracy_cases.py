@@ -246,7 +246,10 @@ def scores(est, X_test, y_test, classes) -> tuple[float, float]:
     columns = np.searchsorted(classes, np.asarray(est.classes_))
     full[:, columns] = proba
     hits = classes[full.argmax(1)] == y_test
-    loss = log_loss(y_test, np.clip(full, 1e-15, 1), labels=classes)
+    # Clipped and renormalized: float32 outputs need not sum to one exactly.
+    full = np.clip(full, 1e-15, 1)
+    full /= full.sum(axis=1, keepdims=True)
+    loss = log_loss(y_test, full, labels=classes)
     return float(hits.mean()), float(loss)
 
 
