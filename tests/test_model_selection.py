@@ -1,6 +1,10 @@
 """Batched searches give GridSearchCV's results, in GridSearchCV's format."""
 
 import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -10,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
+import qwertyclf
 from qwertyclf import QwertyClassifier
 from qwertyclf.datasets import make_qwerty
 from qwertyclf.model_selection import BatchedGridSearchCV, BatchedRandomizedSearchCV
@@ -240,3 +245,56 @@ def test_fitted_search_has_exactly_grid_search_attributes(data, options):
 def test_fitted_batched_search_of_networks_has_grid_search_attributes(float64_pair):
     serial, batched = float64_pair
     assert set(vars(batched)) == set(vars(serial))
+
+
+# --- what the module reads from scikit-learn ------------------------------
+
+_NO_SOURCE = """
+import inspect
+
+# Dependencies that read their own sources on import load first: the test is
+# about qwertyclf not needing the sources of what it imports.
+import sklearn.model_selection
+import skorch
+import torch
+
+def no_source(*args, **kwargs):
+    raise OSError("could not get source code")
+
+for name in ("getsource", "getsourcelines", "findsource", "getfile"):
+    setattr(inspect, name, no_source)
+
+import qwertyclf.model_selection
+from qwertyclf.model_selection import _search
+
+print(_search._KEEPS_CHECKED_CV)
+"""
+
+
+def test_import_needs_no_python_sources():
+    # Frozen or byte-code-only installs ship no .py files: inspect.getsource
+    # raises OSError there, and importing the module must not need it.
+    env = dict(os.environ)
+    src = str(Path(qwertyclf.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_SOURCE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in {"True", "False"}
+
+
+def test_declared_splitter_fact_matches_installed_scikit_learn():
+    import inspect
+
+    from qwertyclf.model_selection import _search
+
+    try:
+        source = inspect.getsource(GridSearchCV.fit)
+    except OSError:
+        pytest.skip("scikit-learn's sources are not installed")
+    assert ("self._checked_cv_orig =" in source) == _search._KEEPS_CHECKED_CV
