@@ -200,16 +200,90 @@ def test_concurrent_fits_leave_threads_and_rng_alone_and_stay_reproducible(blobs
 
 
 def test_fit_seeds_no_global_generator_it_does_not_restore(blobs, monkeypatch):
-    # torch.manual_seed seeds every device's generator, and a fit restores only
-    # the CPU's and the one it trains on: it must not be called.
+    # torch.manual_seed seeds every device's generator (CPU, CUDA, MPS), and a
+    # fit restores only the CPU's and the one it trains on: nothing in a fit
+    # may call a global seeding function, the fast path's checks included.
     X, y = blobs
+    calls = []
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("a global seeding function was called")
+    def spy(name, original):
+        def seed(*args, **kwargs):
+            calls.append(name)
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(torch, "manual_seed", refuse)
-    monkeypatch.setattr(torch.cuda, "manual_seed_all", refuse)
-    QwertyClassifier(dropout=0.2, max_epochs=2, random_state=0).fit(X, y)
+        return seed
+
+    for module, name in [
+        (torch, "manual_seed"),
+        (torch.random, "manual_seed"),
+        (torch.cuda, "manual_seed"),
+        (torch.cuda, "manual_seed_all"),
+        (getattr(torch, "mps", None), "manual_seed"),
+    ]:
+        if hasattr(module, name):
+            original = getattr(module, name)
+            monkeypatch.setattr(
+                module, name, spy(f"{module.__name__}.{name}", original)
+            )
+    # The fast path checks each configuration once per process: forget earlier
+    # checks so that this fit runs them (no dropout, so hand-written gradients
+    # and the lean step are both checked).
+    monkeypatch.setattr(fast_path_module, "_checked", {})
+    cpu_state = torch.random.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    QwertyClassifier(max_epochs=2, random_state=0).fit(X, y)
+    checked = fast_path_module._checked
+    assert checked.get(("manual", "relu", torch.float32, "cpu")) is True
+    assert any(key[0] == "lean" and ok for key, ok in checked.items())
+    assert calls == []
+    assert torch.equal(torch.random.get_rng_state(), cpu_state)
+    if cuda_states:
+        after = torch.cuda.get_rng_state_all()
+        assert all(map(torch.equal, after, cuda_states))
+
+
+_CUDA_GENERATORS = """
+import torch
+from sklearn.datasets import make_blobs
+from qwertyclf import QwertyClassifier
+
+X, y = make_blobs(n_samples=240, centers=3, n_features=4, random_state=0)
+before = [state.clone() for state in torch.cuda.get_rng_state_all()]
+cpu = torch.random.get_rng_state()
+# A fresh process: the fast path's checks run here, for both devices.
+for device in ("cpu", "cuda"):
+    QwertyClassifier(max_epochs=2, random_state=0, device=device).fit(X, y)
+after = torch.cuda.get_rng_state_all()
+assert len(after) == len(before)
+for index, (a, b) in enumerate(zip(after, before)):
+    assert torch.equal(a, b), f"the generator of cuda:{index} changed"
+assert torch.equal(torch.random.get_rng_state(), cpu)
+print("unchanged")
+"""
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fits_leave_every_cuda_generator_as_it_was():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import qwertyclf
+
+    env = dict(os.environ)
+    src = str(Path(qwertyclf.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-c", _CUDA_GENERATORS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("unchanged")
 
 
 # --- the fast path against skorch's own loop ------------------------------
