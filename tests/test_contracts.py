@@ -380,6 +380,61 @@ def test_batch_callbacks_and_schedulers_see_what_skorch_shows(blobs):
     assert fast.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 / 2**5)
 
 
+class _RebindGrads(Callback):
+    """Rebinds every `.grad` to a new tensor, as `param.grad = ...` does.
+
+    It also keeps the weights the training started from.
+    """
+
+    def __init__(self, new_grad):
+        self.new_grad = new_grad
+
+    def on_train_begin(self, net, **kwargs):
+        self.initial_ = [p.detach().clone() for p in net.module_.parameters()]
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        for _, param in named_parameters:
+            param.grad = self.new_grad(param.grad)
+
+
+_GRADIENT_PATHS = pytest.mark.parametrize(
+    "switches",
+    [{}, {"manual_gradients": False}, {"lean_step": False}],
+    ids=["full", "autograd", "optimizer-step"],
+)
+
+
+@_GRADIENT_PATHS
+@pytest.mark.parametrize(
+    "new_grad", [torch.zeros_like, lambda grad: None], ids=["zeros", "none"]
+)
+def test_grad_rebound_to_zeros_by_a_callback_leaves_the_weights(
+    blobs, switches, new_grad
+):
+    # Adam without weight decay does not move a weight whose gradient is zero,
+    # and skips one whose gradient is None.
+    X, y = blobs
+    rebind = _RebindGrads(new_grad)
+    with fast_path(**switches):
+        fast, plain = _skorch_pair(X, y, callbacks=[rebind])
+    # Both nets start from the same seeded weights, which the callback kept.
+    for net in (fast, plain):
+        for a, b in zip(net.module_.parameters(), rebind.initial_, strict=True):
+            assert torch.equal(a, b)
+
+
+@_GRADIENT_PATHS
+def test_grad_rebound_by_a_callback_is_the_one_the_step_uses(blobs, switches):
+    X, y = blobs
+    clip = _RebindGrads(lambda grad: grad.clamp(-1e-3, 1e-3))
+    with fast_path(**switches):
+        fast, plain = _skorch_pair(X, y, callbacks=[clip])
+    for a, b in zip(fast.module_.parameters(), plain.module_.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    ordinary, _ = _skorch_pair(X, y)
+    assert not torch.allclose(fast.module_[0].weight, ordinary.module_[0].weight)
+
+
 def test_row_weights_refuse_a_custom_criterion():
     data = TensorDataset(torch.zeros(4, 2), torch.tensor([0, 1, 2, 0]), torch.ones(4))
     net = QwertySkorchNet(
