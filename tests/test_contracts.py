@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from qwertyclf import QwertyClassifier, QwertyNet
-from qwertyclf.training import QwertySkorchNet, TensorDataset
+from qwertyclf.training import QwertySkorchNet, TensorDataset, split_validation
 from qwertyclf.training import _fast_path as fast_path_module
 from qwertyclf.training._fast_path import fast_path, lean_step_works
 from qwertyclf.training._fused_step import lean_step
@@ -163,12 +163,31 @@ def test_validation_loss_is_weighted_like_the_training_loss(blobs):
 
 
 def test_sample_weight_of_validation_rows_counts(blobs):
+    # valid_loss is the validation rows' cross-entropy averaged with their
+    # sample weights, as training weighs its rows.
     X, y = blobs
     weight = np.where(np.arange(len(y)) % 2 == 0, 4.0, 0.25)
-    base = dict(max_epochs=1, validation_fraction=0.25, random_state=0)
-    plain = QwertyClassifier(**base).fit(X, y)
-    weighted = QwertyClassifier(**base).fit(X, y, sample_weight=weight)
-    assert plain.history_[-1, "valid_loss"] != weighted.history_[-1, "valid_loss"]
+    base = dict(max_epochs=1, validation_fraction=0.25, dtype="float64")
+    plain = QwertyClassifier(**base, random_state=0).fit(X, y)
+    weighted = QwertyClassifier(**base, random_state=0).fit(X, y, sample_weight=weight)
+    # The held-out rows: the stratified split seeded by the estimator's seed.
+    seed = QwertyClassifier(random_state=0)._seed()
+    _, valid, _, _ = split_validation(y, None, 0.25, seed)
+    assert len(valid) == len(y) // 4
+
+    def cross_entropy(clf):
+        proba = clf.predict_proba(X[valid])
+        return -np.log(proba[np.arange(len(valid)), y[valid]])
+
+    w = weight[valid]
+    expected = np.sum(w * cross_entropy(weighted)) / np.sum(w)
+    assert weighted.history_[-1, "valid_loss"] == pytest.approx(expected, rel=1e-9)
+    # Unweighted, every held-out row counts the same.
+    expected_plain = cross_entropy(plain).mean()
+    assert plain.history_[-1, "valid_loss"] == pytest.approx(expected_plain, rel=1e-9)
+    # The weights change the value: the odd rows weigh 1/16 of the even ones.
+    unweighted = cross_entropy(weighted).mean()
+    assert abs(expected - unweighted) > 1e-6
 
 
 # --- process-wide state ---------------------------------------------------
