@@ -476,10 +476,11 @@ def _results(candidates, scores, epochs) -> dict:
     }
     for f in range(scores.shape[1]):
         results[f"split{f}_test_score"] = scores[:, f]
-    order = np.argsort(-mean, kind="stable")
-    rank = np.empty(len(mean), dtype=np.int32)
-    rank[order] = np.arange(1, len(mean) + 1)
-    results["rank_test_score"] = rank
+    # Tied candidates share the best rank among them, as in scikit-learn's
+    # searches; a candidate with a failed fold (mean -inf) ranks last.
+    from scipy.stats import rankdata
+
+    results["rank_test_score"] = rankdata(-mean, method="min").astype(np.int32)
     return results
 
 
