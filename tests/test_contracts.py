@@ -43,11 +43,14 @@ def test_warm_start_applies_new_learning_rate_and_keeps_adam_state(blobs):
     optimizer = clf.net_.optimizer_
     steps = optimizer.state[next(clf.net_.module_.parameters())]["step"].item()
     clf.set_params(lr=0.5, weight_decay=0.25).fit(X, y)
-    assert clf.net_.optimizer_ is optimizer
-    group = clf.net_.optimizer_.param_groups[0]
+    # The fit continued a copy of the net (kept because the fit succeeded):
+    # the same optimizer state, carried on, with the new settings.
+    continued = clf.net_.optimizer_
+    group = continued.param_groups[0]
     assert (group["lr"], group["weight_decay"]) == (0.5, 0.25)
-    after = optimizer.state[next(clf.net_.module_.parameters())]["step"].item()
+    after = continued.state[next(clf.net_.module_.parameters())]["step"].item()
     assert after == 2 * steps
+    assert optimizer.state[next(iter(optimizer.state))]["step"].item() == steps
 
 
 def test_warm_start_applies_batch_size_epochs_shuffle_and_verbose(blobs, capsys):
