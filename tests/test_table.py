@@ -50,7 +50,7 @@ def test_numpy_path_is_unchanged_bit_for_bit(monkeypatch):
     fitted = QwertyClassifier(random_state=0).fit(X, y)
     assert fitted.encoder_.identity
 
-    def old_validation(estimator, X, y, **params):
+    def old_validation(estimator, X, y, sample_weight=None):
         X, y = validate_data(estimator, X, y, dtype=(np.float64, np.float32))
         return TableEncoder.identity_for(X.shape[1]), X, y
 

@@ -354,15 +354,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     def _read(self, X, y=None, *, reset, sample_weight=None):
         """The input encoding (fitted if `reset`), `X` encoded, and `y` checked."""
         if reset:
-            return fit_encoding(
-                self,
-                X,
-                y,
-                categorical_features=self.categorical_features,
-                min_frequency=self.min_frequency,
-                preprocessing=self.preprocessing,
-                sample_weight=sample_weight,
-            )
+            return fit_encoding(self, X, y, sample_weight=sample_weight)
         if y is None:
             return self._encoder(), encode(self, X, self._encoder()), None
         table, y = read_table(self, X, y, reset=False)

@@ -20,7 +20,7 @@ from ._batched import _run_data, batch_key, fit_batched
 from ._classifier import QwertyClassifier, _to_tensor
 from ._interrupts import all_or_nothing
 from ._labels import encode_labels
-from ._table import check_encoding_params, encode, fit_encoding
+from ._table import encode, fit_encoding
 from .training import TensorDataset, train_serial
 
 #: Learning rates tried when `lrs="auto"` (Adam's default is 0.001).
@@ -242,18 +242,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         n = self.n_candidates
         if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n_candidates must be an int >= 1, got {n!r}.")
-        check_encoding_params(
-            self.categorical_features, self.min_frequency, self.preprocessing
-        )
-        encoder, X, y = fit_encoding(
-            self,
-            X,
-            y,
-            categorical_features=self.categorical_features,
-            min_frequency=self.min_frequency,
-            preprocessing=self.preprocessing,
-            sample_weight=sample_weight,
-        )
+        encoder, X, y = fit_encoding(self, X, y, sample_weight=sample_weight)
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(

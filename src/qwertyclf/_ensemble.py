@@ -12,7 +12,7 @@ from ._base import ProbaPredictMixin
 from ._batched import batch_key, fit_batched
 from ._classifier import QwertyClassifier
 from ._interrupts import all_or_nothing
-from ._table import check_encoding_params, encode, fit_encoding
+from ._table import encode, fit_encoding
 
 #: The member configuration of `QwertyEnsembleClassifier(estimator=None)`.
 DEFAULT_MEMBER = QwertyClassifier(
@@ -129,18 +129,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         n = self.n_estimators
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n_estimators must be an int >= 1, got {n!r}.")
-        check_encoding_params(
-            self.categorical_features, self.min_frequency, self.preprocessing
-        )
-        encoder, X, y = fit_encoding(
-            self,
-            X,
-            y,
-            categorical_features=self.categorical_features,
-            min_frequency=self.min_frequency,
-            preprocessing=self.preprocessing,
-            sample_weight=sample_weight,
-        )
+        encoder, X, y = fit_encoding(self, X, y, sample_weight=sample_weight)
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(

@@ -601,18 +601,13 @@ class TableEncoder:
 
 
 def fit_encoding(
-    estimator,
-    X,
-    y,
-    *,
-    categorical_features="from_dtype",
-    min_frequency=None,
-    preprocessing=None,
-    sample_weight=None,
+    estimator, X, y, *, sample_weight=None
 ) -> tuple[TableEncoder, np.ndarray, np.ndarray]:
     """Read a training table, fit its encoding and encode it.
 
-    Records `n_features_in_` (and `feature_names_in_`) on `estimator`, as
+    The encoding parameters are the estimator's `categorical_features`,
+    `min_frequency` and `preprocessing` (checked first). Records
+    `n_features_in_` (and `feature_names_in_`) on `estimator`, as
     `validate_data` does in `fit`.
 
     Parameters
@@ -623,8 +618,6 @@ def fit_encoding(
         Training table.
     y : array-like
         Labels.
-    categorical_features, min_frequency, preprocessing
-        As `TableEncoder.fit` takes them.
     sample_weight : array-like of shape (n_samples,), default=None
         Row weights of the encoding's statistics (checked: non-negative).
 
@@ -639,24 +632,24 @@ def fit_encoding(
 
     Examples
     --------
-    >>> from sklearn.base import BaseEstimator
-    >>> encoder, X, y = fit_encoding(BaseEstimator(), [["a"], ["b"]], [0, 1])
+    >>> from qwertyclf import QwertyClassifier
+    >>> encoder, X, y = fit_encoding(QwertyClassifier(), [["a"], ["b"]], [0, 1])
     >>> X
     array([[1., 0.],
            [0., 1.]])
     """
+    params = {
+        "categorical_features": estimator.categorical_features,
+        "min_frequency": estimator.min_frequency,
+        "preprocessing": estimator.preprocessing,
+    }
+    check_encoding_params(**params)
     table, y = read_table(estimator, X, y, reset=True)
     if sample_weight is not None:
         sample_weight = _check_sample_weight(
             sample_weight, np.empty(table.n_rows), ensure_non_negative=True
         )
-    encoder = TableEncoder.fit(
-        table,
-        categorical_features=categorical_features,
-        min_frequency=min_frequency,
-        preprocessing=preprocessing,
-        sample_weight=sample_weight,
-    )
+    encoder = TableEncoder.fit(table, **params, sample_weight=sample_weight)
     return encoder, encoder.transform(table), y
 
 
@@ -680,8 +673,8 @@ def encode(estimator, X, encoder: TableEncoder) -> np.ndarray:
 
     Examples
     --------
-    >>> from sklearn.base import BaseEstimator
-    >>> model = BaseEstimator()
+    >>> from qwertyclf import QwertyClassifier
+    >>> model = QwertyClassifier()
     >>> encoder, _, _ = fit_encoding(model, [["a"], ["b"]], [0, 1])
     >>> encode(model, [["b"], ["c"]], encoder)
     array([[0., 1.],
