@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import check_scoring
+from sklearn.metrics import get_scorer_names
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -172,8 +172,10 @@ def _check_cv_params(params: dict, device) -> dict:
     if not isinstance(params.get("refit", False), bool):
         raise ValueError("refit must be true or false.")
     scoring = params.get("scoring")
-    if scoring is not None:
-        check_scoring(None, scoring)  # a scorer name scikit-learn knows
+    if scoring is not None and scoring not in get_scorer_names():
+        raise ValueError(
+            f"scoring must be null or a scorer name of scikit-learn, got {scoring!r}."
+        )
     batch_size = params.get("batch_size", "auto")
     base = {
         key: params[key]
