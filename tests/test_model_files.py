@@ -901,7 +901,7 @@ MODEL_FILE_CASES = [
     _case(
         "an ensemble of n_estimators=5 holding two members",
         _P(_composite_edit, _ENSEMBLE, {"params": {"n_estimators": 5}}),
-        "it holds 2 members, but n_estimators means 5",
+        "it holds 2 members, but n_estimators=5 needs 5",
     ),
     _case(
         "an ensemble member template with lr=-1",
@@ -931,7 +931,12 @@ MODEL_FILE_CASES = [
     _case(
         "a CV with refit=True holding two members",
         _P(_composite_edit, _CV, {"params": {"refit": True}}),
-        "it holds 2 members, but refit=True means 1",
+        "it holds 2 members, but refit=True needs 1",
+    ),
+    _case(
+        "a CV of three splits holding two members",
+        _P(_composite_edit, _CV, {"cv_results": {"split2_test_score": [0, 0]}}),
+        "it holds 2 members, but cv_results' 3 split\\(s\\) needs 3",
     ),
     _case(
         "a CV whose best_params are not the best candidate",

@@ -914,13 +914,14 @@ def _decode_composite(metadata: dict, kind: str, checks: _CompositeChecks):
 def _check_member_count(state: CompositeState, n_splits: int | None) -> None:
     n_members = len(state.members)
     if state.kind == "QwertyEnsembleClassifier":
-        expected, why = state.params.get("n_estimators"), "n_estimators"
+        expected = state.params.get("n_estimators")
+        why = f"n_estimators={expected}"
     elif state.params.get("refit"):
         expected, why = 1, "refit=True"
     else:
-        expected, why = n_splits, f"{n_splits} cross-validation splits"
+        expected, why = n_splits, f"cv_results' {n_splits} split(s)"
     if n_members != expected:
-        raise _Inconsistent(f"it holds {n_members} members, but {why} means {expected}")
+        raise _Inconsistent(f"it holds {n_members} members, but {why} needs {expected}")
 
 
 @contextmanager
