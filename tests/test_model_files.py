@@ -815,7 +815,7 @@ MODEL_FILE_CASES = [
     _case(
         "one member claimed, two stored",
         _P(_composite_edit, _CV, metadata={"n_members": "1"}),
-        r"unknown metadata key\(s\) \['members.1.params'",
+        r"unknown metadata key\(s\) \['members.1.attributes', 'members.1.params'\]",
     ),
     _case(
         "members of 1.2 million JSON values in all",

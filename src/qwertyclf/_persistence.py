@@ -1650,7 +1650,8 @@ def _check_depth(value, what: str, error: type[ValueError]) -> None:
 def _check_keys(
     mapping: dict, known: Collection[str], what: str, *, required: bool = True
 ) -> None:
-    unknown = [k for k in mapping if k not in known]
+    # Sorted: safetensors may list the metadata in any order.
+    unknown = sorted(k for k in mapping if k not in known)
     if unknown:
         raise _Inconsistent(
             f"unknown {what}(s) {_names(unknown)}; a newer qwertyclf may have "
