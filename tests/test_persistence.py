@@ -986,3 +986,19 @@ def test_version_1_file_still_reads(fitted, model_file, data, tmp_path):
     old = _rewrite(model_file, tmp_path / "v1.safetensors", metadata=metadata)
     X, _ = data
     _assert_same_model(fitted, load_model(old), X)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_composite_saved_on_cuda_loads_on_the_cpu(table, tmp_path):
+    # As a CV trained on a GPU would be written: every device "cuda".
+    X, y = table
+    cv = QwertyClassifierCV(n_candidates=1, max_epochs=2, cv=2, random_state=0)
+    path = cv.fit(X, y).save(tmp_path / "cv.safetensors")
+    metadata, _ = _read(path)
+    for key in ["params"] + [f"members.{i}.params" for i in range(2)]:
+        metadata[key] = json.dumps({**json.loads(metadata[key]), "device": "cuda"})
+    gpu = _rewrite(path, tmp_path / "gpu.safetensors", metadata=metadata)
+    loaded = load_model(gpu)
+    assert loaded.device == "cpu"
+    assert [m.device for m in loaded.estimators_] == ["cpu", "cpu"]
+    assert np.array_equal(loaded.predict_proba(X), cv.predict_proba(X))
