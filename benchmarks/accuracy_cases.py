@@ -1,17 +1,36 @@
-"""Accuracy on tables: the library's classifiers against scikit-learn's and RealMLP.
+"""Accuracy on real tables: qwertyclf's classifiers against the strongest anchors.
 
-Every contender is fitted on the same repeated stratified folds of each
-table and scored on the held-out rows: accuracy, log-loss and fit time.
-The tables are offline: scikit-learn's bundled classification sets,
-`make_classification` tables of several shapes, and problems from
-`qwertyclf.datasets` whose Bayes-optimal classifier is known (there the gap
-to the Bayes accuracy is measured on the same held-out rows, which removes
-the folds' noise). RealMLP-TD comes from `pytabkit` (the `bench` extra); it
-is left out, with a note, where that is not installed.
+The tables are the team's list (`tables.py`: KEEL numeric and nominal tables,
+mixed-type R data sets with missing values, the Palmer penguins), each taken
+as stored, row order included. Every contender is fitted on the same outer
+stratified folds (shuffled, fixed seed) of each table, in one run, and scored
+on the held-out rows: accuracy, log-loss, fit time.
 
-    python benchmarks/accuracy_cases.py            # every table, 5 folds
-    python benchmarks/accuracy_cases.py --quick    # a few tables, 3 folds
-    python benchmarks/accuracy_cases.py --figure   # also draws the page figure
+Contenders (``--contenders`` picks some):
+
+- anchors: HistGradientBoosting (``categorical_features="from_dtype"``),
+  LightGBM, CatBoost (with ``cat_features``), RealMLP-TD and TabM-D from
+  pytabkit (numeric NaN imputed with the median plus missing indicators,
+  categories kept as a ``category`` dtype), and scikit-learn's MLPClassifier
+  and LogisticRegression behind a one-hot `ColumnTransformer` (median
+  imputation, missing indicators and scaling for numbers; one-hot with a
+  missing category for categories);
+- QwertyClassifierCV and QwertyEnsembleClassifier given the raw DataFrame
+  (categories and missing values included: where the installed qwertyclf
+  cannot take them, the error is recorded for that table), and the same two
+  behind the one-hot `ColumnTransformer` ("+onehot"), which shows what the
+  built-in handling of raw tables buys.
+
+The anchors need the `bench` extra (pytabkit, lightgbm, catboost); one that is
+not installed is left out with a note. Results are saved after every
+(table, contender) in ``benchmarks/results/accuracy.json``; ``--resume`` keeps
+what is there (same folds and seed) and runs only what is missing, so
+contenders can be added to an earlier run.
+
+    python benchmarks/accuracy_cases.py                         # all, 5 folds
+    python benchmarks/accuracy_cases.py --quick                 # 6 tables, 2 folds
+    python benchmarks/accuracy_cases.py --tables mixed iris --contenders LightGBM
+    python benchmarks/accuracy_cases.py --resume --figure       # fill in, page
 """
 
 from __future__ import annotations
@@ -19,318 +38,530 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import traceback
 import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import (
-    load_breast_cancer,
-    load_digits,
-    load_iris,
-    load_wine,
-    make_classification,
-)
-from sklearn.ensemble import HistGradientBoostingClassifier
+import pandas as pd
+import tables as table_registry
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
+from sklearn.impute import SimpleImputer
 from sklearn.metrics import log_loss
-from sklearn.model_selection import RepeatedStratifiedKFold
-from sklearn.neural_network import MLPClassifier
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-
-from qwertyclf import QwertyClassifier, QwertyClassifierCV, QwertyEnsembleClassifier
-from qwertyclf.datasets import make_gaussian_classes, make_qwerty
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent
-BASELINE = "QwertyClassifier (scaled)"
 HEADING = "## Accuracy on tables"
+SEED = 0
+#: Accuracies closer than this count as a tie (a rounding difference).
+TIE = 1e-9
+#: Log-losses closer than this count as a tie.
+TIE_LOGLOSS = 1e-4
+QUICK_TABLES = ("iris", "wine", "bupa", "breast", "penguins", "pbc")
+
+ANCHORS = (
+    "HistGradientBoosting",
+    "LightGBM",
+    "CatBoost",
+    "RealMLP-TD",
+    "TabM-D",
+    "MLPClassifier",
+    "LogisticRegression",
+)
+QWERTY = (
+    "QwertyClassifierCV",
+    "QwertyEnsembleClassifier",
+    "QwertyClassifierCV+onehot",
+    "QwertyEnsembleClassifier+onehot",
+)
+#: Contenders skipped on tables with more rows than ``--max-rows-slow``.
+SLOW = ("RealMLP-TD", "TabM-D")
 
 
-def tables(quick: bool) -> dict:
-    """Name -> (X, y, Bayes classifier or None)."""
-    out = {}
-    for name, loader in (
-        ("iris", load_iris),
-        ("wine", load_wine),
-        ("breast_cancer", load_breast_cancer),
-        ("digits", load_digits),
-    ):
-        X, y = loader(return_X_y=True)
-        out[name] = (X, y, None)
-    shapes = {
-        "clf_500x10_binary": dict(n_samples=500, n_features=10, n_informative=5),
-        "clf_2000x20_5class": dict(
-            n_samples=2000,
-            n_features=20,
-            n_informative=10,
-            n_redundant=4,
-            n_classes=5,
-            flip_y=0.05,
-        ),
-        "clf_1000x40_imbalanced": dict(
-            n_samples=1000, n_features=40, n_informative=8, weights=[0.8, 0.2]
-        ),
-    }
-    for name, kwargs in shapes.items():
-        X, y = make_classification(random_state=0, **kwargs)
-        out[name] = (X, y, None)
-    bayes = {
-        "qwerty": make_qwerty(300, random_state=0, return_X_y=False),
-        "gauss_10x20": make_gaussian_classes(
-            2000,
-            n_classes=10,
-            n_features=20,
-            covariances=16.0,
-            random_state=0,
-            return_X_y=False,
-        ),
-        "gauss_unequal_cov": make_gaussian_classes(
-            1500,
-            n_classes=4,
-            n_features=6,
-            covariances=[1.0, 4.0, 9.0, 2.0],
-            random_state=1,
-            return_X_y=False,
-        ),
-        "gauss_imbalanced": make_gaussian_classes(
-            1500,
-            n_classes=3,
-            n_features=5,
-            covariances=3.0,
-            priors=[0.7, 0.2, 0.1],
-            random_state=2,
-            return_X_y=False,
-        ),
-    }
-    for name, data in bayes.items():
-        out[name] = (data.data, data.target, data.bayes_estimator)
-    if quick:
-        keep = ("breast_cancer", "wine", "clf_500x10_binary", "qwerty", "gauss_10x20")
-        out = {name: out[name] for name in keep}
+# --------------------------------------------------------------------------
+# Preprocessing
+
+
+def _numeric(X: pd.DataFrame) -> list[str]:
+    return [c for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
+
+
+def _categorical(X: pd.DataFrame) -> list[str]:
+    return [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+
+
+def onehot() -> ColumnTransformer:
+    """Numbers: median imputation, missing indicators, scaling; categories: one-hot.
+
+    A missing category is a category of its own; categories unseen in
+    training are all-zero rows.
+    """
+    return ColumnTransformer(
+        [
+            (
+                "num",
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True),
+                    StandardScaler(),
+                ),
+                make_column_selector(dtype_exclude="category"),
+            ),
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                make_column_selector(dtype_include="category"),
+            ),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+class MedianWithIndicators(TransformerMixin, BaseEstimator):
+    """Numeric NaN -> training median plus a 0/1 missing column; categories kept.
+
+    A missing category becomes the category "missing". The output is a
+    DataFrame whose categorical columns keep the ``category`` dtype, as
+    pytabkit's models take it.
+    """
+
+    def fit(self, X, y=None):
+        num = _numeric(X)
+        self.medians_ = X[num].astype(float).median().fillna(0.0).to_dict()
+        self.flagged_ = [c for c in num if X[c].isna().any()]
+        return self
+
+    def transform(self, X):
+        out = X.copy()
+        for c in self.flagged_:
+            out[f"{c}_missing"] = X[c].isna().astype(float)
+        for c, median in self.medians_.items():
+            out[c] = X[c].astype(float).fillna(median)
+        for c in _categorical(X):
+            col = out[c]
+            if "missing" not in col.cat.categories:
+                col = col.cat.add_categories("missing")
+            out[c] = col.fillna("missing")
+        return out
+
+
+def _for_catboost(X: pd.DataFrame) -> pd.DataFrame:
+    """Categories as strings (missing -> "nan"), as CatBoost's cat_features need."""
+    out = X.copy()
+    for c in _categorical(X):
+        out[c] = X[c].astype(object).where(X[c].notna(), "nan").astype(str)
     return out
 
 
-def contenders(seed: int, only=None) -> dict:
-    """Name -> a fresh estimator."""
-    made = {
-        BASELINE: make_pipeline(StandardScaler(), QwertyClassifier(random_state=seed)),
-        "QwertyClassifier": QwertyClassifier(random_state=seed),
-        "QwertyClassifierCV": QwertyClassifierCV(random_state=seed),
-        "QwertyEnsembleClassifier": make_pipeline(
-            StandardScaler(), QwertyEnsembleClassifier(random_state=seed)
-        ),
-        "MLPClassifier": make_pipeline(
-            StandardScaler(), MLPClassifier(random_state=seed)
-        ),
-        "HistGradientBoosting": HistGradientBoostingClassifier(random_state=seed),
-        "LogisticRegression": make_pipeline(
-            StandardScaler(), LogisticRegression(max_iter=1000)
-        ),
+# --------------------------------------------------------------------------
+# Contenders
+
+
+def available() -> dict[str, str]:
+    """Contender -> why it cannot run here ("" where it can)."""
+    out = dict.fromkeys((*ANCHORS, *QWERTY), "")
+    for name, module in (
+        ("LightGBM", "lightgbm"),
+        ("CatBoost", "catboost"),
+        ("RealMLP-TD", "pytabkit"),
+        ("TabM-D", "pytabkit"),
+    ):
+        try:
+            __import__(module)
+        except ImportError:
+            out[name] = f"{module} is not installed (the bench extra)"
+    return out
+
+
+def make(name: str, X: pd.DataFrame, seed: int, threads: int = 2):
+    """A fresh, unfitted contender for table ``X`` (its columns and dtypes)."""
+    if name == "HistGradientBoosting":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(
+            categorical_features="from_dtype", random_state=seed
+        )
+    if name == "LightGBM":
+        from lightgbm import LGBMClassifier
+
+        return LGBMClassifier(random_state=seed, n_jobs=threads, verbose=-1)
+    if name == "CatBoost":
+        from catboost import CatBoostClassifier
+
+        return make_pipeline(
+            FunctionTransformer(_for_catboost),
+            CatBoostClassifier(
+                cat_features=_categorical(X) or None,
+                random_seed=seed,
+                thread_count=threads,
+                verbose=0,
+                allow_writing_files=False,
+            ),
+        )
+    if name in ("RealMLP-TD", "TabM-D"):
+        from pytabkit.models.sklearn.sklearn_interfaces import (
+            RealMLP_TD_Classifier,
+            TabM_D_Classifier,
+        )
+
+        cls = RealMLP_TD_Classifier if name == "RealMLP-TD" else TabM_D_Classifier
+        return make_pipeline(
+            MedianWithIndicators(),
+            cls(device="cpu", random_state=seed, n_threads=threads, verbosity=0),
+        )
+    if name == "MLPClassifier":
+        from sklearn.neural_network import MLPClassifier
+
+        return make_pipeline(onehot(), MLPClassifier(random_state=seed))
+    if name == "LogisticRegression":
+        from sklearn.linear_model import LogisticRegression
+
+        return make_pipeline(onehot(), LogisticRegression(max_iter=1000))
+    from qwertyclf import QwertyClassifierCV, QwertyEnsembleClassifier
+
+    models = {
+        "QwertyClassifierCV": QwertyClassifierCV,
+        "QwertyEnsembleClassifier": QwertyEnsembleClassifier,
     }
-    try:
-        from pytabkit import RealMLP_TD_Classifier
-
-        made["RealMLP-TD"] = RealMLP_TD_Classifier(
-            device="cpu", random_state=seed, n_threads=2, verbosity=0
-        )
-    except ImportError:
-        pass
-    if only:
-        made = {name: est for name, est in made.items() if name in only}
-    return made
+    base, _, encoded = name.partition("+")
+    if base not in models:
+        raise ValueError(f"unknown contender {name!r}; choose from {available()}")
+    model = models[base](random_state=seed)
+    return make_pipeline(onehot(), model) if encoded == "onehot" else model
 
 
-def evaluate(quick: bool, only=None, done=None, save=None) -> dict:
-    """Score every contender on every table; ``done`` holds tables to skip.
+# --------------------------------------------------------------------------
+# Scoring
 
-    ``save`` is called with the results after each table, so an interrupted
-    run keeps what it measured and ``--resume`` goes on from there.
-    """
-    folds, repeats = (3, 1) if quick else (5, 1)
-    results = dict(done or {})
-    for table, (X, y, bayes) in tables(quick).items():
-        if table in results:
-            print(f"{table}: kept from the previous run", flush=True)
-            continue
-        classes = np.unique(y)
-        splitter = RepeatedStratifiedKFold(
-            n_splits=folds, n_repeats=repeats, random_state=0
-        )
-        rows = {}
-        bayes_hits = []
-        for split, (train, test) in enumerate(splitter.split(X, y)):
-            if bayes is not None:
-                bayes_hits.append(np.mean(bayes.predict(X[test]) == y[test]))
-            for name, est in contenders(split, only).items():
-                start = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    est.fit(X[train], y[train])
-                seconds = time.perf_counter() - start
-                proba = np.asarray(est.predict_proba(X[test]), dtype=np.float64)
-                hits = classes[proba.argmax(1)] == y[test]
-                row = rows.setdefault(name, {"acc": [], "logloss": [], "fit_s": []})
-                row["acc"].append(float(hits.mean()))
-                row["logloss"].append(
-                    float(log_loss(y[test], np.clip(proba, 1e-15, 1), labels=classes))
-                )
-                row["fit_s"].append(seconds)
-        summary = {
-            name: {
-                "acc": float(np.mean(r["acc"])),
-                "logloss": float(np.mean(r["logloss"])),
-                "fit_s": float(np.median(r["fit_s"])),
+
+def scores(est, X_test, y_test, classes) -> tuple[float, float]:
+    """Held-out accuracy and log-loss; probabilities aligned to ``classes``."""
+    proba = np.asarray(est.predict_proba(X_test), dtype=np.float64)
+    full = np.zeros((len(y_test), len(classes)))
+    columns = np.searchsorted(classes, np.asarray(est.classes_))
+    full[:, columns] = proba
+    hits = classes[full.argmax(1)] == y_test
+    # Clipped and renormalized: float32 outputs need not sum to one exactly.
+    full = np.clip(full, 1e-15, 1)
+    full /= full.sum(axis=1, keepdims=True)
+    loss = log_loss(y_test, full, labels=classes)
+    return float(hits.mean()), float(loss)
+
+
+def run_contender(name, X, y, splits, threads=2) -> dict:
+    """Fit ``name`` on every split; per-fold scores and times, or the error."""
+    classes = np.unique(y)
+    row = {"acc_folds": [], "logloss_folds": [], "fit_s_folds": []}
+    for fold, (train, test) in enumerate(splits):
+        est = make(name, X, seed=fold, threads=threads)
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.simplefilter("ignore", UserWarning)
+                est.fit(X.iloc[train], y[train])
+            seconds = time.perf_counter() - start
+            acc, loss = scores(est, X.iloc[test], y[test], classes)
+        except Exception as exc:  # recorded, the run goes on
+            return {
+                "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:300],
+                "trace": traceback.format_exc()[-1500:],
             }
-            for name, r in rows.items()
-        }
-        if bayes_hits:
-            for name in summary:
-                gap = np.mean(bayes_hits) - summary[name]["acc"]
-                summary[name]["bayes_gap_pp"] = float(100 * gap)
-        results[table] = {
-            "n_samples": len(y),
-            "n_features": X.shape[1],
-            "n_classes": len(classes),
-            "bayes_acc": float(np.mean(bayes_hits)) if bayes_hits else None,
-            "contenders": summary,
-        }
-        print(f"{table}: done", flush=True)
-        if save is not None:
-            save(results)
+        row["acc_folds"].append(acc)
+        row["logloss_folds"].append(loss)
+        row["fit_s_folds"].append(seconds)
+    row["acc"] = float(np.mean(row["acc_folds"]))
+    row["logloss"] = float(np.mean(row["logloss_folds"]))
+    row["fit_s"] = float(np.median(row["fit_s_folds"]))
+    row["fit_s_total"] = float(np.sum(row["fit_s_folds"]))
+    return row
+
+
+def evaluate(
+    names,
+    contenders,
+    *,
+    folds=5,
+    seed=SEED,
+    done=None,
+    save=None,
+    max_rows_slow=None,
+    threads=2,
+    log=print,
+):
+    """Score ``contenders`` on the tables ``names``; ``done`` holds earlier results.
+
+    A (table, contender) already in ``done`` with the same folds and seed is
+    kept. ``save`` is called with the results after every (table, contender).
+    """
+    results = dict(done or {})
+    reasons = available()
+    for table in names:
+        entry = results.get(table)
+        if entry is not None and (entry["folds"], entry["seed"]) != (folds, seed):
+            entry = None  # other folds: measured again
+        todo = [
+            c
+            for c in contenders
+            if entry is None
+            or c not in entry["contenders"]
+            or "error" in entry["contenders"][c]
+        ]
+        if not todo:
+            log(f"{table}: kept from the previous run")
+            continue
+        X, y = table_registry.load(table)
+        spec = table_registry.REGISTRY[table]
+        if entry is None:
+            entry = {
+                "kind": spec.kind,
+                "source": spec.source,
+                "dropped": list(spec.dropped),
+                "n_samples": len(y),
+                "n_features": X.shape[1],
+                "n_categorical": len(_categorical(X)),
+                "missing_cells": int(X.isna().sum().sum()),
+                "n_classes": len(np.unique(y)),
+                "folds": folds,
+                "seed": seed,
+                "contenders": {},
+                "skipped": {},
+            }
+            results[table] = entry
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        splits = list(splitter.split(np.zeros(len(y)), y))
+        for name in todo:
+            if reasons.get(name):
+                entry["skipped"][name] = reasons[name]
+                continue
+            if name in SLOW and max_rows_slow is not None and len(y) > max_rows_slow:
+                entry["skipped"][name] = f"more than {max_rows_slow} rows"
+                continue
+            start = time.perf_counter()
+            row = run_contender(name, X, y, splits, threads=threads)
+            entry["contenders"][name] = row
+            entry["skipped"].pop(name, None)
+            took = time.perf_counter() - start
+            what = (
+                f"error {row['error']}"
+                if "error" in row
+                else f"acc {row['acc']:.4f} logloss {row['logloss']:.4f}"
+            )
+            log(f"{table} [{len(y)} rows] {name}: {what} ({took:.0f} s)")
+            if save is not None:
+                save(results)
     return results
 
 
+# --------------------------------------------------------------------------
+# Summaries
+
+
+def _ran(results: dict) -> dict[str, dict[str, dict]]:
+    """Table -> contender -> row, for the contenders that finished there."""
+    return {
+        table: {n: r for n, r in t["contenders"].items() if "error" not in r}
+        for table, t in results.items()
+    }
+
+
 def overall(results: dict) -> dict:
-    """Per contender: mean accuracy, log-loss, rank, time ratio and Bayes gaps."""
-    names = list(next(iter(results.values()))["contenders"])
-    ranks = {name: [] for name in names}
-    for table in results.values():
-        accs = np.array([table["contenders"][n]["acc"] for n in names])
-        order = (-accs).argsort().argsort() + 1.0
-        for name, rank in zip(names, order, strict=True):
-            ranks[name].append(rank)
+    """Per contender, over the tables it ran on: means, ranks, times.
+
+    Ranks (1 best, ties share the mean rank) are taken per table among the
+    contenders that ran on it, on accuracy and on log-loss.
+    """
+    ran = _ran(results)
+    names = list(dict.fromkeys(n for rows in ran.values() for n in rows))
+    ranks = {n: [] for n in names}
+    ranks_ll = {n: [] for n in names}
+    for rows in ran.values():
+        present = list(rows)
+        if not present:
+            continue
+        acc = rankdata([-rows[n]["acc"] for n in present])
+        ll = rankdata([rows[n]["logloss"] for n in present])
+        for n, a, b in zip(present, acc, ll, strict=True):
+            ranks[n].append(float(a))
+            ranks_ll[n].append(float(b))
     out = {}
-    for name in names:
-        rows = [t["contenders"][name] for t in results.values()]
-        base = [
-            t["contenders"].get(BASELINE, {}).get("fit_s") for t in results.values()
-        ]
-        ratios = [
-            r["fit_s"] / b for r, b in zip(rows, base, strict=True) if b is not None
-        ]
-        gaps = [r["bayes_gap_pp"] for r in rows if "bayes_gap_pp" in r]
-        out[name] = {
+    for n in names:
+        rows = [r[n] for r in ran.values() if n in r]
+        out[n] = {
+            "tables": len(rows),
             "acc": float(np.mean([r["acc"] for r in rows])),
             "logloss": float(np.mean([r["logloss"] for r in rows])),
-            "rank": float(np.mean(ranks[name])),
-            "fit_ratio": float(np.median(ratios)) if ratios else None,
-            "fit_s": float(np.median([r["fit_s"] for r in rows])),
-            "bayes_gap_mean_pp": float(np.mean(gaps)) if gaps else None,
-            "bayes_gap_worst_pp": float(np.max(gaps)) if gaps else None,
+            "rank": float(np.mean(ranks[n])),
+            "rank_logloss": float(np.mean(ranks_ll[n])),
+            "fit_s": float(np.median([s for r in rows for s in r["fit_s_folds"]])),
+            "fit_s_total": float(np.sum([r["fit_s_total"] for r in rows])),
         }
+    return out
+
+
+def head_to_head(results: dict, ours=QWERTY, anchors=ANCHORS) -> dict:
+    """Wins, ties and losses of each of ``ours`` against each anchor.
+
+    Over the tables where both ran: on mean accuracy (higher wins) and on mean
+    log-loss (lower wins). ``{ours: {anchor: {"acc": [w, t, l], "logloss":
+    [w, t, l], "tables": n}}}``.
+    """
+    ran = _ran(results)
+    out = {}
+    for q in ours:
+        for a in anchors:
+            both = [rows for rows in ran.values() if q in rows and a in rows]
+            if not both:
+                continue
+            d_acc = [r[q]["acc"] - r[a]["acc"] for r in both]
+            d_ll = [r[a]["logloss"] - r[q]["logloss"] for r in both]
+
+            def wtl(ds, tie):
+                return [
+                    sum(d > tie for d in ds),
+                    sum(abs(d) <= tie for d in ds),
+                    sum(d < -tie for d in ds),
+                ]
+
+            out.setdefault(q, {})[a] = {
+                "acc": wtl(d_acc, TIE),
+                "logloss": wtl(d_ll, TIE_LOGLOSS),
+                "tables": len(both),
+            }
     return out
 
 
 def markdown(results: dict, summary: dict) -> str:
-    """The summary table (best mean rank first), then every table's rows."""
+    """Summary (best mean rank first), head-to-head, then per-table tables."""
     lines = [
-        "| contender | mean accuracy | mean log-loss | mean rank | fit time vs "
-        f"{BASELINE} (median) | mean / worst Bayes gap (pp) |",
-        "|---|---|---|---|---|---|",
+        "| contender | tables | mean accuracy | mean log-loss | mean rank (acc) "
+        "| mean rank (log-loss) | median fit (s) | total fit (s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, s in sorted(summary.items(), key=lambda kv: kv[1]["rank"]):
-        gap = (
-            ""
-            if s["bayes_gap_mean_pp"] is None
-            else f"{s['bayes_gap_mean_pp']:.2f} / {s['bayes_gap_worst_pp']:.2f}"
-        )
-        ratio = "" if s["fit_ratio"] is None else f"{s['fit_ratio']:.2f}x"
+    for n, s in sorted(summary.items(), key=lambda kv: kv[1]["rank"]):
         lines.append(
-            f"| {name} | {s['acc']:.4f} | {s['logloss']:.4f} | {s['rank']:.2f} | "
-            f"{ratio} | {gap} |"
+            f"| {n} | {s['tables']} | {s['acc']:.4f} | {s['logloss']:.4f} | "
+            f"{s['rank']:.2f} | {s['rank_logloss']:.2f} | {s['fit_s']:.2f} | "
+            f"{s['fit_s_total']:.0f} |"
         )
-    lines += [
-        "",
-        "| table | contender | accuracy | log-loss | fit (s) | Bayes gap (pp) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for table, t in results.items():
-        for name, r in t["contenders"].items():
-            gap = r.get("bayes_gap_pp")
-            lines.append(
-                f"| {table} | {name} | {r['acc']:.4f} | {r['logloss']:.4f} | "
-                f"{r['fit_s']:.2f} | {'' if gap is None else f'{gap:.2f}'} |"
-            )
+    h2h = head_to_head(results)
+    anchors = [a for a in ANCHORS if any(a in v for v in h2h.values())]
+    if h2h:
+        lines += [
+            "",
+            "Wins / ties / losses per table, accuracy then log-loss:",
+            "",
+            "| | " + " | ".join(anchors) + " |",
+            "|---|" + "---|" * len(anchors),
+        ]
+        for q, row in h2h.items():
+            cells = []
+            for a in anchors:
+                r = row.get(a)
+                cells.append(
+                    ""
+                    if r is None
+                    else "{}/{}/{}; {}/{}/{}".format(*r["acc"], *r["logloss"])
+                )
+            lines.append(f"| {q} | " + " | ".join(cells) + " |")
+    names = list(summary)
+    for metric, label in (("acc", "Accuracy"), ("logloss", "Log-loss")):
+        lines += [
+            "",
+            f"{label} per table (mean over the folds; blank: not run, `err`: failed):",
+            "",
+            "| table | rows | " + " | ".join(names) + " |",
+            "|---|---|" + "---|" * len(names),
+        ]
+        for table, t in results.items():
+            cells = []
+            for n in names:
+                r = t["contenders"].get(n)
+                if r is None:
+                    cells.append("")
+                elif "error" in r:
+                    cells.append("err")
+                else:
+                    cells.append(f"{r[metric]:.4f}")
+            lines.append(f"| {table} | {t['n_samples']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def targets(results: dict, summary: dict) -> list[str]:
-    """The accuracy goals of `QwertyClassifierCV`, each marked met or missed."""
-    cv = summary.get("QwertyClassifierCV")
-    if cv is None:
-        return []
+    """QwertyClassifierCV against the strongest anchors, each marked met or missed.
+
+    Means over the tables where both ran. The raw-DataFrame contender is used
+    where it ran on every table its rival did, else its one-hot stand-in.
+    """
     tick = {True: "met", False: "missed"}
+    ran = _ran(results)
     lines = []
-    if cv["bayes_gap_mean_pp"] is not None:
-        lines.append(
-            f"- Bayes gap of QwertyClassifierCV: mean {cv['bayes_gap_mean_pp']:.2f} pp "
-            f"(target <= 0.3, {tick[cv['bayes_gap_mean_pp'] <= 0.3]}), worst "
-            f"{cv['bayes_gap_worst_pp']:.2f} pp (target <= 0.7, "
-            f"{tick[cv['bayes_gap_worst_pp'] <= 0.7]})."
-        )
-    for rival in ("HistGradientBoosting", "RealMLP-TD"):
-        if rival in summary:
-            other = summary[rival]
+    for ours in ("QwertyClassifierCV", "QwertyClassifierCV+onehot"):
+        if ours not in summary:
+            continue
+        for rival in ("HistGradientBoosting", "CatBoost", "RealMLP-TD"):
+            both = [rows for rows in ran.values() if ours in rows and rival in rows]
+            if not both:
+                continue
+            acc = [np.mean([r[n]["acc"] for r in both]) for n in (ours, rival)]
+            ll = [np.mean([r[n]["logloss"] for r in both]) for n in (ours, rival)]
             lines.append(
-                f"- Against {rival}: mean accuracy {cv['acc']:.4f} vs "
-                f"{other['acc']:.4f} ({tick[cv['acc'] >= other['acc']]}), mean "
-                f"log-loss {cv['logloss']:.4f} vs {other['logloss']:.4f} "
-                f"({tick[cv['logloss'] <= other['logloss']]})."
+                f"- {ours} against {rival} on {len(both)} tables: mean accuracy "
+                f"{acc[0]:.4f} vs {acc[1]:.4f} ({tick[bool(acc[0] >= acc[1])]}), "
+                f"mean log-loss {ll[0]:.4f} vs {ll[1]:.4f} "
+                f"({tick[bool(ll[0] <= ll[1])]})."
             )
-    if cv["fit_ratio"] is not None:
-        lines.append(
-            f"- Fit time of QwertyClassifierCV: {cv['fit_ratio']:.2f}x a default "
-            f"fit (median; target <= 10x, {tick[cv['fit_ratio'] <= 10]})"
-            + (
-                f", {cv['fit_s']:.2f} s against RealMLP-TD's "
-                f"{summary['RealMLP-TD']['fit_s']:.2f} s (median per table; "
-                f"{tick[cv['fit_s'] <= summary['RealMLP-TD']['fit_s']]})."
-                if "RealMLP-TD" in summary
-                else "."
-            )
-        )
     ens, mlp = "QwertyEnsembleClassifier", "MLPClassifier"
-    if ens in summary and mlp in summary:
-        worse = [
-            name
-            for name, t in results.items()
-            if t["contenders"][ens]["logloss"] > t["contenders"][mlp]["logloss"]
-        ]
+    for ours in (ens, ens + "+onehot"):
+        both = {t: rows for t, rows in ran.items() if ours in rows and mlp in rows}
+        if not both:
+            continue
+        worse = [t for t, r in both.items() if r[ours]["logloss"] > r[mlp]["logloss"]]
         lines.append(
-            f"- Log-loss of {ens} no worse than {mlp}'s on every table: "
+            f"- Log-loss of {ours} no worse than {mlp}'s on every table: "
             + ("met." if not worse else f"missed on {', '.join(worse)}.")
         )
     return lines
 
 
-def page_section(results: dict, summary: dict, quick: bool) -> str:
+def page_section(results: dict, summary: dict, folds: int = 5) -> str:
     """The "Accuracy on tables" section of the benchmarks page."""
-    folds = 3 if quick else 5
+    skipped = sorted(
+        {
+            f"{n} on {t} ({why})"
+            for t, e in results.items()
+            for n, why in e.get("skipped", {}).items()
+        }
+    )
+    dropped = [
+        f"{t} ({', '.join(e['dropped'])})" for t, e in results.items() if e["dropped"]
+    ]
     return "\n".join(
         [
             HEADING,
             "",
-            "Produced by `python benchmarks/accuracy_cases.py --figure"
-            + (" --quick` (few tables and folds: not representative)" if quick else "`")
-            + " (install the `bench` extra for RealMLP-TD): "
-            f"{folds}-fold stratified cross-validation on {len(results)} "
-            "offline tables, every contender fitted on the same folds in one "
-            "run. Accuracy and log-loss are means over the held-out folds, fit "
-            "time the median per fit. The Bayes gap is the Bayes-optimal "
-            "classifier's accuracy minus the contender's, on the same held-out "
-            "rows, where the data's distribution is known.",
+            "Produced by `python benchmarks/accuracy_cases.py --figure` (install "
+            "the `bench` extra for LightGBM, CatBoost, RealMLP-TD and TabM-D): "
+            f"outer stratified {folds}-fold cross-validation, shuffled with seed "
+            f"{SEED}, on {len(results)} real tables (`benchmarks/tables.py`: KEEL "
+            "numeric and nominal tables, mixed-type R data sets with missing "
+            "values, the Palmer penguins), each as stored, row order included. "
+            "Every contender is fitted on the same folds in one run. Accuracy and "
+            "log-loss are means over the held-out folds; ranks are per table "
+            "among the contenders that ran there; fit time is the median over "
+            "every fit. `+onehot`: behind the one-hot `ColumnTransformer` that "
+            "MLPClassifier and LogisticRegression get.",
             "",
+            "Columns dropped as identifiers or answers: "
+            + ("; ".join(dropped) if dropped else "none")
+            + ".",
+            "",
+            *(["Not run: " + "; ".join(skipped) + ".", ""] if skipped else []),
             "![Accuracy against fit time](images/accuracy-vs-time.png)",
             "",
             "### Targets",
@@ -371,13 +602,53 @@ def figure(summary: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def pick_tables(words) -> list[str]:
+    """Table names from names and the groups "numeric", "nominal", "mixed"."""
+    registry = table_registry.REGISTRY
+    if not words:
+        return list(registry)
+    out = []
+    for word in words:
+        group = [n for n, t in registry.items() if t.kind == word]
+        if word == "all":
+            group = list(registry)
+        if not group and word not in registry:
+            raise SystemExit(
+                f"unknown table {word!r}: choose from numeric, nominal, mixed, "
+                f"all or {sorted(registry)}"
+            )
+        out += group or [word]
+    return list(dict.fromkeys(out))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--figure", action="store_true")
-    parser.add_argument("--contenders", nargs="*", default=None)
     parser.add_argument(
-        "--resume", action="store_true", help="keep the tables of the last run"
+        "--tables", nargs="*", default=None, help="names or numeric/nominal/mixed"
+    )
+    parser.add_argument("--contenders", nargs="*", default=None)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--quick", action="store_true", help=f"2 folds on {', '.join(QUICK_TABLES)}"
+    )
+    parser.add_argument(
+        "--max-rows-slow",
+        type=int,
+        default=None,
+        help=f"skip {' and '.join(SLOW)} on tables with more rows",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per fit (1: steady timings on a shared machine)",
+    )
+    parser.add_argument("--figure", action="store_true")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep what the last run measured"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=ROOT / "results" / "accuracy.json"
     )
     parser.add_argument(
         "--page",
@@ -386,21 +657,48 @@ def main(argv=None) -> None:
         help="page whose accuracy section is rewritten (with --figure)",
     )
     args = parser.parse_args(argv)
-    store = ROOT / "results" / "accuracy.json"
-    done = json.loads(store.read_text())["tables"] if args.resume else None
+    names = pick_tables(args.tables or (QUICK_TABLES if args.quick else None))
+    folds = 2 if args.quick else args.folds
+    contenders = args.contenders or [*ANCHORS, *QWERTY]
+    unknown = set(contenders) - set(ANCHORS) - set(QWERTY)
+    if unknown:
+        raise SystemExit(
+            f"unknown contenders {sorted(unknown)}: choose from {[*ANCHORS, *QWERTY]}"
+        )
+    import torch
+
+    torch.set_num_threads(args.threads)
+    store = args.results
+    done = (
+        json.loads(store.read_text())["tables"]
+        if args.resume and store.exists()
+        else None
+    )
 
     def save(results):
-        store.parent.mkdir(exist_ok=True)
-        summary = overall(results)
-        store.write_text(json.dumps({"tables": results, "summary": summary}, indent=1))
+        store.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"tables": results, "summary": overall(results)}
+        store.with_suffix(".tmp").write_text(json.dumps(payload, indent=1))
+        store.with_suffix(".tmp").replace(store)
 
-    results = evaluate(args.quick, args.contenders, done, save)
+    with threadpool_limits(args.threads):
+        results = evaluate(
+            names,
+            contenders,
+            folds=folds,
+            done=done,
+            save=save,
+            max_rows_slow=args.max_rows_slow,
+            threads=args.threads,
+            log=lambda line: print(line, flush=True),
+        )
+    save(results)
     summary = overall(results)
     print(markdown(results, summary))
     print("\n".join(targets(results, summary)))
     if args.figure:
         figure(summary, args.page.parent / "images" / "accuracy-vs-time.png")
-        splice(args.page, page_section(results, summary, args.quick))
+        splice(args.page, page_section(results, summary, folds))
 
 
 if __name__ == "__main__":

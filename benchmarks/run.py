@@ -2,6 +2,8 @@
 
     python benchmarks/run.py            # full run, writes docs/benchmarks.md
     python benchmarks/run.py --quick    # small sizes, one repeat (smoke test)
+    python benchmarks/run.py accuracy [--resume] [--tables ...] [--contenders ...]
+                                        # the accuracy cases (accuracy_cases.py)
 
 Every case runs in this one process: a warm-up, then `--repeats` timed runs;
 the table reports medians and ratios to MLPClassifier. Peak memory of the
@@ -127,6 +129,12 @@ def memory_probe(folder: Path) -> dict:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["accuracy"]:
+        # The accuracy benchmark on real tables: its own options, results
+        # saved per (table, contender) so `--resume` goes on where it stopped.
+        accuracy_cases.main(argv[1:])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--quick", action="store_true", help="small sizes, 1 repeat, no warm-up"

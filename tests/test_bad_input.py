@@ -344,6 +344,53 @@ BAD_INPUT_CASES = [
         ValueError,
         "are not in class_weight",
     ),
+    *(
+        (
+            f"{name}={value!r}",
+            _P(_fit, **{name: value}),
+            ValueError,
+            f"{name} must be True or False, got {value!r}",
+        )
+        for name, value in (
+            ("early_stopping", "no"),
+            ("shuffle", 0),
+            ("batch_norm", "yes"),
+            ("warm_start", None),
+        )
+    ),
+    (
+        "class_weight that is a list",
+        _P(_fit, class_weight=[1.0, 2.0, 3.0]),
+        ValueError,
+        "class_weight must be None, 'balanced' or a dict of class -> weight",
+    ),
+    (
+        "negative class weight",
+        _P(_fit, class_weight={0: -1.0, 1: 1.0, 2: 1.0}),
+        ValueError,
+        "class_weight of class 0 must be a finite float >= 0",
+    ),
+    (
+        "NaN class weight",
+        _P(_fit, class_weight={0: 1.0, 1: float("nan"), 2: 1.0}),
+        ValueError,
+        "class_weight of class 1 must be a finite float >= 0",
+    ),
+    (
+        "class weight that is text",
+        _P(_fit, class_weight={0: 1.0, 1: "2", 2: 1.0}),
+        ValueError,
+        "class_weight of class 1 must be a finite float >= 0",
+    ),
+    *(
+        (
+            f"verbose={value!r}",
+            _P(_fit, verbose=value),
+            ValueError,
+            "verbose must be an int >= 0",
+        )
+        for value in (-1, 0.5, "loud")
+    ),
     (
         "unusable random_state",
         _P(_fit, random_state="abc"),

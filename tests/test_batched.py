@@ -89,10 +89,29 @@ def test_optimizers_and_options_match_serial(lecture, optimizer, extra):
         assert _max_weight_difference(serial, model) < 1e-6
 
 
-def test_many_learning_rates_use_the_batched_formula(lecture):
+def test_many_learning_rates_use_the_batched_formula(lecture, monkeypatch):
     """More (lr, weight_decay) pairs than fused calls: the tensor formula runs."""
-    from qwertyclf.training._batched import FUSED_MAX_CALLS
+    from qwertyclf.training._batched import FUSED_MAX_CALLS, BatchedTrainer
 
+    calls = {"formula": 0, "fused": 0}
+
+    def counted(name, method):
+        def update(self, *args, **kwargs):
+            calls[name] += 1
+            return method(self, *args, **kwargs)
+
+        return update
+
+    monkeypatch.setattr(
+        BatchedTrainer,
+        "_apply_update",
+        counted("formula", BatchedTrainer._apply_update),
+    )
+    monkeypatch.setattr(
+        BatchedTrainer,
+        "_fused_update",
+        counted("fused", BatchedTrainer._fused_update),
+    )
     X, y = lecture
     X, y = X[::4], y[::4]
     lrs = np.geomspace(1e-3, 1e-1, FUSED_MAX_CALLS + 1)
@@ -112,6 +131,9 @@ def test_many_learning_rates_use_the_batched_formula(lecture):
     ]
     rows = [np.arange(len(y) - i) for i in range(len(estimators))]
     fitted = fit_batched(estimators, X, y, rows)
+    # Every update of both runs (Adam, AdamW) went through the formula.
+    assert calls["fused"] == 0
+    assert calls["formula"] >= 2 * 3  # at least one step per epoch and run
     for est, r, model in zip(estimators, rows, fitted, strict=True):
         assert _max_weight_difference(_serial(est, X, y, r), model) < 1e-6
 

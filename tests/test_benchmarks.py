@@ -52,69 +52,233 @@ def test_quick_benchmark_writes_table(tmp_path):
         assert cells[2].endswith("x")
 
 
-def _accuracy_results():
-    def contender(acc, logloss, fit_s, gap=None):
-        row = {"acc": acc, "logloss": logloss, "fit_s": fit_s}
-        if gap is not None:
-            row["bayes_gap_pp"] = gap
-        return row
-
+def _row(acc, logloss, fit_s):
     return {
-        "a": {
-            "contenders": {
-                "QwertyClassifier (scaled)": contender(0.90, 0.30, 1.0),
-                "QwertyClassifierCV": contender(0.95, 0.20, 4.0),
-                "QwertyEnsembleClassifier": contender(0.94, 0.25, 2.0),
-                "MLPClassifier": contender(0.93, 0.22, 0.5),
-                "HistGradientBoosting": contender(0.92, 0.30, 0.3),
-            }
-        },
-        "b": {
-            "contenders": {
-                "QwertyClassifier (scaled)": contender(0.80, 0.50, 2.0, 1.0),
-                "QwertyClassifierCV": contender(0.85, 0.40, 30.0, 0.2),
-                "QwertyEnsembleClassifier": contender(0.84, 0.41, 3.0, 0.4),
-                "MLPClassifier": contender(0.83, 0.45, 1.0, 0.6),
-                "HistGradientBoosting": contender(0.86, 0.35, 0.4, 0.1),
-            }
-        },
+        "acc": acc,
+        "logloss": logloss,
+        "fit_s": fit_s,
+        "fit_s_total": 2 * fit_s,
+        "acc_folds": [acc, acc],
+        "logloss_folds": [logloss, logloss],
+        "fit_s_folds": [fit_s, fit_s],
     }
 
 
-def test_accuracy_summary_and_targets():
+def _accuracy_results():
+    def table(rows):
+        return {
+            "n_samples": 100,
+            "dropped": [],
+            "skipped": {},
+            "folds": 2,
+            "seed": 0,
+            "contenders": rows,
+        }
+
+    return {
+        "a": table(
+            {
+                "QwertyClassifierCV": _row(0.95, 0.20, 4.0),
+                "QwertyEnsembleClassifier": _row(0.94, 0.25, 2.0),
+                "MLPClassifier": _row(0.93, 0.22, 0.5),
+                "HistGradientBoosting": _row(0.92, 0.30, 0.3),
+            }
+        ),
+        "b": table(
+            {
+                "QwertyClassifierCV": _row(0.85, 0.40, 30.0),
+                "QwertyEnsembleClassifier": _row(0.84, 0.41, 3.0),
+                "MLPClassifier": _row(0.83, 0.45, 1.0),
+                "HistGradientBoosting": _row(0.86, 0.35, 0.4),
+            }
+        ),
+        "c": table(
+            {
+                "QwertyClassifierCV": {"error": "ValueError: could not convert"},
+                "QwertyEnsembleClassifier": _row(0.70, 0.60, 1.0),
+                "MLPClassifier": _row(0.70, 0.50, 1.0),
+                "HistGradientBoosting": _row(0.60, 0.70, 0.2),
+            }
+        ),
+    }
+
+
+def _accuracy_cases():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import accuracy_cases
 
+    return accuracy_cases
+
+
+def test_accuracy_summary_and_targets():
+    accuracy_cases = _accuracy_cases()
     results = _accuracy_results()
     summary = accuracy_cases.overall(results)
     cv = summary["QwertyClassifierCV"]
+    assert cv["tables"] == 2  # the failed table is left out
     assert cv["acc"] == pytest.approx(0.90)
-    assert cv["fit_ratio"] == pytest.approx(9.5)  # median of 4x and 15x
-    assert cv["bayes_gap_mean_pp"] == pytest.approx(0.2)
     assert cv["rank"] == pytest.approx(1.5)  # first on a, second on b
+    assert cv["fit_s"] == pytest.approx(17.0)  # median of 4, 4, 30, 30
+    assert cv["fit_s_total"] == pytest.approx(68.0)
+    # On c, the ensemble ties MLPClassifier on accuracy: both share rank 1.5.
+    assert summary["QwertyEnsembleClassifier"]["rank"] == pytest.approx(
+        (2 + 3 + 1.5) / 3
+    )
     lines = accuracy_cases.targets(results, summary)
     text = "\n".join(lines)
-    assert "mean 0.20 pp (target <= 0.3, met)" in text
-    assert "mean accuracy 0.9000 vs 0.8900 (met)" in text
-    assert "9.50x a default fit (median; target <= 10x, met)" in text
-    assert "every table: missed on a." in text
+    assert "against HistGradientBoosting on 2 tables: mean accuracy 0.9000 vs " in text
+    assert "0.8900 (met)" in text
+    assert "every table: missed on a, c." in text
+
+
+def test_accuracy_head_to_head_counts_wins_ties_losses():
+    accuracy_cases = _accuracy_cases()
+    h2h = accuracy_cases.head_to_head(_accuracy_results())
+    ens = h2h["QwertyEnsembleClassifier"]
+    assert ens["MLPClassifier"] == {
+        "acc": [2, 1, 0],
+        "logloss": [1, 0, 2],
+        "tables": 3,
+    }
+    assert h2h["QwertyClassifierCV"]["HistGradientBoosting"]["acc"] == [1, 0, 1]
+    assert "RealMLP-TD" not in ens  # never ran
 
 
 def test_accuracy_section_replaces_the_old_one(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import accuracy_cases
-
+    accuracy_cases = _accuracy_cases()
     page = tmp_path / "benchmarks.md"
     page.write_text(
         "# Benchmarks\n\n## Speed\n\n| a |\n## Accuracy on tables\n\nstale numbers\n"
     )
     results = _accuracy_results()
-    section = accuracy_cases.page_section(
-        results, accuracy_cases.overall(results), quick=False
-    )
+    section = accuracy_cases.page_section(results, accuracy_cases.overall(results))
     accuracy_cases.splice(page, section)
     text = page.read_text()
     assert "stale numbers" not in text
     # A blank line before the heading, or markdown reads it as a table row.
     assert "| a |\n\n## Accuracy on tables\n" in text
     assert text.count("## Accuracy on tables") == 1
+    assert "| c | 100 | err |" in text
+
+
+def test_accuracy_scores_align_probabilities_to_all_classes():
+    accuracy_cases = _accuracy_cases()
+    np = pytest.importorskip("numpy")
+
+    class Fitted:  # saw only classes "a" and "c" in training
+        classes_ = np.array(["a", "c"])
+
+        def predict_proba(self, X):
+            return np.array([[0.9, 0.1], [0.2, 0.8]])
+
+    acc, loss = accuracy_cases.scores(
+        Fitted(), None, np.array(["a", "b"]), np.array(["a", "b", "c"])
+    )
+    assert acc == 0.5
+    assert loss == pytest.approx((-np.log(0.9) - np.log(1e-15)) / 2)
+
+
+def test_accuracy_preprocessing_for_the_anchors():
+    accuracy_cases = _accuracy_cases()
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    X = pd.DataFrame(
+        {
+            "n": [1.0, np.nan, 3.0, 5.0],
+            "full": [1.0, 2.0, 3.0, 4.0],
+            "c": pd.Categorical(["u", None, "v", "u"]),
+        }
+    )
+    before = X.copy()
+    out = accuracy_cases.MedianWithIndicators().fit(X).transform(X)
+    assert out["n"].tolist() == [1.0, 3.0, 3.0, 5.0]
+    assert out["n_missing"].tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert "full_missing" not in out
+    assert isinstance(out["c"].dtype, pd.CategoricalDtype)
+    assert out["c"].tolist() == ["u", "missing", "v", "u"]
+    pd.testing.assert_frame_equal(X, before)  # the caller's frame is untouched
+    encoded = accuracy_cases.onehot().fit_transform(X)
+    # n (scaled), its indicator, full; c as u, v and missing.
+    assert encoded.shape == (4, 6)
+    assert not np.isnan(encoded).any()
+    cat = accuracy_cases._for_catboost(X)
+    assert cat["c"].tolist() == ["u", "nan", "v", "u"]
+
+
+def test_accuracy_picks_tables_by_name_and_group():
+    accuracy_cases = _accuracy_cases()
+    picked = accuracy_cases.pick_tables(["iris", "mixed", "iris"])
+    assert picked[0] == "iris"
+    assert "penguins" in picked and "diamonds" in picked
+    assert picked.count("iris") == 1
+    assert "letter" not in picked
+    with pytest.raises(SystemExit, match="unknown table 'nope'"):
+        accuracy_cases.pick_tables(["nope"])
+
+
+# The table registry: parsers on inline text, no network, no cache.
+
+
+def _tables():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import tables
+
+    return tables
+
+
+def test_keel_parser_reads_headerless_csv_with_nominal_columns():
+    tables = _tables()
+    pd = pytest.importorskip("pandas")
+    text = "40-49, premeno, 3, 1.5, no-recurrence\n30-39, ge40, 1, 2.0, recurrence\n"
+    X, y = tables.parse_keel(text)
+    assert list(X.columns) == ["x0", "x1", "x2", "x3"]
+    assert isinstance(X["x0"].dtype, pd.CategoricalDtype)
+    assert X["x0"].tolist() == ["40-49", "30-39"]  # stored order, stripped
+    assert X["x2"].dtype.kind == "i" and X["x3"].dtype.kind == "f"
+    assert y.tolist() == ["no-recurrence", "recurrence"]
+
+
+def test_keel_parser_labels_and_at_headers():
+    tables = _tables()
+    text = "@relation t\n@attribute a real\n@data\n0.5,-1.0\n0.7,1.0\n0.1,-1.0\n"
+    X, y = tables.parse_keel(text)
+    assert X.shape == (3, 1)
+    assert y.dtype.kind == "i" and y.tolist() == [-1, 1, -1]  # 1.0 / -1.0 labels
+    X, y = tables.parse_keel("1, ?, a\n2, 3, b\n")
+    assert X["x1"].isna().tolist() == [True, False]
+
+
+def test_r_csv_parser_drops_row_names_missing_targets_and_columns():
+    tables = _tables()
+    pd = pytest.importorskip("pandas")
+    text = (
+        '"","id","age","sex","ok","y"\n'
+        '"1",7,31,"f",TRUE,"yes"\n'
+        '"2",8,NA,NA,FALSE,"no"\n'
+        '"3",9,40,"m",TRUE,NA\n'
+        '"4",10,NA,"NA_not",FALSE,"no"\n'
+    )
+    X, y = tables.parse_r_csv(text, "y", drop=["id"])
+    assert list(X.columns) == ["age", "sex", "ok"]
+    assert y.tolist() == ["yes", "no", "no"]  # row 3 had no target
+    assert X["age"].isna().tolist() == [False, True, True]
+    assert isinstance(X["sex"].dtype, pd.CategoricalDtype)
+    assert X["sex"].isna().tolist() == [False, True, False]
+    assert X["ok"].dtype == bool and X["ok"].tolist() == [True, False, False]
+    with pytest.raises(ValueError, match="target column 'z'"):
+        tables.parse_r_csv(text, "z")
+    with pytest.raises(ValueError, match=r"columns to drop \['ID'\]"):
+        tables.parse_r_csv(text, "y", drop=["ID"])
+
+
+def test_registry_lists_every_table_with_sources_and_reasons():
+    tables = _tables()
+    reg = tables.REGISTRY
+    assert len(reg) == 26 + 5 + 13
+    assert {t.kind for t in reg.values()} == {"numeric", "nominal", "mixed"}
+    assert reg["biopsy"].dropped == {"ID": "sample identifier"}
+    assert "death" in reg["Aids2"].dropped
+    assert reg["Fishing"].target == "mode"
+    assert all(why for t in reg.values() for why in t.dropped.values())
+    with pytest.raises(ValueError, match="unknown table 'nope'"):
+        tables.load("nope")

@@ -696,3 +696,116 @@ def test_joblib_round_trip(tmp_path):
 def test_unfitted_pickle_round_trip():
     clf = QwertyClassifier(hidden_layer_sizes=(5,), lr=0.2)
     assert pickle.loads(pickle.dumps(clf)).get_params() == clf.get_params()
+
+
+# --- a fit that raises leaves the estimator as it was -------------------------
+
+
+def _fitted_state(clf):
+    return {
+        "classes_": clf.classes_.copy(),
+        "n_features_in_": clf.n_features_in_,
+        "device_": clf.device_,
+        "dtype_": clf.dtype_,
+        "n_iter_": clf.n_iter_,
+        "history": len(clf.history_),
+        "weights": [p.detach().clone() for p in clf.net_.module_.parameters()],
+    }
+
+
+def _assert_same_state(clf, before, X):
+    after = _fitted_state(clf)
+    np.testing.assert_array_equal(after.pop("classes_"), before.pop("classes_"))
+    for a, b in zip(after.pop("weights"), before.pop("weights"), strict=True):
+        assert torch.equal(a, b)
+    assert after == before
+
+
+def test_failed_refit_with_new_labels_keeps_the_fitted_model():
+    X, y = make_blobs(n_samples=60, centers=3, random_state=0)
+    clf = QwertyClassifier(max_epochs=2, random_state=0).fit(X, y)
+    before, proba = _fitted_state(clf), clf.predict_proba(X)
+    new_labels = np.array(["a", "b", "c"])[y]
+    with pytest.raises(ValueError, match="X_val has 2 features"):
+        clf.fit(
+            np.c_[X, X[:, :1]],
+            new_labels,
+            validation_data=(X, new_labels),
+        )
+    _assert_same_state(clf, before, X)
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    assert clf.predict(X[:3]).dtype == y.dtype  # old labels, not the new ones
+
+
+def test_failed_first_fit_leaves_the_estimator_unfitted():
+    X, y = make_blobs(n_samples=60, centers=3, random_state=0)
+    clf = QwertyClassifier(max_epochs=2)
+    with pytest.raises(ValueError):
+        clf.fit(X, y, validation_data=(X[:5], y[:4]))
+    assert not hasattr(clf, "n_features_in_") and not hasattr(clf, "classes_")
+
+
+@pytest.mark.parametrize("loaded", [False, True], ids=["fitted", "loaded"])
+def test_diverging_warm_start_keeps_the_fitted_model(loaded, tmp_path):
+    X, y = make_blobs(n_samples=60, centers=3, random_state=0)
+    clf = QwertyClassifier(max_epochs=2, random_state=0, warm_start=True).fit(X, y)
+    if loaded:
+        clf = QwertyClassifier.load(clf.save(tmp_path / "m.safetensors"))
+    before, proba = _fitted_state(clf), clf.predict_proba(X)
+    clf.set_params(optimizer="adam", lr=1e6, max_epochs=3)
+    with pytest.raises(ValueError, match="learning rate"):
+        clf.fit(X * 1e3, y)
+    _assert_same_state(clf, before, X)
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    # ... and it can still continue from where it was.
+    clf.set_params(lr=0.01, max_epochs=1)
+    assert clf.fit(X, y).n_iter_ == before["n_iter_"] + 1
+
+
+def test_failed_partial_fit_keeps_the_fitted_model():
+    X, y = make_blobs(n_samples=60, centers=3, random_state=0)
+    clf = QwertyClassifier(random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    before = _fitted_state(clf)
+    with pytest.raises(ValueError, match="not among the fitted classes"):
+        clf.partial_fit(X, np.r_[y[:-1], 7])
+    _assert_same_state(clf, before, X)
+
+
+@pytest.mark.parametrize("flag", [np.True_, np.False_])
+def test_numpy_booleans_are_booleans(blobs, flag):
+    X, y = blobs
+    clf = QwertyClassifier(max_epochs=2, early_stopping=flag, random_state=0)
+    assert clf.fit(X, y).n_iter_ >= 1
+
+
+def test_loaded_model_warm_start_is_seeded_by_random_state(tmp_path, blobs):
+    # A loaded model's net is seeded from random_state as the fit's net was:
+    # a warm start draws its row orders and dropout masks from it, not from
+    # a fixed seed.
+    X, y = blobs
+    fitted = QwertyClassifier(max_epochs=2, dropout=0.3, random_state=1).fit(X, y)
+    paths = []
+    for random_state in (1, 2):  # the same weights, saved with two seeds
+        fitted.set_params(random_state=random_state)
+        paths.append(fitted.save(tmp_path / f"model{random_state}.safetensors"))
+    fitted.set_params(random_state=1)
+
+    def continued(path):
+        loaded = QwertyClassifier.load(path).set_params(warm_start=True)
+        expected = QwertyClassifier(random_state=loaded.random_state)._seed()
+        assert loaded.net_.seed == expected
+        loaded.fit(X, y)
+        return loaded.predict_proba(X)
+
+    assert QwertyClassifier.load(paths[0]).net_.seed == fitted.net_.seed
+    np.testing.assert_array_equal(continued(paths[0]), continued(paths[0]))
+    assert not np.allclose(continued(paths[0]), continued(paths[1]))
+
+
+def test_batch_fitted_net_is_seeded_by_random_state(blobs):
+    from qwertyclf._batched import fit_batched
+
+    X, y = blobs
+    (model,) = fit_batched([QwertyClassifier(max_epochs=2, random_state=3)], X, y)
+    serial = QwertyClassifier(max_epochs=2, random_state=3).fit(X, y)
+    assert model.net_.seed == serial.net_.seed

@@ -161,7 +161,15 @@ def test_demo_metrics_json(runs, folder):
     assert bayes["overall"] == pytest.approx(0.970, abs=1e-3)
     assert 0 <= bayes["std_error"] < 1e-3
     assert set(bayes["per_class"]) == {"0", "1", "2"}
-    assert metrics["training"]["epochs_run"] == 3
+    training = metrics["training"]
+    assert training["epochs_run"] == 3
+    # No early stopping: the model evaluated is the last epoch's; the epoch of
+    # the lowest validation (test split) loss is named as what it is.
+    assert "best_epoch" not in training
+    assert training["early_stopping"] is False
+    assert training["weights_from_epoch"] == 3
+    assert 1 <= training["lowest_valid_loss_epoch"] <= 3
+    assert training["lowest_valid_loss"] <= training["final_valid_loss"]
     assert set(metrics["timings_seconds"]) >= {"fit", "predict"}
     assert all(t >= 0 for t in metrics["timings_seconds"].values())
     settings = metrics["settings"]
@@ -391,6 +399,36 @@ def test_demo_timings_count_from_the_start_of_the_command(runs):
     progress = [line for line in result.stderr.splitlines() if "epoch" in line]
     assert progress
     assert all(line.endswith("s since start)") for line in progress)
+
+
+def test_demo_training_metrics_say_which_epoch_the_model_is():
+    from qwertyclf.cli._demo import _training
+    from qwertyclf.datasets import make_qwerty
+
+    X, y = make_qwerty(30, random_state=0)
+    X_valid, y_valid = make_qwerty(30, random_state=1)
+    # Large steps on little data: the validation loss is lowest early on.
+    clf = QwertyClassifier(hidden_layer_sizes=(32,), lr=0.1, max_epochs=40)
+    clf.set_params(random_state=0).fit(X, y, validation_data=(X_valid, y_valid))
+    valid = [row["valid_loss"] for row in clf.history_]
+    lowest = int(np.argmin(valid)) + 1
+    assert lowest < 40
+    training = _training(clf)
+    assert training["epochs_run"] == training["weights_from_epoch"] == 40
+    assert training["lowest_valid_loss_epoch"] == lowest
+    assert training["lowest_valid_loss"] == min(valid)
+    assert training["final_valid_loss"] == valid[-1]
+
+    stopped = clf.set_params(early_stopping=True, n_iter_no_change=3)
+    training = _training(stopped.fit(X, y, validation_data=(X_valid, y_valid)))
+    assert training["early_stopping"] is True
+    assert training["weights_from_epoch"] == stopped.best_epoch_ < stopped.n_iter_
+    assert training["lowest_valid_loss_epoch"] == stopped.best_epoch_
+
+    # Without validation data there is no validation loss to report.
+    training = _training(QwertyClassifier(max_epochs=2).fit(X, y))
+    assert "lowest_valid_loss_epoch" not in training
+    assert training["final_valid_loss"] is None
 
 
 def test_demo_help_does_not_ask_for_a_csv_file(capsys):

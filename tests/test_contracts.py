@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from qwertyclf import QwertyClassifier, QwertyNet
-from qwertyclf.training import QwertySkorchNet, TensorDataset
+from qwertyclf.training import QwertySkorchNet, TensorDataset, split_validation
 from qwertyclf.training import _fast_path as fast_path_module
 from qwertyclf.training._fast_path import fast_path, lean_step_works
 from qwertyclf.training._fused_step import lean_step
@@ -43,11 +43,14 @@ def test_warm_start_applies_new_learning_rate_and_keeps_adam_state(blobs):
     optimizer = clf.net_.optimizer_
     steps = optimizer.state[next(clf.net_.module_.parameters())]["step"].item()
     clf.set_params(lr=0.5, weight_decay=0.25).fit(X, y)
-    assert clf.net_.optimizer_ is optimizer
-    group = clf.net_.optimizer_.param_groups[0]
+    # The fit continued a copy of the net (kept because the fit succeeded):
+    # the same optimizer state, carried on, with the new settings.
+    continued = clf.net_.optimizer_
+    group = continued.param_groups[0]
     assert (group["lr"], group["weight_decay"]) == (0.5, 0.25)
-    after = optimizer.state[next(clf.net_.module_.parameters())]["step"].item()
+    after = continued.state[next(clf.net_.module_.parameters())]["step"].item()
     assert after == 2 * steps
+    assert optimizer.state[next(iter(optimizer.state))]["step"].item() == steps
 
 
 def test_warm_start_applies_batch_size_epochs_shuffle_and_verbose(blobs, capsys):
@@ -163,12 +166,31 @@ def test_validation_loss_is_weighted_like_the_training_loss(blobs):
 
 
 def test_sample_weight_of_validation_rows_counts(blobs):
+    # valid_loss is the validation rows' cross-entropy averaged with their
+    # sample weights, as training weighs its rows.
     X, y = blobs
     weight = np.where(np.arange(len(y)) % 2 == 0, 4.0, 0.25)
-    base = dict(max_epochs=1, validation_fraction=0.25, random_state=0)
-    plain = QwertyClassifier(**base).fit(X, y)
-    weighted = QwertyClassifier(**base).fit(X, y, sample_weight=weight)
-    assert plain.history_[-1, "valid_loss"] != weighted.history_[-1, "valid_loss"]
+    base = dict(max_epochs=1, validation_fraction=0.25, dtype="float64")
+    plain = QwertyClassifier(**base, random_state=0).fit(X, y)
+    weighted = QwertyClassifier(**base, random_state=0).fit(X, y, sample_weight=weight)
+    # The held-out rows: the stratified split seeded by the estimator's seed.
+    seed = QwertyClassifier(random_state=0)._seed()
+    _, valid, _, _ = split_validation(y, None, 0.25, seed)
+    assert len(valid) == len(y) // 4
+
+    def cross_entropy(clf):
+        proba = clf.predict_proba(X[valid])
+        return -np.log(proba[np.arange(len(valid)), y[valid]])
+
+    w = weight[valid]
+    expected = np.sum(w * cross_entropy(weighted)) / np.sum(w)
+    assert weighted.history_[-1, "valid_loss"] == pytest.approx(expected, rel=1e-9)
+    # Unweighted, every held-out row counts the same.
+    expected_plain = cross_entropy(plain).mean()
+    assert plain.history_[-1, "valid_loss"] == pytest.approx(expected_plain, rel=1e-9)
+    # The weights change the value: the odd rows weigh 1/16 of the even ones.
+    unweighted = cross_entropy(weighted).mean()
+    assert abs(expected - unweighted) > 1e-6
 
 
 # --- process-wide state ---------------------------------------------------
@@ -200,16 +222,90 @@ def test_concurrent_fits_leave_threads_and_rng_alone_and_stay_reproducible(blobs
 
 
 def test_fit_seeds_no_global_generator_it_does_not_restore(blobs, monkeypatch):
-    # torch.manual_seed seeds every device's generator, and a fit restores only
-    # the CPU's and the one it trains on: it must not be called.
+    # torch.manual_seed seeds every device's generator (CPU, CUDA, MPS), and a
+    # fit restores only the CPU's and the one it trains on: nothing in a fit
+    # may call a global seeding function, the fast path's checks included.
     X, y = blobs
+    calls = []
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("a global seeding function was called")
+    def spy(name, original):
+        def seed(*args, **kwargs):
+            calls.append(name)
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(torch, "manual_seed", refuse)
-    monkeypatch.setattr(torch.cuda, "manual_seed_all", refuse)
-    QwertyClassifier(dropout=0.2, max_epochs=2, random_state=0).fit(X, y)
+        return seed
+
+    for module, name in [
+        (torch, "manual_seed"),
+        (torch.random, "manual_seed"),
+        (torch.cuda, "manual_seed"),
+        (torch.cuda, "manual_seed_all"),
+        (getattr(torch, "mps", None), "manual_seed"),
+    ]:
+        if hasattr(module, name):
+            original = getattr(module, name)
+            monkeypatch.setattr(
+                module, name, spy(f"{module.__name__}.{name}", original)
+            )
+    # The fast path checks each configuration once per process: forget earlier
+    # checks so that this fit runs them (no dropout, so hand-written gradients
+    # and the lean step are both checked).
+    monkeypatch.setattr(fast_path_module, "_checked", {})
+    cpu_state = torch.random.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    QwertyClassifier(max_epochs=2, random_state=0).fit(X, y)
+    checked = fast_path_module._checked
+    assert checked.get(("manual", "relu", torch.float32, "cpu")) is True
+    assert any(key[0] == "lean" and ok for key, ok in checked.items())
+    assert calls == []
+    assert torch.equal(torch.random.get_rng_state(), cpu_state)
+    if cuda_states:
+        after = torch.cuda.get_rng_state_all()
+        assert all(map(torch.equal, after, cuda_states))
+
+
+_CUDA_GENERATORS = """
+import torch
+from sklearn.datasets import make_blobs
+from qwertyclf import QwertyClassifier
+
+X, y = make_blobs(n_samples=240, centers=3, n_features=4, random_state=0)
+before = [state.clone() for state in torch.cuda.get_rng_state_all()]
+cpu = torch.random.get_rng_state()
+# A fresh process: the fast path's checks run here, for both devices.
+for device in ("cpu", "cuda"):
+    QwertyClassifier(max_epochs=2, random_state=0, device=device).fit(X, y)
+after = torch.cuda.get_rng_state_all()
+assert len(after) == len(before)
+for index, (a, b) in enumerate(zip(after, before)):
+    assert torch.equal(a, b), f"the generator of cuda:{index} changed"
+assert torch.equal(torch.random.get_rng_state(), cpu)
+print("unchanged")
+"""
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fits_leave_every_cuda_generator_as_it_was():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import qwertyclf
+
+    env = dict(os.environ)
+    src = str(Path(qwertyclf.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-c", _CUDA_GENERATORS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("unchanged")
 
 
 # --- the fast path against skorch's own loop ------------------------------
@@ -304,6 +400,61 @@ def test_batch_callbacks_and_schedulers_see_what_skorch_shows(blobs):
     fast, plain = _skorch_pair(X, y, callbacks=[scheduler, scoring])
     assert fast.history[:, "train_acc_cb"] == plain.history[:, "train_acc_cb"]
     assert fast.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 / 2**5)
+
+
+class _RebindGrads(Callback):
+    """Rebinds every `.grad` to a new tensor, as `param.grad = ...` does.
+
+    It also keeps the weights the training started from.
+    """
+
+    def __init__(self, new_grad):
+        self.new_grad = new_grad
+
+    def on_train_begin(self, net, **kwargs):
+        self.initial_ = [p.detach().clone() for p in net.module_.parameters()]
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        for _, param in named_parameters:
+            param.grad = self.new_grad(param.grad)
+
+
+_GRADIENT_PATHS = pytest.mark.parametrize(
+    "switches",
+    [{}, {"manual_gradients": False}, {"lean_step": False}],
+    ids=["full", "autograd", "optimizer-step"],
+)
+
+
+@_GRADIENT_PATHS
+@pytest.mark.parametrize(
+    "new_grad", [torch.zeros_like, lambda grad: None], ids=["zeros", "none"]
+)
+def test_grad_rebound_to_zeros_by_a_callback_leaves_the_weights(
+    blobs, switches, new_grad
+):
+    # Adam without weight decay does not move a weight whose gradient is zero,
+    # and skips one whose gradient is None.
+    X, y = blobs
+    rebind = _RebindGrads(new_grad)
+    with fast_path(**switches):
+        fast, plain = _skorch_pair(X, y, callbacks=[rebind])
+    # Both nets start from the same seeded weights, which the callback kept.
+    for net in (fast, plain):
+        for a, b in zip(net.module_.parameters(), rebind.initial_, strict=True):
+            assert torch.equal(a, b)
+
+
+@_GRADIENT_PATHS
+def test_grad_rebound_by_a_callback_is_the_one_the_step_uses(blobs, switches):
+    X, y = blobs
+    clip = _RebindGrads(lambda grad: grad.clamp(-1e-3, 1e-3))
+    with fast_path(**switches):
+        fast, plain = _skorch_pair(X, y, callbacks=[clip])
+    for a, b in zip(fast.module_.parameters(), plain.module_.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    ordinary, _ = _skorch_pair(X, y)
+    assert not torch.allclose(fast.module_[0].weight, ordinary.module_[0].weight)
 
 
 def test_row_weights_refuse_a_custom_criterion():

@@ -40,7 +40,7 @@ def test_cv_fold_models_are_early_stopped_serial_fits(data):
         max_epochs=30,
         n_iter_no_change=3,
         preprocessing=None,
-        cv=3,
+        cv=StratifiedKFold(3),  # a splitter is used as given
         dtype="float64",
         random_state=0,
     ).fit(X, y)
@@ -103,7 +103,9 @@ def test_cv_with_the_default_space_beats_a_narrow_net():
 def test_ensemble_members_are_their_own_fits(data):
     X, y = data
     template = QwertyClassifier(max_epochs=4, dtype="float64")
-    ensemble = QwertyEnsembleClassifier(template, n_estimators=3, random_state=0)
+    ensemble = QwertyEnsembleClassifier(
+        template, n_estimators=3, random_state=0, preprocessing=None
+    )
     ensemble.fit(X, y)
     seeds = [m.random_state for m in ensemble.estimators_]
     assert len(set(seeds)) == 3
@@ -129,7 +131,9 @@ def test_ensemble_bootstrap_and_unbatchable_members(data):
     np.testing.assert_allclose(bagged.predict_proba(X).sum(axis=1), 1.0)
     # Dropout cannot be batched: members are fitted one by one, same result.
     template = QwertyClassifier(max_epochs=2, dropout=0.1)
-    dropped = QwertyEnsembleClassifier(template, n_estimators=2, random_state=0)
+    dropped = QwertyEnsembleClassifier(
+        template, n_estimators=2, random_state=0, preprocessing=None
+    )
     dropped.fit(X, y)
     first = dropped.estimators_[0]
     alone = clone(template).set_params(random_state=first.random_state).fit(X, y)
@@ -144,3 +148,143 @@ def test_ensemble_rejects_bad_settings(data):
         QwertyEnsembleClassifier(
             QwertyClassifier(optimizer="sgd", lr=1e6, max_epochs=2), n_estimators=2
         ).fit(X, y)
+
+
+def test_cv_fits_settings_the_batched_trainer_cannot_take(data):
+    # selu has no hand-written gradient: its networks train serially.
+    X, y = data
+    clf = QwertyClassifierCV(
+        activation="selu", n_candidates=2, max_epochs=3, cv=2, random_state=0
+    ).fit(X, y)
+    assert len(clf.estimators_) == 2
+    assert all(m.activation == "selu" for m in clf.estimators_)
+    assert clf.predict(X).shape == (len(X),)
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"lrs": [-1.0]}, "lr must be"),
+        ({"weight_decays": [float("nan")]}, "weight_decay must be"),
+        ({"hidden_layer_sizes": [(0,)]}, "hidden_layer_sizes must"),
+    ],
+)
+def test_cv_bad_candidate_values_name_the_parameter(data, params, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        QwertyClassifierCV(n_candidates=1, max_epochs=2, cv=2, **params).fit(X, y)
+
+
+def test_cv_serial_fallback_gives_the_batched_result(data, monkeypatch):
+    # The networks the batched trainer cannot take are fitted one by one,
+    # on the same rows, row weights and held-out rows: same result.
+    import qwertyclf._cv as cv_module
+
+    X, y = data
+    weight = np.random.RandomState(0).uniform(0.2, 2.0, len(y))
+    params = dict(
+        hidden_layer_sizes=[(4,), (8,)],
+        lrs=[0.01],
+        weight_decays=[0.0, 0.1],
+        n_candidates=3,
+        batch_size=16,
+        max_epochs=20,
+        n_iter_no_change=3,
+        cv=3,
+        dtype="float64",
+        random_state=0,
+    )
+    batched = QwertyClassifierCV(**params).fit(X, y, sample_weight=weight)
+    monkeypatch.setattr(cv_module, "batch_key", lambda estimator: None)
+    serial = QwertyClassifierCV(**params).fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(
+        serial.cv_results_["mean_test_score"],
+        batched.cv_results_["mean_test_score"],
+        rtol=1e-9,
+    )
+    assert serial.best_params_ == batched.best_params_
+    for one, other in zip(serial.estimators_, batched.estimators_, strict=True):
+        assert one.n_iter_ == other.n_iter_
+        assert one.best_epoch_ == other.best_epoch_
+    np.testing.assert_allclose(
+        serial.predict_proba(X), batched.predict_proba(X), atol=1e-9
+    )
+
+
+def _grouped_table(n_per_group, seed, n_groups=5):
+    """Rows stored in blocks of a hidden factor that moves the features.
+
+    Each group sits in its own band of feature 1, and the class boundary on
+    feature 0 alternates between groups: a network that never saw a group
+    is confidently wrong on half of it.
+    """
+    rng = np.random.RandomState(seed)
+    X, y = [], []
+    for group in range(n_groups):
+        x0 = rng.uniform(-3, 3, n_per_group)
+        x1 = rng.normal(4.0 * group, 0.7, n_per_group)
+        X.append(np.c_[x0, x1])
+        y.append((x0 > 1.5 * (-1) ** group).astype(int))
+    return np.vstack(X), np.concatenate(y)
+
+
+def test_cv_accuracy_does_not_depend_on_the_row_order():
+    # Unshuffled folds hold out whole blocks of stored rows: with rows
+    # grouped by a hidden factor each fold network early-stops on a group
+    # it never saw, and the accuracy drops by 5 to 15 points.
+    X, y = _grouped_table(150, seed=0)
+    X_test, y_test = _grouped_table(400, seed=1)
+    shuffled = np.random.RandomState(0).permutation(len(y))
+    by_class = shuffled[np.argsort(y[shuffled], kind="stable")]
+    params = dict(n_candidates=2, batch_size=64, max_epochs=60, n_iter_no_change=5)
+    for name, stored in (("grouped", np.arange(len(y))), ("by class", by_class)):
+        clf = QwertyClassifierCV(random_state=0, **params)
+        accuracy = clf.fit(X[stored], y[stored]).score(X_test, y_test)
+        permuted = np.random.RandomState(1).permutation(stored)
+        clf = QwertyClassifierCV(random_state=0, **params)
+        other = clf.fit(X[permuted], y[permuted]).score(X_test, y_test)
+        assert abs(accuracy - other) <= 0.02, (name, accuracy, other)
+
+
+def test_internal_hold_outs_are_shuffled_stratified_and_seeded():
+    # The ensemble's early-stopping rows and validation_fraction both come
+    # from split_validation: on rows sorted by class, the held-out tenth
+    # has every class in proportion, is not the last rows, and follows the
+    # seed.
+    from qwertyclf.training import split_validation
+
+    y = np.repeat([0, 1, 2], [60, 30, 10])
+    _, valid, _, _ = split_validation(y, None, 0.1, seed=0)
+    np.testing.assert_array_equal(np.bincount(y[valid]), [6, 3, 1])
+    assert not np.array_equal(np.sort(valid), np.arange(90, 100))
+    _, again, _, _ = split_validation(y, None, 0.1, seed=0)
+    _, other, _, _ = split_validation(y, None, 0.1, seed=1)
+    np.testing.assert_array_equal(valid, again)
+    assert not np.array_equal(np.sort(valid), np.sort(other))
+
+
+def test_bootstrap_members_decide_on_their_own_rows_whether_to_hold_out(data):
+    # A class of two rows: the full data can hold out a stratified tenth,
+    # but a bootstrap sample often holds that class once. Such a member
+    # trains its epochs without early stopping; the others stop early.
+    from qwertyclf._ensemble import _can_hold_out
+
+    X, y = data
+    X = np.r_[X, [[9.0, 9.0], [9.5, 9.0]]]
+    y = np.r_[y, [3, 3]]
+    assert _can_hold_out(y)
+    held_out = []
+    for seed in range(4):
+        ensemble = QwertyEnsembleClassifier(
+            n_estimators=3, bootstrap=True, random_state=seed
+        ).fit(X, y)
+        assert ensemble.predict(X).shape == (len(X),)
+        # The members' rows, drawn as fit draws them.
+        rng = np.random.RandomState(seed)
+        rng.randint(2**31 - 1, size=3)
+        for member in ensemble.estimators_:
+            rows = rng.randint(len(y), size=len(y))
+            assert member.early_stopping == _can_hold_out(y[rows])
+            held_out.append(member.early_stopping)
+    assert any(held_out) and not all(held_out)

@@ -957,8 +957,8 @@ MODEL_FILE_CASES = [
     ),
     _case(
         "a CV whose ranks are not a ranking",
-        _P(_composite_edit, _CV, {"cv_results": {"rank_test_score": [1, 1]}}),
-        "rank_test_score must rank the 2 candidates 1 to 2",
+        _P(_composite_edit, _CV, {"cv_results": {"rank_test_score": [1, 3]}}),
+        "rank_test_score must rank the 2 candidates from 1, tied ones sharing",
     ),
     _case(
         "a CV whose scores do not match its candidates",
@@ -1026,6 +1026,22 @@ def test_the_base_files_load():
         assert len(model.estimators_) == 2
         X = pd.DataFrame({"a": [0.0, np.nan], "b": [1.0, 3.0]})
         assert model.predict_proba(X).shape == (2, 3)
+
+
+def test_tied_candidates_load():
+    # Tied candidates share the best rank, as in scikit-learn's searches.
+    path = _composite_edit(
+        _CV,
+        {
+            "cv_results": {
+                "rank_test_score": [1, 1],
+                "mean_test_score": [-0.5, -0.5],
+            }
+        },
+    )
+    cv = load_model(path)
+    assert cv.cv_results_["rank_test_score"].tolist() == [1, 1]
+    assert cv.best_params_["hidden_layer_sizes"] == (8,)
 
 
 def test_claimed_50k_by_50k_network_is_refused_at_once():

@@ -1,16 +1,23 @@
 """Batched searches give GridSearchCV's results, in GridSearchCV's format."""
 
 import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
+from scipy.stats import rankdata
+from sklearn.datasets import make_blobs
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
-from qwertyclf import QwertyClassifier
+import qwertyclf
+from qwertyclf import QwertyClassifier, QwertyClassifierCV
 from qwertyclf.datasets import make_qwerty
 from qwertyclf.model_selection import BatchedGridSearchCV, BatchedRandomizedSearchCV
 
@@ -240,3 +247,113 @@ def test_fitted_search_has_exactly_grid_search_attributes(data, options):
 def test_fitted_batched_search_of_networks_has_grid_search_attributes(float64_pair):
     serial, batched = float64_pair
     assert set(vars(batched)) == set(vars(serial))
+
+
+# --- what the module reads from scikit-learn ------------------------------
+
+_NO_SOURCE = """
+import inspect
+
+# Dependencies that read their own sources on import load first: the test is
+# about qwertyclf not needing the sources of what it imports.
+import sklearn.model_selection
+import skorch
+import torch
+
+def no_source(*args, **kwargs):
+    raise OSError("could not get source code")
+
+for name in ("getsource", "getsourcelines", "findsource", "getfile"):
+    setattr(inspect, name, no_source)
+
+import qwertyclf.model_selection
+from qwertyclf.model_selection import _search
+
+print(_search._KEEPS_CHECKED_CV)
+"""
+
+
+def test_import_needs_no_python_sources():
+    # Frozen or byte-code-only installs ship no .py files: inspect.getsource
+    # raises OSError there, and importing the module must not need it.
+    env = dict(os.environ)
+    src = str(Path(qwertyclf.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_SOURCE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in {"True", "False"}
+
+
+def test_declared_splitter_fact_matches_installed_scikit_learn():
+    import inspect
+
+    from qwertyclf.model_selection import _search
+
+    try:
+        source = inspect.getsource(GridSearchCV.fit)
+    except OSError:
+        pytest.skip("scikit-learn's sources are not installed")
+    assert ("self._checked_cv_orig =" in source) == _search._KEEPS_CHECKED_CV
+
+
+# --- ranks of tied candidates ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def separable():
+    centers = [[-5, -5], [5, 5], [5, -5]]
+    return make_blobs(90, centers=centers, cluster_std=0.5, random_state=0)
+
+
+def test_tied_candidates_share_a_rank_in_batched_searches(separable):
+    # scikit-learn ranks with rankdata(-mean, method="min"): equal means, equal
+    # ranks. The batched searches keep scikit-learn's _format_results.
+    X, y = separable
+    estimator = QwertyClassifier(max_epochs=20, random_state=0)
+    grid = {"lr": [0.01, 0.01, 0.03]}
+    serial = GridSearchCV(estimator, grid, cv=3).fit(X, y)
+    batched = BatchedGridSearchCV(estimator, grid, cv=3).fit(X, y)
+    mean = batched.cv_results_["mean_test_score"]
+    assert mean[0] == mean[1]  # the same candidate twice: a tie
+    np.testing.assert_array_equal(
+        batched.cv_results_["rank_test_score"], serial.cv_results_["rank_test_score"]
+    )
+    np.testing.assert_array_equal(
+        batched.cv_results_["rank_test_score"], rankdata(-mean, method="min")
+    )
+
+
+def test_tied_candidates_share_a_rank_in_the_self_tuning_classifier(separable):
+    X, y = separable
+    clf = QwertyClassifierCV(
+        lrs=[0.01, 0.03, 0.1],
+        hidden_layer_sizes=[(8,)],
+        weight_decays=[0.0],
+        n_candidates=3,
+        max_epochs=20,
+        cv=3,
+        scoring="accuracy",
+        random_state=0,
+    ).fit(X, y)
+    mean = clf.cv_results_["mean_test_score"]
+    assert (mean == 1.0).all()  # every candidate separates the blobs: all tied
+    np.testing.assert_array_equal(clf.cv_results_["rank_test_score"], [1, 1, 1])
+    assert clf.cv_results_["rank_test_score"].dtype == np.int32
+    assert clf.best_params_ == clf.cv_results_["params"][0]  # first of the tied
+
+
+def test_self_tuning_ranks_are_scikit_learns_rule():
+    from qwertyclf._cv import _results
+
+    scores = np.array(
+        [[0.5, 0.7], [0.9, 0.9], [0.6, 0.6], [0.9, 0.9], [np.nan, 1.0], [0.6, 0.6]]
+    )
+    results = _results([{}] * len(scores), scores, np.ones_like(scores))
+    # Means 0.6, 0.9, 0.6, 0.9, -inf (a failed fold), 0.6.
+    np.testing.assert_array_equal(results["rank_test_score"], [3, 1, 3, 1, 6, 3])

@@ -94,7 +94,61 @@ def test_binary_problem(data):
     onx = to_onnx(clf, X[:1], options={"zipmap": False})
     label, proba = run(onx, X)
     assert proba.shape == (len(X), 2)
-    np.testing.assert_array_equal(label.astype(bool), clf.predict(X))
+    assert label.dtype == np.bool_
+    np.testing.assert_array_equal(label, clf.predict(X))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([0.5, 1.5, 2.5]) * 2,  # float64
+        np.array([-1.0, 0.0, 7.0], dtype=np.float32),
+        np.array([-(2**40), 3_000_000_000, 2**62]),  # int64 beyond int32
+        np.array([0, 200, 255], dtype=np.uint8),
+        np.array([2**63, 2**63 + 1, 2**64 - 1], dtype=np.uint64),
+        np.array([False, True, True]),  # two classes
+    ],
+    ids=lambda labels: str(labels.dtype),
+)
+def test_labels_keep_the_dtype_and_values_of_classes(labels, data):
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, labels[y])
+    label, _ = run(to_onnx(clf, X[:1], options={"zipmap": False}), X)
+    assert label.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(label, clf.predict(X))
+
+
+def test_zipmap_labels_are_int64_as_zipmap_keys_are(data):
+    X, y = data
+    for labels in (np.array([0.0, 2.0, 4.0]), np.array([3_000_000_000, 1, 2])):
+        clf = QwertyClassifier(**FAST).fit(X, labels[y])
+        label, maps = run(to_onnx(clf, X[:1]), X)
+        assert label.dtype == np.int64
+        np.testing.assert_array_equal(label, clf.predict(X))
+        assert sorted(maps[0]) == sorted(int(c) for c in clf.classes_)
+    clf = QwertyClassifier(**FAST).fit(X, y == 0)
+    label, _ = run(to_onnx(clf, X[:1]), X)
+    np.testing.assert_array_equal(label, clf.predict(X).astype(np.int64))
+
+
+def test_labels_beyond_int64_with_zipmap_are_a_clear_error(data):
+    X, y = data
+    labels = np.array([2**63, 2**63 + 1, 2**63 + 2], dtype=np.uint64)
+    clf = QwertyClassifier(**FAST).fit(X, labels[y])
+    with pytest.raises(ValueError, match="zipmap"):
+        to_onnx(clf, X[:1])
+
+
+@pytest.mark.parametrize("zipmap", [False, True])
+def test_nocl_gives_class_indices(zipmap, data):
+    X, y = data
+    labels = np.array(["b", "c", "a"])
+    clf = QwertyClassifier(**FAST).fit(X, labels[y])
+    onx = to_onnx(clf, X[:1], options={"zipmap": zipmap, "nocl": True})
+    label, _ = run(onx, X)
+    assert label.dtype == np.int64
+    np.testing.assert_array_equal(clf.classes_[label], clf.predict(X))
+    assert set(np.unique(label)) <= {0, 1, 2}
 
 
 def test_unknown_layer_is_a_clear_error(data):

@@ -641,3 +641,37 @@ def test_plot_diagnostics_known_bayes_accuracy(qwerty_clf, data):
     segments = displays["class_accuracy"].reference_lines_.get_segments()
     assert [s[0][1] for s in segments] == pytest.approx([0.96, 0.97, 0.98])
     assert displays["decision_regions"].bayes_contours_ is None
+
+
+def test_plot_diagnostics_bayes_of_the_generator_with_string_labels(str_data):
+    # The generator's Bayes classifier predicts 0..2; the classifier was fitted
+    # on names. Class k is the k-th name, as GaussianBayesClassifier matches
+    # them when fitted with the names.
+    X, y = str_data
+    clf = QwertyClassifier(max_epochs=3, random_state=0).fit(X, y)
+    generator_bayes = GaussianBayesClassifier(MEANS).fit(X)
+    named_bayes = GaussianBayesClassifier(MEANS).fit(X, y)
+    assert generator_bayes.classes_.tolist() == [0, 1, 2]
+    references = []
+    for bayes in (generator_bayes, named_bayes):
+        _, displays = plot_diagnostics(
+            clf, X, y, bayes_estimator=bayes, grid_resolution=10
+        )
+        references.append(displays["class_accuracy"].reference)
+        curves = displays["training_curves"]
+        assert curves.bayes_line_.get_ydata()[0] == pytest.approx(
+            named_bayes.score(X, y)
+        )
+    np.testing.assert_array_equal(references[0], references[1])
+    assert np.all(references[0] > 0.8)
+
+
+def test_plot_diagnostics_refuses_a_bayes_estimator_of_other_classes(str_data):
+    X, y = str_data
+    clf = LogisticRegression().fit(X, y)
+    # Four components for three classes: no class-by-class match.
+    other = GaussianBayesClassifier(np.r_[MEANS, [[5, 5]]]).fit(X)
+    with pytest.raises(
+        ValueError, match=r"not the estimator's classes.*bayes_accuracy"
+    ):
+        plot_diagnostics(clf, X, y, bayes_estimator=other, grid_resolution=10)

@@ -265,3 +265,28 @@ def test_skrub_tabular_pipeline():
     )
     pipeline.fit(X, y)
     assert pipeline.predict(X).shape == (len(X),)
+
+
+def test_encoding_statistics_follow_sample_weight():
+    # A row of weight 0 counts as absent, a row of weight 2 as two rows.
+    X, _ = _table(60)
+    rng = np.random.default_rng(1)
+    weight = rng.integers(0, 3, len(X)).astype(float)
+    table, _ = read_table(QwertyClassifier(), X, reset=True)
+    weighted = TableEncoder.fit(
+        table, preprocessing="robust", min_frequency=5, sample_weight=weight
+    )
+    rows = np.repeat(np.arange(len(X)), weight.astype(int))
+    repeated = TableEncoder.fit(
+        table.take(rows), preprocessing="robust", min_frequency=5
+    )
+    _assert_close(weighted.to_dict(), repeated.to_dict())
+
+
+def _assert_close(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], list) and a[key] and isinstance(a[key][0], float):
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-12)
+        else:
+            assert a[key] == b[key], key

@@ -3,12 +3,14 @@
 Two test modules hold a list of `(description, call, expected_exception,
 match)` tuples: `tests/test_bad_input.py` (`BAD_INPUT_CASES`, bad data and
 settings) and `tests/test_model_files.py` (`MODEL_FILE_CASES`, damaged and
-hostile model files). At build time this hook imports each module, calls every
-case and writes the exception a user actually gets (type and full message) in
-place of the table's marker, one table per `# --- section ---` comment of the
-list. A case that does not raise, or raises something other than what the
-tests expect, is a warning, so `mkdocs build --strict` fails instead of
-publishing a wrong table.
+hostile model files). This hook imports each module, calls every case and
+writes the exception a user actually gets (type and full message) between the
+table's markers (`<!-- bad-input-table -->` ... `<!-- end bad-input-table -->`,
+see `page_regions.py`), one table per `# --- section ---` comment of the list.
+It does so at build time, and `python docs/hooks/page_regions.py` writes the
+same tables into the page. A case that does not raise, or raises something
+other than what the tests expect, is a warning, so `mkdocs build --strict`
+fails instead of publishing a wrong table.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ import warnings
 from pathlib import Path
 from typing import NamedTuple
 
+import page_regions
+
 log = logging.getLogger("mkdocs.hooks.bad_input_table")
 
 
 class Table(NamedTuple):
-    """One generated table: where its marker is and where its cases live."""
+    """One generated table: the kind of its markers and where its cases live."""
 
-    marker: str
+    kind: str
     cases_file: Path
     cases: str
     first_column: str
@@ -39,13 +43,13 @@ class Table(NamedTuple):
 
 TABLES = (
     Table(
-        "<!-- bad-input-table -->",
+        "bad-input-table",
         Path("tests") / "test_bad_input.py",
         "BAD_INPUT_CASES",
         "Bad input",
     ),
     Table(
-        "<!-- model-file-table -->",
+        "model-file-table",
         Path("tests") / "test_model_files.py",
         "MODEL_FILE_CASES",
         "Model file",
@@ -55,19 +59,26 @@ TABLES = (
 
 def on_page_markdown(markdown, page, config, files):
     root = Path(config["config_file_path"]).parent
-    for table in TABLES:
-        if table.marker not in markdown:
-            continue
+    kinds = [table.kind for table in TABLES]
+    for marker in page_regions.unclosed(markdown, kinds):
+        log.warning("%s: %s has no end marker.", page.file.src_uri, marker)
+    return render_page(markdown, root)
+
+
+def render_page(markdown, root):
+    """`markdown` with every table between its markers rendered now."""
+    tables = {table.kind: table for table in TABLES}
+
+    def render(kind, argument):
+        table = tables[kind]
         try:
             module = _load_module(root / table.cases_file)
         except Exception as exc:  # any import problem must show in the build log
             log.warning("Cannot build the table from %s: %r", table.cases_file, exc)
-            markdown = markdown.replace(
-                table.marker, "*The table could not be generated.*"
-            )
-            continue
-        markdown = markdown.replace(table.marker, render_table(module, table))
-    return markdown
+            return "*The table could not be generated.*"
+        return render_table(module, table)
+
+    return page_regions.fill(markdown, tables, render)
 
 
 def _load_module(path):

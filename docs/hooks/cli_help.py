@@ -1,19 +1,24 @@
 """Fill the command-line pages with real output of the `qwertyclf` command.
 
-Markers a page can hold (each on a line of its own):
+Generated parts a page can hold (see `page_regions.py`: an opening marker,
+the output, and an end marker, each on a line of its own):
 
-- `<!-- cli-help -->` or `<!-- cli-help: demo -->`: the `--help` text of the
-  command or of a sub-command.
-- `<!-- cli-setup -->` right before a fenced `python` block: the block is shown
-  as written, and also run (before any `cli-run` of the page) in the page's
-  scratch folder, for example to write a CSV file the commands then read.
-- `<!-- cli-run: qwertyclf fit data.csv --target kind -->`: runs the shell
-  command in the page's scratch folder and shows it with its output.
+- `<!-- cli-help -->` or `<!-- cli-help: demo -->` ... `<!-- end cli-help -->`:
+  the `--help` text of the command or of a sub-command.
+- `<!-- cli-run: qwertyclf fit data.csv --target kind -->` ...
+  `<!-- end cli-run -->`: runs the shell command in the page's scratch folder
+  and shows it with its output.
 
-So the pages cannot drift from the command: they show what it printed while the
-documentation was built. A command that fails is a warning, which `--strict`
-turns into an error; to show a failure on purpose, end the command with
-`; echo "exit code: $?"`.
+A plain marker, with no end marker, can also sit right before a fenced
+`python` block: `<!-- cli-setup -->`. The block is shown as written, and also
+run (before any `cli-run` of the page) in the page's scratch folder, for
+example to write a CSV file the commands then read.
+
+So the pages cannot drift from the command: the site shows what it printed
+while the documentation was built, and `python docs/hooks/page_regions.py`
+writes the same into the pages. A command that fails is a warning, which
+`--strict` turns into an error; to show a failure on purpose, end the command
+with `; echo "exit code: $?"`.
 """
 
 from __future__ import annotations
@@ -27,14 +32,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+import page_regions
+
 log = logging.getLogger("mkdocs.hooks.cli_help")
 
-HELP = re.compile(r"^<!-- cli-help(?::\s*(?P<command>[\w-]+))?\s*-->$", re.M)
-RUN = re.compile(r"^<!-- cli-run:\s*(?P<command>.+?)\s*-->$", re.M)
+KINDS = ("cli-help", "cli-run")
 SETUP = re.compile(r"^<!-- cli-setup -->\n+```python\n(?P<code>.*?)\n```", re.M | re.S)
 WIDTH = "78"  # about what fits in a code block of the theme
-
-_scratch: list[Path] = []
 
 
 def _environment(folder):
@@ -76,27 +80,28 @@ def _console(command, output):
 
 
 def on_page_markdown(markdown, page, config, files):
-    if not (HELP.search(markdown) or RUN.search(markdown)):
+    for marker in page_regions.unclosed(markdown, KINDS):
+        log.warning("%s: %s has no end marker.", page.file.src_uri, marker)
+    return render_page(markdown)
+
+
+def render_page(markdown):
+    """`markdown` with the output of every command between its markers, run now."""
+    if not page_regions.regions(markdown, KINDS):
         return markdown
     folder = Path(tempfile.mkdtemp(prefix="qwertyclf-docs-"))
-    _scratch.append(folder)
-    for match in SETUP.finditer(markdown):
-        (folder / "setup.py").write_text(match.group("code"), encoding="utf-8")
-        _run(f'"{sys.executable}" setup.py', folder)
+    try:
+        for match in SETUP.finditer(markdown):
+            (folder / "setup.py").write_text(match.group("code"), encoding="utf-8")
+            _run(f'"{sys.executable}" setup.py', folder)
 
-    def show_help(match):
-        command = match.group("command")
-        shown = f"qwertyclf {command} --help" if command else "qwertyclf --help"
-        return _console(shown, _run(shown, folder))
+        def render(kind, command):
+            if kind == "cli-help":
+                command = (
+                    f"qwertyclf {command} --help" if command else "qwertyclf --help"
+                )
+            return _console(command, _run(command, folder))
 
-    def show_run(match):
-        command = match.group("command")
-        return _console(command, _run(command, folder))
-
-    markdown = HELP.sub(show_help, markdown)
-    return RUN.sub(show_run, markdown)
-
-
-def on_post_build(config):
-    while _scratch:
-        shutil.rmtree(_scratch.pop(), ignore_errors=True)
+        return page_regions.fill(markdown, KINDS, render)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -11,18 +11,24 @@ in the navigation and on its index page. This hook
   one place in the sidebar;
 - makes every gallery figure a link to its image file: a figure wider than the
   page, such as the many-panel diagnostics figure, is scaled down to fit, and a
-  click shows it at full size.
+  click shows it at full size;
+- turns a page's links to an example script (`../examples/plot_quickstart.py`)
+  or to `examples/README.md` into links to its gallery page (or the gallery's
+  index). The pages link to the scripts, so that the links also work where the
+  pages are read in the repository, where the gallery is not built.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from mkdocs.plugins import event_priority
 
 GALLERY_TITLE = "Examples"
 GALLERY_DIR = "generated/gallery/"
+EXAMPLES_DIR = "examples"  # the gallery plugin's `examples_dirs`
 ORDER = (
     "plot_quickstart",
     "plot_notebook_walkthrough",
@@ -34,6 +40,8 @@ ORDER = (
     "plot_bayes_datasets",
 )
 
+# The target of an inline Markdown link, up to an anchor or a title.
+_LINK = re.compile(r"(?P<open>\]\()(?P<target>[^()\s#]+)(?P<rest>[^()]*\))")
 _FIGURE = re.compile(r'<img\b[^>]*\bclass="mkd-glr-(?:single|multi)-img"[^>]*>')
 _SRC = re.compile(r'\bsrc="([^"]+)"')
 
@@ -100,6 +108,37 @@ def _link_figure(match):
         f'<a class="gallery-figure" href="{src[1]}" '
         f'title="Open the figure at full size">{img}</a>'
     )
+
+
+def gallery_page(script: Path, examples: Path) -> str | None:
+    """The gallery page built from a file of the examples folder, if any."""
+    if script.parent != examples:
+        return None
+    if script.name == "README.md":
+        return GALLERY_DIR + "index.md"
+    if script.suffix == ".py" and script.stem.startswith("plot_"):
+        return GALLERY_DIR + script.stem + ".md"
+    return None
+
+
+def on_page_markdown(markdown, page, config, files):
+    if page.file.src_uri.startswith(GALLERY_DIR):
+        return markdown
+    docs = Path(config["docs_dir"])
+    examples = (Path(config["config_file_path"]).parent / EXAMPLES_DIR).resolve()
+    here = (docs / page.file.src_uri).parent
+
+    def to_gallery(match):
+        target = match["target"]
+        if "://" in target or target.startswith("/"):
+            return match[0]
+        built = gallery_page((here / target).resolve(), examples)
+        if built is None:
+            return match[0]
+        link = PurePath(os.path.relpath(docs / built, here)).as_posix()
+        return f"{match['open']}{link}{match['rest']}"
+
+    return _LINK.sub(to_gallery, markdown)
 
 
 def on_page_content(html, page, config, files):

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from ._model_io import save_model as save_model
     from ._module import QwertyNet as QwertyNet
 
+# The public subpackages and modules; `qwertyclf.datasets` works after a plain
+# `import qwertyclf`, importing the subpackage on first use.
+_SUBMODULES = ("cli", "datasets", "metrics", "model_selection", "onnx", "plotting")
+
 __version__: str
 
 __all__ = ["__version__", *_LAZY]
@@ -44,6 +48,9 @@ def __getattr__(name: str) -> Any:
         # importlib.metadata alone takes longer to import than the whole CLI parser.
         globals()[name] = _version()
         return globals()[name]
+    if name in _SUBMODULES:
+        # Importing a submodule also sets it as an attribute of the package.
+        return importlib.import_module(f".{name}", __name__)
     try:
         module_name, attribute = _LAZY[name]
     except KeyError:
@@ -56,7 +63,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    """The public names and subpackages, not the helpers this module uses."""
+    return sorted({*__all__, *_SUBMODULES})
 
 
 def _version() -> str:

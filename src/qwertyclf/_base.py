@@ -1,12 +1,31 @@
-"""What the classifiers built on several `QwertyClassifier` fits share."""
+"""What the classifiers share: `predict`, `predict_log_proba` from `predict_proba`."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
+def log_proba(proba: np.ndarray) -> np.ndarray:
+    """Natural logarithm of class probabilities, `-inf` where one is 0.
+
+    As scikit-learn's `MLPClassifier.predict_log_proba` (`np.log` of
+    `predict_proba`), but without its "divide by zero" warning: `-inf` is the
+    exact logarithm of a probability of 0, not a failure. The dtype of
+    `proba` is kept; `proba` itself is not changed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> log_proba(np.array([[1.0, 0.0], [0.5, 0.5]]))
+    array([[ 0.        ,        -inf],
+           [-0.69314718, -0.69314718]])
+    """
+    with np.errstate(divide="ignore"):
+        return np.log(proba)
+
+
 class ProbaPredictMixin:
-    """`predict` as the most probable class of `predict_proba`, and its tags.
+    """`predict` and `predict_log_proba` from `predict_proba`, and its tags.
 
     For classifiers whose probabilities come from other fitted models
     (`QwertyClassifierCV`, `QwertyEnsembleClassifier`); put it left of
@@ -18,9 +37,11 @@ class ProbaPredictMixin:
     >>> class Fixed(ProbaPredictMixin):
     ...     classes_ = np.array(["a", "b"])
     ...     def predict_proba(self, X):
-    ...         return np.array([[0.2, 0.8], [0.9, 0.1]])
+    ...         return np.array([[0.2, 0.8], [1.0, 0.0]])
     >>> Fixed().predict(None)
     array(['b', 'a'], dtype='<U1')
+    >>> Fixed().predict_log_proba(None)[1]
+    array([  0., -inf])
     """
 
     def predict(self, X):
@@ -39,10 +60,45 @@ class ProbaPredictMixin:
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
+    def predict_log_proba(self, X):
+        """Natural logarithm of the class probabilities of each row.
+
+        `np.log(self.predict_proba(X))`, as scikit-learn's `MLPClassifier`
+        computes it: a class of probability 0 (one that no fitted model
+        gives any weight) gets `-inf`, without a warning.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns in the order of `classes_`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_blobs
+        >>> from qwertyclf import QwertyClassifier, QwertyEnsembleClassifier
+        >>> X, y = make_blobs(60, random_state=0)
+        >>> member = QwertyClassifier(max_epochs=3)
+        >>> ensemble = QwertyEnsembleClassifier(member, n_estimators=2, random_state=0)
+        >>> ensemble = ensemble.fit(X, y)
+        >>> log_proba = ensemble.predict_log_proba(X[:2])
+        >>> np.allclose(np.exp(log_proba), ensemble.predict_proba(X[:2]))
+        True
+        """
+        return log_proba(self.predict_proba(X))
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
+        # As HistGradientBoostingClassifier: categories are read from the
+        # columns' dtypes; scikit-learn's "categorical" tag is for estimators
+        # whose every input is an integer-coded category (encoders).
+        tags.input_tags.categorical = False
         tags.input_tags.string = True
         tags.classifier_tags.multi_class = True
         return tags

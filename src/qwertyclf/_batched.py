@@ -149,7 +149,7 @@ def fit_batched(
         raise ValueError("valid_rows must hold one index array per estimator.")
     results: list = [None] * len(estimators)
     groups: dict = {}
-    encoders = _Encodings(table)
+    encoders = _Encodings(table, sample_weight)
     for k, (est, rows) in enumerate(zip(estimators, train_rows, strict=True)):
         key = batch_key(est)
         if key is None:
@@ -186,8 +186,11 @@ class _Encodings:
     missing values, no scaling) share the table itself as their inputs.
     """
 
-    def __init__(self, table):
+    def __init__(self, table, sample_weight):
         self.table = table
+        self.weight = (
+            None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        )
         self.of: dict[int, TableEncoder] = {}  # model index -> its encoding
         self._fitted: dict = {}
         self._inputs: dict = {}
@@ -207,6 +210,7 @@ class _Encodings:
                 categorical_features=estimator.categorical_features,
                 min_frequency=estimator.min_frequency,
                 preprocessing=estimator.preprocessing,
+                sample_weight=None if self.weight is None else self.weight[rows],
             )
         encoder = self.of[k] = self._fitted[key]
         if encoder.identity and self._plain:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -20,7 +21,8 @@ from sklearn.utils.validation import (
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._interrupts import unchanged_if_interrupted
+from ._base import log_proba
+from ._interrupts import unchanged_if_failed
 from ._labels import encode_labels
 from ._module import check_architecture
 from ._persistence import ModelState, read_model, restore_net, write_model
@@ -231,7 +233,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.min_frequency = min_frequency
         self.preprocessing = preprocessing
 
-    @unchanged_if_interrupted
+    @unchanged_if_failed
     def fit(self, X, y, *, validation_data=None, sample_weight=None):
         """Train the network on `X`, `y`.
 
@@ -259,7 +261,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         continuing = self.warm_start and hasattr(self, "net_")
         if continuing:
             self._check_continuable(device)
-        encoder, X, y = self._read(X, y, reset=not continuing)
+        encoder, X, y = self._read(
+            X, y, reset=not continuing, sample_weight=sample_weight
+        )
         check_classification_targets(y)
         if continuing:
             y_enc = self._encode(y, "y")
@@ -279,7 +283,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             fresh=not continuing,
         )
 
-    @unchanged_if_interrupted
+    @unchanged_if_failed
     def partial_fit(self, X, y, classes=None, *, sample_weight=None):
         """Train the network for one more epoch on `X`, `y`.
 
@@ -330,7 +334,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             self._check_continuable(device)
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        encoder, X, y = self._read(X, y, reset=first)
+        encoder, X, y = self._read(X, y, reset=first, sample_weight=sample_weight)
         check_classification_targets(y)
         if classes is not None:
             classes = np.unique(classes)
@@ -347,7 +351,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             encoder, X, y, y_enc, sample_weight, None, device, epochs=1, fresh=first
         )
 
-    def _read(self, X, y=None, *, reset):
+    def _read(self, X, y=None, *, reset, sample_weight=None):
         """The input encoding (fitted if `reset`), `X` encoded, and `y` checked."""
         if reset:
             return fit_encoding(
@@ -357,6 +361,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                 categorical_features=self.categorical_features,
                 min_frequency=self.min_frequency,
                 preprocessing=self.preprocessing,
+                sample_weight=sample_weight,
             )
         if y is None:
             return self._encoder(), encode(self, X, self._encoder()), None
@@ -399,7 +404,8 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             train,
             valid,
             self.classes_,
-            net=None if fresh else self.net_,
+            # A copy: the fitted net stays as it was if this fit fails.
+            net=None if fresh else copy.deepcopy(self.net_),
             epochs=epochs,
         )
         self.net_ = state.net
@@ -631,10 +637,12 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return estimator
 
     def _restore(self, state):
-        """Take a fitted state, read by `load` or trained batched.
+        """Take a fitted state, read by `load` or trained batched or serially.
 
-        Only the network is built; the optimizer is built (from the state's
-        optimizer state, if any) when training continues.
+        A state from the serial engine carries the net that trained it
+        (`state.net`), which is kept as it is. Otherwise only the network is
+        built; the optimizer is built (from the state's optimizer state, if
+        any) when training continues.
         """
         self.classes_ = state.classes
         self.n_features_in_ = state.n_features_in
@@ -647,10 +655,19 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             if state.encoder is None
             else state.encoder
         )
+        if state.net is not None:
+            self.net_ = state.net
+            self.history_ = state.net.history
+            self.n_iter_ = state.n_iter
+            self.best_epoch_ = state.best_epoch
+            return
         module = state.module.to(self.device_)
         self.net_ = restore_net(
+            # Seeded from random_state as a fresh fit is: a warm start draws
+            # its row orders (unless the state has their generator's state)
+            # and dropout masks from it.
             build_net(
-                self._fit_spec(self.device_, seed=0),
+                self._fit_spec(self.device_),
                 self.encoder_.n_outputs,
                 len(state.classes),
             ),
@@ -674,7 +691,10 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
+        # As HistGradientBoostingClassifier: categories are read from the
+        # columns' dtypes; scikit-learn's "categorical" tag is for estimators
+        # whose every input is an integer-coded category (encoders).
+        tags.input_tags.categorical = False
         tags.input_tags.string = True
         tags.target_tags.required = True
         tags.classifier_tags.multi_class = True
@@ -984,6 +1004,37 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"dtype must be 'float32' or 'float64', got {self.dtype!r}."
             )
+        for name in ("batch_norm", "shuffle", "early_stopping", "warm_start"):
+            value = getattr(self, name)
+            # A string such as "no" is truthy: only real booleans are taken.
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {value!r}.")
+        class_weight = self.class_weight
+        if not (
+            class_weight is None
+            or (isinstance(class_weight, str) and class_weight == "balanced")
+            or isinstance(class_weight, dict)
+        ):
+            raise ValueError(
+                "class_weight must be None, 'balanced' or a dict of class -> "
+                f"weight, got {class_weight!r}."
+            )
+        # Whether the dict's classes are those of y is checked when y is seen.
+        weights = class_weight.items() if isinstance(class_weight, dict) else ()
+        for label, weight in weights:
+            if (
+                isinstance(weight, (bool, np.bool_))
+                or not isinstance(weight, Real)
+                or not np.isfinite(weight)
+                or weight < 0
+            ):
+                raise ValueError(
+                    f"class_weight of class {label!r} must be a finite float "
+                    f">= 0, got {weight!r}."
+                )
+        verbose = self.verbose
+        if not isinstance(verbose, Integral) or verbose < 0:
+            raise ValueError(f"verbose must be an int >= 0, got {verbose!r}.")
         check_encoding_params(
             self.categorical_features, self.min_frequency, self.preprocessing
         )
@@ -993,6 +1044,36 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         if self.random_state is None:
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def predict_log_proba(self, X):
+        """Natural logarithm of the class probabilities of each row.
+
+        `np.log(self.predict_proba(X))`, as scikit-learn's `MLPClassifier`
+        computes it: a probability that rounds to 0 gives `-inf`, without a
+        warning.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns in the order of `classes_`, in the
+            dtype of `predict_proba` (float32 for a float32 `X`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_blobs
+        >>> X, y = make_blobs(60, random_state=0)
+        >>> clf = QwertyClassifier(max_epochs=3, random_state=0).fit(X, y)
+        >>> log_proba = clf.predict_log_proba(X[:2])
+        >>> np.allclose(np.exp(log_proba), clf.predict_proba(X[:2]))
+        True
+        """
+        return log_proba(self.predict_proba(X))
 
 
 def _as_float(X: np.ndarray, dtype: str) -> np.ndarray:

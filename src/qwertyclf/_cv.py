@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from numbers import Integral
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import ParameterSampler, check_cv
+from sklearn.model_selection import ParameterSampler, StratifiedKFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._base import ProbaPredictMixin
-from ._batched import fit_batched
-from ._classifier import QwertyClassifier
+from ._batched import _run_data, batch_key, fit_batched
+from ._classifier import QwertyClassifier, _to_tensor
 from ._composite_io import load_composite, save_composite
 from ._interrupts import all_or_nothing
+from ._labels import encode_labels
 from ._table import check_encoding_params, encode, fit_encoding
+from .training import TensorDataset, train_serial
 
 #: Learning rates tried when `lrs="auto"` (Adam's default is 0.001).
 AUTO_LRS = (0.001, 0.003, 0.01)
@@ -82,7 +86,9 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     In the style of scikit-learn's `LogisticRegressionCV`. `fit` draws
     `n_candidates` configurations (width, depth, learning rate, weight decay)
     from a space derived from the data's shape (`default_search_space`),
-    and trains every (candidate, fold) network as batched runs. Each network
+    and trains every (candidate, fold) network as batched runs (one by one,
+    to the same result, for settings the batched trainer cannot take, such
+    as an activation without a hand-written gradient). Each network
     trains on its fold's training rows with AdamW and stops early on the
     fold's held-out rows, keeping its best epoch. The candidate with the
     lowest mean held-out log-loss (or best `scoring`) wins, and prediction
@@ -126,8 +132,13 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         False: predict with the mean of the best candidate's fold networks.
         True: refit the best candidate on all the data for its mean best
         epoch count and predict with that one network.
-    cv : int or cross-validation generator, default=5
-        Folds (stratified for an int).
+    cv : int, cross-validation generator or iterable, default=5
+        Folds. An int is that many stratified folds of shuffled rows
+        (`StratifiedKFold(cv, shuffle=True)`, seeded from `random_state`),
+        so the order in which the rows are stored (sorted by class, grouped
+        by source or date) does not decide which are held out together. A
+        splitter, or an iterable of (train, test) index arrays, is used as
+        given.
     scoring : str or callable, default=None
         Model-selection score on the held-out folds; None is the log-loss
         that early stopping monitors (lower is better).
@@ -136,7 +147,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     device : str, default="cpu"
         Device to train on, as in `QwertyClassifier`.
     random_state : int, RandomState instance or None, default=None
-        Seeds the candidates drawn and every network.
+        Seeds the candidates drawn, the folds of an int `cv` and every
+        network.
 
     Attributes
     ----------
@@ -241,6 +253,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
             categorical_features=self.categorical_features,
             min_frequency=self.min_frequency,
             preprocessing=self.preprocessing,
+            sample_weight=sample_weight,
         )
         check_classification_targets(y)
         if sample_weight is not None:
@@ -268,15 +281,19 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
             random_state=seed,
         )
         base._check_params()
-        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        models = [clone(base).set_params(**c) for c in candidates for _ in folds]
-        fitted = fit_batched(
+        per_candidate = [clone(base).set_params(**c) for c in candidates]
+        for model in per_candidate:
+            # A bad value gets its own error, naming the parameter.
+            model._check_params()
+        folds = self._folds(X, y, int(rng.randint(2**31 - 1)))
+        models = [model for model in per_candidate for _ in folds]
+        fitted = _fit_models(
             models,
             X,
             y,
             [train for _ in candidates for train, _ in folds],
-            valid_rows=[test for _ in candidates for _, test in folds],
-            sample_weight=sample_weight,
+            [test for _ in candidates for _, test in folds],
+            sample_weight,
         )
         scores, epochs = self._scores(fitted, X, y, folds, sample_weight)
         self.cv_results_ = _results(candidates, scores, epochs)
@@ -319,6 +336,18 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
             columns = np.searchsorted(self.classes_, model.classes_)
             proba[:, columns] += model.predict_proba(X)
         return proba / len(self.estimators_)
+
+    def _folds(self, X, y, seed):
+        """The (train, test) index pairs: shuffled stratified folds for an int.
+
+        Shuffled, so that the order in which the rows are stored (sorted by
+        class, grouped by a source or a date) does not decide which rows
+        are held out together; a splitter or an iterable is used as given.
+        """
+        cv = self.cv
+        if isinstance(cv, Integral) and not isinstance(cv, bool):
+            cv = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+        return list(check_cv(cv, y, classifier=True).split(X, y))
 
     def _candidates(self, X, rng):
         """The configurations to try, the first being the space's middle."""
@@ -427,6 +456,76 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         return load_composite(cls, path, kind="QwertyClassifierCV", device=device)
 
 
+def _fit_models(models, X, y, train_rows, valid_rows, sample_weight) -> list:
+    """Fit each model on its rows, early-stopped on its held-out rows.
+
+    Batched runs where `batch_key` allows them, serial runs otherwise, each
+    ending where `fit_batched` would leave it (up to floating-point
+    summation order). Failed fits come back as their exceptions.
+    """
+    keys = [batch_key(model) for model in models]
+    batched = [k for k, key in enumerate(keys) if key is not None]
+    serial = [k for k, key in enumerate(keys) if key is None]
+    results: list = [None] * len(models)
+    fitted = fit_batched(
+        [models[k] for k in batched],
+        X,
+        y,
+        [train_rows[k] for k in batched],
+        valid_rows=[valid_rows[k] for k in batched],
+        sample_weight=sample_weight,
+    )
+    for k, result in zip(batched, fitted, strict=True):
+        results[k] = result
+    for k in serial:
+        try:
+            results[k] = _fit_serial(
+                clone(models[k]), X, y, train_rows[k], valid_rows[k], sample_weight
+            )
+        except ValueError as exc:
+            results[k] = exc  # as fit_batched reports a failed fit
+    return results
+
+
+def _fit_serial(model, X, y, train, valid, sample_weight):
+    """`model` trained serially on rows `train`, validated on rows `valid`.
+
+    The rows, row weights and validation weights are those `fit_batched`
+    gives the model (`_run_data`); only the engine differs.
+    """
+    train = np.asarray(train, dtype=np.intp)
+    valid = np.asarray(valid, dtype=np.intp)
+    classes = np.unique(y[train])
+    model._check_n_classes(classes)
+    device = model._check_params()
+    model.classes_ = classes
+    model.n_features_in_ = X.shape[1]
+    model.device_ = device
+    spec = model._fit_spec(device)
+    # Held-out rows of a class the training rows lack are encoded as class
+    # 0, as in fit_batched.
+    present = np.isin(y, classes)
+    y_enc = np.zeros(len(y), dtype=np.int64)
+    y_enc[present] = encode_labels(y[present], classes, name="y", what="classes")
+    data = _run_data(model, spec, X, y, y_enc, train, valid, sample_weight)
+
+    def tensors(rows, weight):
+        return TensorDataset(
+            _to_tensor(X[rows], device, model.dtype),
+            torch.as_tensor(y_enc[rows], dtype=torch.long, device=device),
+            None if weight is None else _to_tensor(weight, device, model.dtype),
+        )
+
+    state = train_serial(
+        spec,
+        tensors(data.train, data.weight),
+        tensors(data.valid, data.valid_weight),
+        classes,
+    )
+    model._restore(dataclasses.replace(state, params=model.get_params()))
+    return model
+
+
 def _results(candidates, scores, epochs) -> dict:
     """`cv_results_`: the candidates' fold scores, means and ranks."""
     mean = np.nanmean(np.where(np.isnan(scores), -np.inf, scores), axis=1)
@@ -438,10 +537,11 @@ def _results(candidates, scores, epochs) -> dict:
     }
     for f in range(scores.shape[1]):
         results[f"split{f}_test_score"] = scores[:, f]
-    order = np.argsort(-mean, kind="stable")
-    rank = np.empty(len(mean), dtype=np.int32)
-    rank[order] = np.arange(1, len(mean) + 1)
-    results["rank_test_score"] = rank
+    # Tied candidates share the best rank among them, as in scikit-learn's
+    # searches; a candidate with a failed fold (mean -inf) ranks last.
+    from scipy.stats import rankdata
+
+    results["rank_test_score"] = rankdata(-mean, method="min").astype(np.int32)
     return results
 
 

@@ -44,8 +44,9 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         early-stopped member (`DEFAULT_MEMBER`): two hidden layers of 64
         units, AdamW with learning rate 0.003 and weight decay 0.01, early
         stopping on 10% of its rows (each member holds out its own rows,
-        drawn from its own seed), keeping its best epoch; on data too small
-        to hold out a stratified tenth, it trains its 100 epochs instead.
+        drawn from its own seed), keeping its best epoch; a member whose
+        rows (its bootstrap sample, with `bootstrap=True`) are too few to
+        hold out a stratified tenth trains its 100 epochs instead.
     n_estimators : int, default=10
         Number of members.
     bootstrap : bool, default=False
@@ -139,6 +140,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
             categorical_features=self.categorical_features,
             min_frequency=self.min_frequency,
             preprocessing=self.preprocessing,
+            sample_weight=sample_weight,
         )
         check_classification_targets(y)
         if sample_weight is not None:
@@ -153,10 +155,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
             )
         template = self.estimator
         if template is None:
-            template = clone(DEFAULT_MEMBER)
-            if not _can_hold_out(y):
-                # Too few rows to hold out a stratified tenth: train all epochs.
-                template.set_params(early_stopping=False)
+            template = DEFAULT_MEMBER
         rng = check_random_state(self.random_state)
         seeds = rng.randint(2**31 - 1, size=n)
         members = [clone(template).set_params(random_state=int(s)) for s in seeds]
@@ -164,19 +163,34 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
             rng.randint(len(y), size=len(y)) if self.bootstrap else np.arange(len(y))
             for _ in range(n)
         ]
-        if batch_key(members[0]) is not None:
-            fitted = fit_batched(members, X, y, rows, sample_weight=sample_weight)
-        else:
-            fitted = [
-                member.fit(
-                    X[r],
-                    y[r],
+        if self.estimator is None:
+            for member, r in zip(members, rows, strict=True):
+                # Each member holds out a tenth of its own rows (a bootstrap
+                # sample may hold a rare class once); where that cannot be
+                # stratified, it trains all its epochs.
+                if not _can_hold_out(y[r]):
+                    member.set_params(early_stopping=False)
+        keys = [batch_key(member) for member in members]
+        batched = [k for k, key in enumerate(keys) if key is not None]
+        fitted: list = [None] * n
+        results = fit_batched(
+            [members[k] for k in batched],
+            X,
+            y,
+            [rows[k] for k in batched],
+            sample_weight=sample_weight,
+        )
+        for k, result in zip(batched, results, strict=True):
+            fitted[k] = result
+        for k, key in enumerate(keys):
+            if key is None:
+                fitted[k] = members[k].fit(
+                    X[rows[k]],
+                    y[rows[k]],
                     sample_weight=None
                     if sample_weight is None
-                    else np.asarray(sample_weight)[r],
+                    else np.asarray(sample_weight)[rows[k]],
                 )
-                for member, r in zip(members, rows, strict=True)
-            ]
         for result in fitted:
             if isinstance(result, Exception):
                 raise result

@@ -5,7 +5,10 @@ stops training, and `fit` returns a usable, fitted model. Where many fits
 make up one result (a search, `QwertyClassifierCV`, the ensemble, the
 command line), stopping one of them early would give a wrong result that
 looks right, so inside `interrupts_propagate()` the interrupt ends the whole
-call instead, and `restored_on_interrupt` puts the estimator back as it was.
+call instead.
+
+Whatever a fit raises, an interrupt it re-raises or any error, the estimator
+is left as it was before the call (`restored_on_failure`).
 """
 
 from __future__ import annotations
@@ -48,11 +51,13 @@ def interrupts_propagating() -> bool:
 
 
 @contextlib.contextmanager
-def restored_on_interrupt(estimator):
-    """On `KeyboardInterrupt`, give `estimator` back the attributes it had.
+def restored_on_failure(estimator):
+    """If the block raises, give `estimator` back the attributes it had.
 
     A fresh estimator is left unfitted, a fitted one with its previous fit;
-    the interrupt is re-raised.
+    the exception (an interrupt or any error) is re-raised. Attributes are
+    restored as they were bound: an object the block changed in place must
+    be copied by the block first (a warm start continues a copy of its net).
 
     Examples
     --------
@@ -60,10 +65,10 @@ def restored_on_interrupt(estimator):
     ...     pass
     >>> model = Model()
     >>> try:
-    ...     with restored_on_interrupt(model):
+    ...     with restored_on_failure(model):
     ...         model.coef_ = 1.0
-    ...         raise KeyboardInterrupt
-    ... except KeyboardInterrupt:
+    ...         raise ValueError("bad validation data")
+    ... except ValueError:
     ...     pass
     >>> hasattr(model, "coef_")
     False
@@ -71,19 +76,19 @@ def restored_on_interrupt(estimator):
     before = dict(vars(estimator))
     try:
         yield
-    except KeyboardInterrupt:
+    except BaseException:
         vars(estimator).clear()
         vars(estimator).update(before)
         raise
 
 
-def unchanged_if_interrupted(fit):
-    """Decorate a `fit` whose interrupt, if re-raised, changes nothing.
+def unchanged_if_failed(fit):
+    """Decorate a `fit` that changes nothing if it raises (interrupts included).
 
     Examples
     --------
     >>> class Model:
-    ...     @unchanged_if_interrupted
+    ...     @unchanged_if_failed
     ...     def fit(self, X, y=None):
     ...         self.coef_ = 1.0
     ...         raise KeyboardInterrupt
@@ -97,14 +102,14 @@ def unchanged_if_interrupted(fit):
 
     @functools.wraps(fit)
     def wrapper(self, *args, **kwargs):
-        with restored_on_interrupt(self):
+        with restored_on_failure(self):
             return fit(self, *args, **kwargs)
 
     return wrapper
 
 
 def all_or_nothing(fit):
-    """Decorate a `fit` made of many fits: Ctrl-C ends it and changes nothing.
+    """Decorate a `fit` made of many fits: Ctrl-C or an error changes nothing.
 
     Examples
     --------
@@ -119,7 +124,7 @@ def all_or_nothing(fit):
 
     @functools.wraps(fit)
     def wrapper(self, *args, **kwargs):
-        with interrupts_propagate(), restored_on_interrupt(self):
+        with interrupts_propagate(), restored_on_failure(self):
             return fit(self, *args, **kwargs)
 
     return wrapper

@@ -1018,14 +1018,27 @@ def _decode_cv_results(value) -> tuple[dict, int]:
             raise _Inconsistent(f"cv_results' {key} must list {n} numbers")
         results[key] = np.array(column, dtype=np.float64)
     rank = value["rank_test_score"]
-    if not isinstance(rank, list) or sorted(
-        r if _is_int(r) else 0 for r in rank
-    ) != list(range(1, n + 1)):
+    if not _is_ranking(rank, n):
         raise _Inconsistent(
-            f"cv_results' rank_test_score must rank the {n} candidates 1 to {n}"
+            f"cv_results' rank_test_score must rank the {n} candidates from 1, "
+            "tied ones sharing the best rank among them"
         )
     results["rank_test_score"] = np.array(rank, dtype=np.int32)
     return results, n_splits
+
+
+def _is_ranking(rank, n: int) -> bool:
+    """Whether `rank` ranks `n` candidates as scikit-learn's searches do.
+
+    Ranks start at 1; tied candidates share the best rank among them, and
+    the next rank counts them all (1, 1, 3).
+    """
+    if not (isinstance(rank, list) and len(rank) == n and all(map(_is_int, rank))):
+        return False
+    ordered = sorted(rank)
+    return all(
+        r == i + 1 for i, r in enumerate(ordered) if i == 0 or r != ordered[i - 1]
+    )
 
 
 def _check_best(state: CompositeState) -> None:

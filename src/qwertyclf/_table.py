@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils.validation import check_array, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 
-from ._scaling import robust_scaling, smooth_clip
+from ._scaling import robust_scaling, smooth_clip, weighted_percentile
 
 #: Accepted values of the `preprocessing` parameter.
 PREPROCESSING = ("robust", None)
@@ -113,10 +113,15 @@ def is_table_like(X) -> bool:
         return any(not _pandas_plain_number(dtype) for dtype in X.dtypes)
     if frame == "polars":
         return any(not dtype.is_numeric() for dtype in X.schema.values())
+    if hasattr(X, "tocsr") or hasattr(X, "toarray"):
+        return False  # sparse: refused by scikit-learn's own check
     dtype = getattr(X, "dtype", None)
-    if dtype is not None and not hasattr(X, "tocsr"):
-        return np.dtype(dtype).kind in "OUSb"
-    return False
+    if dtype is None and isinstance(X, (list, tuple)):
+        try:
+            dtype = np.asarray(X).dtype
+        except ValueError:  # ragged: let scikit-learn's check explain
+            return False
+    return dtype is not None and np.dtype(dtype).kind in "OUSb"
 
 
 def read_table(estimator, X, y=None, *, reset: bool) -> tuple[Table, np.ndarray | None]:
@@ -273,6 +278,7 @@ class TableEncoder:
         categorical_features="from_dtype",
         min_frequency=None,
         preprocessing=None,
+        sample_weight=None,
     ) -> TableEncoder:
         """Learn the encoding of `table`'s columns.
 
@@ -288,6 +294,10 @@ class TableEncoder:
             the rows (a float in (0, 1)) share one pooled input.
         preprocessing : {"robust", None}, default=None
             Robust scaling and smooth clipping of the numeric columns.
+        sample_weight : ndarray of shape (n_rows,), default=None
+            Non-negative row weights: every statistic (medians, quantiles,
+            category counts) is that of the rows repeated by their weights, so
+            a row of weight 0 counts as absent.
 
         Returns
         -------
@@ -302,26 +312,42 @@ class TableEncoder:
                 "strings, but categorical_features does not list it. Add it to "
                 "categorical_features, or convert it to numbers."
             )
+        weight = None
+        if sample_weight is not None:
+            weight = np.asarray(sample_weight, dtype=np.float64)
+            counted = np.flatnonzero(weight > 0)
+            if len(counted) < table.n_rows:
+                table, weight = table.take(counted), weight[counted]
         numeric = [j for j in range(table.n_columns) if not is_categorical[j]]
         values = _numeric_block(table, numeric, dtype=np.float64)
         missing = np.isnan(values)
         fill = np.zeros(len(numeric))
         for i in range(len(numeric)):
-            observed = values[~missing[:, i], i]
-            if observed.size:
-                fill[i] = np.median(observed)
+            seen = ~missing[:, i]
+            if not seen.any():
+                continue
+            if weight is None:
+                fill[i] = np.median(values[seen, i])
+            else:
+                fill[i] = weighted_percentile(values[seen, i], weight[seen], (50,))[0]
         indicated = tuple(int(i) for i in np.flatnonzero(missing.any(axis=0)))
         centre = scale = None
         if preprocessing == "robust" and numeric:
             if missing.any():
                 values = np.where(missing, fill, values)
-            centre, scale = robust_scaling(values)
+            centre, scale = robust_scaling(values, weight)
         categorical = [int(j) for j in np.flatnonzero(is_categorical)]
         categories, missing_slot, other_slot = [], [], []
-        threshold = _frequency_threshold(min_frequency, table.n_rows)
+        total = table.n_rows if weight is None else weight.sum()
+        threshold = _frequency_threshold(min_frequency, total)
         for j in categorical:
             strings, absent = _categories_of(table, j)
-            kept, counts = np.unique(strings[~absent].astype(str), return_counts=True)
+            kept, codes = np.unique(strings[~absent].astype(str), return_inverse=True)
+            counts = np.bincount(
+                codes,
+                weights=None if weight is None else weight[~absent],
+                minlength=len(kept),
+            )
             rare = counts < threshold
             categories.append(kept[~rare])
             missing_slot.append(bool(absent.any()))
@@ -582,6 +608,7 @@ def fit_encoding(
     categorical_features="from_dtype",
     min_frequency=None,
     preprocessing=None,
+    sample_weight=None,
 ) -> tuple[TableEncoder, np.ndarray, np.ndarray]:
     """Read a training table, fit its encoding and encode it.
 
@@ -598,6 +625,8 @@ def fit_encoding(
         Labels.
     categorical_features, min_frequency, preprocessing
         As `TableEncoder.fit` takes them.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights of the encoding's statistics (checked: non-negative).
 
     Returns
     -------
@@ -617,11 +646,16 @@ def fit_encoding(
            [0., 1.]])
     """
     table, y = read_table(estimator, X, y, reset=True)
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(
+            sample_weight, np.empty(table.n_rows), ensure_non_negative=True
+        )
     encoder = TableEncoder.fit(
         table,
         categorical_features=categorical_features,
         min_frequency=min_frequency,
         preprocessing=preprocessing,
+        sample_weight=sample_weight,
     )
     return encoder, encoder.transform(table), y
 
@@ -754,12 +788,13 @@ def _categorical_mask(categorical_features, table: Table) -> np.ndarray:
     )
 
 
-def _frequency_threshold(min_frequency, n_rows: int) -> float:
+def _frequency_threshold(min_frequency, total: float) -> float:
+    """Least count (or total weight) of a category with an input of its own."""
     if min_frequency is None:
         return 0
     if isinstance(min_frequency, Integral):
         return int(min_frequency)
-    return min_frequency * n_rows
+    return min_frequency * total
 
 
 def _numeric_block(table: Table, numeric: list[int], *, dtype) -> np.ndarray:

@@ -234,3 +234,8 @@ def format_accuracy_table(
         cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
         lines.append(" ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def __dir__() -> list[str]:
+    """The public names, not the private modules and helpers behind them."""
+    return sorted(__all__)

@@ -8,7 +8,11 @@ graph. The CV and the ensemble become the mean of their members' softmax
 outputs. The graph has skl2onnx's usual classifier outputs: `label`
 and `probabilities`, the latter a list of `{label: probability}` maps unless
 the `zipmap` option is False (then a matrix, columns in the order of
-`classes_`). onnxruntime runs it without Python, PyTorch or scikit-learn.
+`classes_`). With `zipmap` False, `label` has the dtype and values of
+`classes_` (strings, booleans, floats, int64 beyond the int32 range); ONNX's
+ZipMap only keys maps by int64 or string, so with it skl2onnx casts numeric
+labels to int64. The `nocl` option gives class indices (int64) instead of
+labels. onnxruntime runs it without Python, PyTorch or scikit-learn.
 
 Every hidden activation of `QwertyNet` is supported, and batch normalisation
 (folded into the linear layer before it); dropout is left out, as in
@@ -43,10 +47,25 @@ from typing import Any
 
 import numpy as np
 import torch
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 from skl2onnx import update_registered_converter
-from skl2onnx.common._apply_operation import apply_cast, apply_reshape
-from skl2onnx.common.data_types import FloatTensorType, guess_proto_type
+from skl2onnx.common._apply_operation import apply_cast
+from skl2onnx.common.data_types import (
+    BooleanTensorType,
+    DoubleTensorType,
+    Float16TensorType,
+    FloatTensorType,
+    Int8TensorType,
+    Int16TensorType,
+    Int32TensorType,
+    Int64TensorType,
+    StringTensorType,
+    UInt8TensorType,
+    UInt16TensorType,
+    UInt32TensorType,
+    UInt64TensorType,
+    guess_proto_type,
+)
 from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -65,6 +84,21 @@ __all__ = [
 ]
 
 ALIAS = "QwertyclfQwertyClassifier"
+#: The ONNX tensor type of `label` for each numeric dtype of `classes_`.
+_LABEL_TYPES = {
+    np.dtype(np.bool_): BooleanTensorType,
+    np.dtype(np.float16): Float16TensorType,
+    np.dtype(np.float32): FloatTensorType,
+    np.dtype(np.float64): DoubleTensorType,
+    np.dtype(np.int8): Int8TensorType,
+    np.dtype(np.int16): Int16TensorType,
+    np.dtype(np.int32): Int32TensorType,
+    np.dtype(np.int64): Int64TensorType,
+    np.dtype(np.uint8): UInt8TensorType,
+    np.dtype(np.uint16): UInt16TensorType,
+    np.dtype(np.uint32): UInt32TensorType,
+    np.dtype(np.uint64): UInt64TensorType,
+}
 #: skl2onnx's names of the estimators made of `QwertyClassifier` members.
 COMPOSITE_ALIASES = {
     QwertyClassifierCV: "QwertyclfQwertyClassifierCV",
@@ -416,38 +450,103 @@ def _fold_batch_norm(
 
 
 def _labels(scope, container, classes: np.ndarray, operator) -> None:
-    """`label`: the class of the largest probability, typed as skl2onnx types it."""
-    if classes.dtype.kind in "biuf":
-        # Numbers and booleans: int64 labels, as skl2onnx's own converters give.
-        class_type, values = TensorProto.INT32, classes.astype(np.int32)
-    else:
-        class_type = TensorProto.STRING
-        values = np.array([str(label).encode("utf-8") for label in classes])
-    classes_name = scope.get_unique_variable_name("classes")
-    container.add_initializer(classes_name, class_type, values.shape, values.tolist())
+    """`label`: the class of the largest probability, typed by `_label_values`.
+
+    `Gather` picks the label from the class values themselves, so numbers keep
+    their dtype and value (floats, int64 beyond the int32 range, unsigned
+    ints, booleans) and strings stay strings. With the `nocl` option, `label`
+    is the class index instead (int64), as skl2onnx's own converters give.
+    """
     argmax = scope.get_unique_variable_name("argmax_output")
     container.add_node(
         "ArgMax",
         operator.outputs[1].full_name,
         argmax,
         axis=1,
+        keepdims=0,
         name=scope.get_unique_operator_name("ArgMax"),
     )
-    picked = scope.get_unique_variable_name("array_feature_extractor_result")
-    container.add_node(
-        "ArrayFeatureExtractor",
-        [classes_name, argmax],
-        picked,
-        op_domain="ai.onnx.ml",
-        name=scope.get_unique_operator_name("ArrayFeatureExtractor"),
-    )
     label = operator.outputs[0].full_name
-    if class_type == TensorProto.STRING:
-        apply_reshape(scope, picked, label, container, desired_shape=(-1,))
+    values = _label_values(scope, operator.raw_operator)
+    if values is None:
+        container.add_node(
+            "Identity", argmax, label, name=scope.get_unique_operator_name("Identity")
+        )
         return
-    flat = scope.get_unique_variable_name("reshaped_result")
-    apply_reshape(scope, picked, flat, container, desired_shape=(-1,))
-    apply_cast(scope, flat, label, container, to=TensorProto.INT64)
+    classes_name = scope.get_unique_variable_name("classes")
+    if values.dtype.kind in "OSU":
+        strings = [str(c).encode("utf-8") for c in values]
+        container.add_initializer(
+            classes_name, TensorProto.STRING, [len(strings)], strings
+        )
+    else:
+        tensor = numpy_helper.from_array(np.ascontiguousarray(values))
+        container.add_initializer(
+            classes_name, tensor.data_type, list(values.shape), tensor
+        )
+    container.add_node(
+        "Gather",
+        [classes_name, argmax],
+        label,
+        axis=0,
+        name=scope.get_unique_operator_name("Gather"),
+    )
+
+
+def _label_values(scope, clf) -> np.ndarray | None:
+    """What `label` holds per class: `classes_` as they are, or None for indices.
+
+    Numbers and booleans keep their dtype (in native byte order); anything
+    else is a string. Two skl2onnx options change that: `nocl` asks for class
+    indices (None here), and ZipMap (the `zipmap` option, on by default in
+    `skl2onnx.to_onnx`) keys its maps by int64 or string only and casts the
+    label to match, so numeric labels are int64 with it.
+    """
+    options = scope.get_options(clf, {"nocl": False, "zipmap": True})
+    if options["nocl"]:
+        return None
+    classes = np.asarray(clf.classes_)
+    native = classes.dtype.newbyteorder("=")
+    if native not in _LABEL_TYPES:
+        return classes.astype(object)
+    classes = classes.astype(native)
+    if options["zipmap"] is False:
+        return classes
+    as_int64 = classes.astype(np.int64)
+    if not np.array_equal(as_int64, classes):
+        raise ValueError(
+            f"Cannot export the labels {classes.tolist()} with "
+            f"zipmap={options['zipmap']!r}: ONNX's ZipMap keys its maps by int64 "
+            "or string only. Pass "
+            'options={"zipmap": False} to get the labels as they are.'
+        )
+    return as_int64
+
+
+def _output_shapes(operator) -> None:
+    """skl2onnx shape calculator: `label` typed as `_label_values` says.
+
+    skl2onnx's linear-classifier calculator checks the input and sizes the
+    outputs, but types every numeric label int64; this one then gives
+    `label` the type of `classes_` where it keeps that type.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from skl2onnx import to_onnx
+    >>> X, y = make_blobs(60, random_state=0)
+    >>> clf = QwertyClassifier(max_epochs=2).fit(X.astype(np.float32), y * 2.0)
+    >>> onx = to_onnx(clf, X[:1].astype(np.float32), options={"zipmap": False})
+    >>> onx.graph.output[0].type.tensor_type.elem_type == TensorProto.DOUBLE
+    True
+    """
+    calculate_linear_classifier_output_shapes(operator)
+    values = _label_values(operator.scope_inst, operator.raw_operator)
+    if values is None:
+        return  # class indices: int64, as the calculator typed them
+    shape = [operator.inputs[0].get_first_dimension()]
+    kind = _LABEL_TYPES.get(values.dtype, StringTensorType)
+    operator.outputs[0].set_type(kind(shape=shape))
 
 
 def to_onnx(
@@ -555,7 +654,7 @@ def save_onnx(
 update_registered_converter(
     QwertyClassifier,
     ALIAS,
-    calculate_linear_classifier_output_shapes,
+    _output_shapes,
     convert_qwerty_classifier,
     options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
 )
@@ -563,7 +662,12 @@ for _composite, _alias in COMPOSITE_ALIASES.items():
     update_registered_converter(
         _composite,
         _alias,
-        calculate_linear_classifier_output_shapes,
+        _output_shapes,
         convert_qwerty_composite,
         options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
     )
+
+
+def __dir__() -> list[str]:
+    """The public names, not the private modules and helpers behind them."""
+    return sorted(__all__)

@@ -177,3 +177,8 @@ def _report_error(message: str, code: int) -> int:
     """Print `qwertyclf: error: message` on stderr; return the exit code."""
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return code
+
+
+def __dir__() -> list[str]:
+    """The public names, not the private modules and helpers behind them."""
+    return sorted(__all__)

@@ -319,7 +319,6 @@ def _metrics(
     dict
         JSON-ready; per-class values are keyed by the class label as a string.
     """
-    last = clf.history_[-1]
     settings = {option.param: getattr(args, option.param) for option in MODEL_OPTIONS}
     return {
         "accuracy": {
@@ -337,13 +336,7 @@ def _metrics(
             "per_class_is_upper_bound": False,
             "method": bayes.method,
         },
-        "training": {
-            "epochs_run": int(clf.n_iter_),
-            "best_epoch": int(clf.best_epoch_),
-            "final_train_loss": last.get("train_loss"),
-            "final_valid_loss": last.get("valid_loss"),
-            "device": str(clf.device_),
-        },
+        "training": _training(clf),
         "timings_seconds": timings,
         "settings": {
             "n_per_class": args.n_per_class,
@@ -353,6 +346,33 @@ def _metrics(
         },
         "versions": _library_versions(),
     }
+
+
+def _training(clf: QwertyClassifier) -> dict[str, Any]:
+    """What the fit did: epochs, whose weights the model has, the losses.
+
+    The demo validates on the test split without early stopping, so the model
+    is the last epoch's; the epoch of the lowest validation loss is reported
+    as what it is, not as the epoch of the model.
+    """
+    history = clf.history_
+    last = history[-1]
+    training: dict[str, Any] = {
+        "epochs_run": int(clf.n_iter_),
+        "early_stopping": bool(clf.early_stopping),
+        # With early stopping the best epoch's weights are kept, else the last.
+        "weights_from_epoch": int(
+            clf.best_epoch_ if clf.early_stopping else clf.n_iter_
+        ),
+        "final_train_loss": last.get("train_loss"),
+        "final_valid_loss": last.get("valid_loss"),
+        "device": str(clf.device_),
+    }
+    if "valid_loss" in last:
+        # `best_epoch_` is the epoch of the lowest validation loss here.
+        training["lowest_valid_loss_epoch"] = int(clf.best_epoch_)
+        training["lowest_valid_loss"] = history[clf.best_epoch_ - 1]["valid_loss"]
+    return training
 
 
 def _per_class(classes: np.ndarray, values: Any) -> dict[str, float | int | None]:

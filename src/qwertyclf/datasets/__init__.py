@@ -21,3 +21,8 @@ __all__ = [
     "make_qwerty_doughnuts",
     "ring_bayes_accuracy",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public names, not the private modules and helpers behind them."""
+    return sorted(__all__)

@@ -9,3 +9,8 @@ fitted attributes, same `cv_results_`, with the (candidate, fold) fits of a
 from ._search import BatchedGridSearchCV, BatchedRandomizedSearchCV
 
 __all__ = ["BatchedGridSearchCV", "BatchedRandomizedSearchCV"]
+
+
+def __dir__() -> list[str]:
+    """The public names, not the private modules and helpers behind them."""
+    return sorted(__all__)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 import numbers
+import re
 import time
 import traceback
 from collections import defaultdict
 
 import numpy as np
+import sklearn
 from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import (
@@ -36,8 +37,23 @@ from ..training import training_threads
 #: per-step overhead over more models; smaller ones give workers more runs.
 MODELS_PER_RUN = 64
 
-#: Whether the installed scikit-learn's search fit keeps the checked splitter.
-_KEEPS_CHECKED_CV = "_checked_cv_orig" in inspect.getsource(GridSearchCV.fit)
+
+def _release(version: str) -> tuple[int, ...]:
+    """The leading release numbers of a version string.
+
+    Examples
+    --------
+    >>> _release("1.9.1"), _release("1.10.dev0"), _release("1.8rc1")
+    ((1, 9, 1), (1, 10), (1, 8))
+    """
+    match = re.match(r"\d+(\.\d+)*", version)
+    return tuple(int(part) for part in match.group().split(".")) if match else ()
+
+
+#: Whether the installed scikit-learn's search fit keeps the checked splitter
+#: as `_checked_cv_orig`: GridSearchCV.fit sets it from scikit-learn 1.9 on
+#: (1.6 to 1.8 set it only in the successive-halving searches).
+_KEEPS_CHECKED_CV = _release(sklearn.__version__) >= (1, 9)
 
 
 class _BatchedSearchMixin:

@@ -34,3 +34,8 @@ __all__ = [
     "TrainingCurvesDisplay",
     "plot_diagnostics",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public names, not the private modules and helpers behind them."""
+    return sorted(__all__)

@@ -46,15 +46,45 @@ def _bayes_reference(
     """Reference accuracy per class and overall; `bayes_accuracy` wins if given."""
     bayes_per_class = bayes_overall = None
     if bayes_estimator is not None:
-        _style.check_fitted_classifier(bayes_estimator)
         bayes = per_class_accuracy(
-            y_eval, bayes_estimator.predict(X_eval), labels=classes
+            y_eval, _bayes_predictions(bayes_estimator, X_eval, classes), labels=classes
         )
         bayes_per_class, bayes_overall = bayes.accuracy, bayes.overall
     if bayes_accuracy is not None:
         bayes_overall = float(bayes_accuracy)
         bayes_per_class = reference_per_class(bayes_accuracy, classes)
     return bayes_per_class, bayes_overall
+
+
+def _bayes_predictions(
+    bayes_estimator: Any, X_eval: ArrayLike, classes: np.ndarray
+) -> np.ndarray:
+    """The reference's predictions, as labels of the estimator's `classes`.
+
+    The Bayes classifier of a generated data set predicts the generator's
+    classes 0..n-1; component `k` is the estimator's `k`-th (sorted) label,
+    as `GaussianBayesClassifier.fit` matches them.
+    """
+    bayes_classes = _style.check_fitted_classifier(bayes_estimator)
+    predicted = np.asarray(bayes_estimator.predict(X_eval))
+    known = set(classes.tolist())
+    if all(label in known for label in bayes_classes.tolist()):
+        return predicted
+    n = len(classes)
+    if (
+        bayes_classes.dtype.kind in "iu"
+        and len(bayes_classes) == n
+        and np.array_equal(bayes_classes, np.arange(n))
+    ):
+        return classes[predicted.astype(np.intp)]
+    raise ValueError(
+        f"bayes_estimator predicts the classes {bayes_classes[:10].tolist()}, "
+        f"which are not the estimator's classes {classes[:10].tolist()}, nor "
+        f"0..{n - 1} (one per class, in the classes' sorted order). Fit the "
+        "Bayes classifier with the same labels, e.g. "
+        "GaussianBayesClassifier(means).fit(X, y), or pass bayes_accuracy "
+        "instead of bayes_estimator."
+    )
 
 
 def _training_panels(
@@ -147,7 +177,10 @@ def plot_diagnostics(
     bayes_estimator : fitted classifier, default=None
         Reference classifier, such as a `GaussianBayesClassifier`: its boundary is
         drawn over the decision regions, and its accuracy on the evaluated data
-        (overall and per class) is shown next to the model's.
+        (overall and per class) is shown next to the model's. Its classes are
+        the estimator's, or 0..n-1 for n classes (what the Bayes classifier of
+        a generated data set predicts): class `k` is then the estimator's
+        `k`-th label in sorted order.
     bayes_accuracy : float, default=None
         Known Bayes-optimal accuracy, e.g. from `qwertyclf.datasets.bayes_accuracy`;
         shown instead of the `bayes_estimator`'s accuracy on the data. Its
@@ -176,8 +209,9 @@ def plot_diagnostics(
     sklearn.exceptions.NotFittedError
         If `estimator` is not fitted.
     ValueError
-        If samples and labels differ in length, or only one of `X_test` and
-        `y_test` is given.
+        If samples and labels differ in length, only one of `X_test` and
+        `y_test` is given, or the `bayes_estimator`'s classes are neither the
+        estimator's nor 0..n-1.
 
     Examples
     --------

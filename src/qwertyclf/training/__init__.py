@@ -63,3 +63,8 @@ __all__ = [
     "training_threads",
     "validation_fraction",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public names, not the private modules and helpers behind them."""
+    return sorted(__all__)

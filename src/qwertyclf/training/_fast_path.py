@@ -165,11 +165,28 @@ def _tiny_problem(dtype, device):
     return x.to(device, dtype), y.to(device), w.to(device, dtype)
 
 
+def _seeded_net(activation, dtype, device) -> QwertyNet:
+    """A small `QwertyNet` with weights drawn from a generator of its own.
+
+    It is built on the meta device (no initialisation runs) and filled from a
+    local generator, so the check reads, seeds and advances no global
+    generator: a fit on any device, in any thread, keeps the random state it
+    had. (`torch.manual_seed` would reseed every CUDA and MPS generator too.)
+    """
+    with torch.device("meta"):
+        net = QwertyNet(3, 3, (4, 5), activation, dtype=dtype)
+    net = net.to_empty(device=device)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in net.parameters():
+            draw = torch.rand(param.shape, generator=generator, dtype=torch.float64)
+            param.copy_(draw - 0.5)
+    return net
+
+
 def _check_manual(activation, dtype, device):
     x, y, w = _tiny_problem(dtype, device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = QwertyNet(3, 3, (4, 5), activation, dtype=dtype).to(device)
+    net = _seeded_net(activation, dtype, device)
     if not PlainMLPStep.supports(net):
         return False, "no derivative for this activation"
     tol = 1e-4 if dtype != torch.float64 else 1e-10

@@ -4,9 +4,10 @@
 of a few hundred parameters, in Python: profiling hooks, grouping tensors by
 device and re-reading the state of every parameter. The update itself is one
 kernel. `lean_step` calls that same kernel with the same arguments, reading
-the hyperparameters from `param_groups` at every step (so learning-rate
-schedulers still work) and the state tensors that the optimizer created on
-its first, ordinary step. Anything it does not cover falls back to
+the hyperparameters from `param_groups` and each parameter's `.grad` at every
+step (so learning-rate schedulers, and callbacks that assign a new `.grad`,
+still work) and the state tensors that the optimizer created on its first,
+ordinary step. Anything it does not cover falls back to
 `optimizer.step`.
 """
 
@@ -18,7 +19,9 @@ import torch
 from torch.optim import optimizer as _optimizer_module
 
 
-def lean_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
+def lean_step(
+    optimizer: torch.optim.Optimizer, *, same_grads: bool = False
+) -> Callable[[], None]:
     """Return a function that performs one update of `optimizer`.
 
     The function is bitwise equivalent to `optimizer.step()` and faster for
@@ -29,6 +32,11 @@ def lean_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
     ----------
     optimizer : torch.optim.Optimizer
         The optimizer to step.
+    same_grads : bool, default=False
+        Promise that each parameter's `.grad` stays the same tensor (edited
+        in place) between calls, so it is looked up once. By default it is
+        read at every call, as `optimizer.step()` reads it: code between
+        steps may assign a new tensor to `.grad`, or None.
 
     Returns
     -------
@@ -62,8 +70,15 @@ def lean_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
                 optimizer.step()  # creates the state tensors
                 return
             lists = [_group_lists(optimizer, group) for group in optimizer.param_groups]
-        for group, (params, grads, avgs, avg_sqs, steps) in zip(
-            optimizer.param_groups, lists, strict=True
+        if same_grads:
+            grads_of = [group_lists[1] for group_lists in lists]
+        else:
+            grads_of = [[p.grad for p in group_lists[0]] for group_lists in lists]
+            if _any_none(grads_of):
+                optimizer.step()  # it skips those parameters; this step would not
+                return
+        for group, (params, _, avgs, avg_sqs, steps), grads in zip(
+            optimizer.param_groups, lists, grads_of, strict=True
         ):
             torch._foreach_add_(steps, 1)
             # torch < 2.6 has no `decoupled_weight_decay` key: AdamW was its
@@ -159,6 +174,15 @@ def _supported(optimizer) -> bool:
         and all(p.grad is not None for p in group["params"])
         for group in optimizer.param_groups
     )
+
+
+def _any_none(lists) -> bool:
+    # A plain loop: `None in tensors` would compare each tensor with None.
+    for values in lists:
+        for value in values:
+            if value is None:
+                return True
+    return False
 
 
 def _group_lists(optimizer, group):

@@ -534,7 +534,17 @@ class QwertySkorchNet(NeuralNetClassifier):
             and all(p.grad is not None for p in params)
             and lean_step_works(optimizer)
         ):
-            update = lean_step(optimizer)
+            # Without per-batch callbacks nothing can assign a new `.grad`
+            # between steps; with them, the step reads `.grad` every time.
+            update = lean_step(optimizer, same_grads=not hooks)
+
+        def manual_gradients(x, y, weight):
+            # A callback may have assigned new `.grad` tensors (or None) since
+            # the last batch: the gradients go where `.grad` now points.
+            nonlocal manual_step
+            if hooks and _grads_rebound(manual_step):
+                manual_step = PlainMLPStep(module)
+            return manual_step(x, y, weight)
 
         def notify_grads(x, y):
             if "on_grad_computed" in hooks:
@@ -547,7 +557,7 @@ class QwertySkorchNet(NeuralNetClassifier):
 
         def gradients(x, y, weight):
             if manual_step is not None:  # runs under no_grad (see `manual`)
-                return manual_step(x, y, weight), None
+                return manual_gradients(x, y, weight), None
             optimizer.zero_grad(set_to_none=not keep_grads)
             logits = module(x)
             loss = self._loss(logits, y, weight)
@@ -574,7 +584,7 @@ class QwertySkorchNet(NeuralNetClassifier):
         if manual_step is not None and "on_grad_computed" not in hooks:
 
             def manual_step_and_update(x, y, weight):
-                logits = manual_step(x, y, weight)
+                logits = manual_gradients(x, y, weight)
                 update()
                 return logits, None
 
@@ -624,6 +634,16 @@ class _EpochMean(PassthroughScoring):
         net.history.record(self.name, score)
         if is_best is not None:
             net.history.record(self.name + "_best", bool(is_best))
+
+
+def _grads_rebound(step: PlainMLPStep) -> bool:
+    """Whether a parameter's `.grad` is no longer the tensor `step` fills."""
+    for (weight, bias), (weight_grad, bias_grad) in zip(
+        step.layers, step.grads, strict=True
+    ):
+        if weight.grad is not weight_grad or bias.grad is not bias_grad:
+            return True
+    return False
 
 
 def _same(callback):
