@@ -6,7 +6,8 @@ must raise `error` with a message matching the regular expression `match`. The
 documentation renders its table of model-file errors from this list.
 
 Each file starts as a real model file (a small fitted classifier, or one with
-batch normalisation) and changes one thing. Files are written to `CASE_DIR`,
+batch normalisation, or a `QwertyClassifierCV` or `QwertyEnsembleClassifier`
+of two such networks) and changes one thing. Files are written to `CASE_DIR`,
 a temporary folder that is removed when the process exits.
 """
 
@@ -26,12 +27,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from safetensors.torch import save_file
 
-from qwertyclf import QwertyClassifier, QwertyNet, load_model
-from qwertyclf._persistence import ModelState, write_model
+from qwertyclf import (
+    QwertyClassifier,
+    QwertyClassifierCV,
+    QwertyEnsembleClassifier,
+    QwertyNet,
+    load_model,
+)
+from qwertyclf._persistence import (
+    CompositeState,
+    ModelState,
+    write_composite,
+    write_model,
+)
+from qwertyclf._table import TableEncoder
 
 #: Where the cases write their files (one at a time, as `model.safetensors`).
 CASE_DIR = Path(tempfile.mkdtemp(prefix="qwertyclf-model-files-"))
@@ -65,6 +79,127 @@ def _base_file(batch_norm=False):
         module=module,
     )
     return write_model(CASE_DIR / f"base-{batch_norm}.safetensors", state)
+
+
+_CV = "QwertyClassifierCV"
+_ENSEMBLE = "QwertyEnsembleClassifier"
+
+
+def _member_state(seed):
+    """A fitted network's state, as a member of the CV or the ensemble."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        module = QwertyNet(2, 3, (8,))
+    return ModelState(
+        params=QwertyClassifier(random_state=seed).get_params(),
+        classes=np.array([0, 1, 2]),
+        n_features_in=2,
+        feature_names_in=None,
+        history=[{"epoch": 1, "train_loss": 1.2, "valid_loss": 1.1}],
+        n_iter=1,
+        best_epoch=1,
+        module=module,
+    )
+
+
+@functools.cache
+def _composite_file(kind):
+    """A valid file of two networks: a CV of 2 candidates and 2 folds, or an
+    ensemble of 2 members, on two numeric columns robustly scaled."""
+    encoder = TableEncoder.from_dict(
+        {
+            "n_features": 2,
+            "categorical": [],
+            "text": [False, False],
+            "fill": [0.5, 1.0],
+            "indicated": [],
+            "centre": [0.5, 1.0],
+            "scale": [1.0, 2.0],
+            "categories": [],
+            "missing_slot": [],
+            "other_slot": [],
+        },
+        n_features=2,
+        max_text=1000,
+        max_values=1000,
+    )
+    state = CompositeState(
+        kind=kind,
+        params={},
+        classes=np.array([0, 1, 2]),
+        n_features_in=2,
+        feature_names_in=np.array(["a", "b"], dtype=object),
+        encoder=encoder,
+        members=[_member_state(0), _member_state(1)],
+    )
+    if kind == _CV:
+        state.params = QwertyClassifierCV(n_candidates=2, cv=2).get_params()
+        candidates = [
+            {"hidden_layer_sizes": (8,), "lr": 0.003, "weight_decay": 0.01},
+            {"hidden_layer_sizes": (16,), "lr": 0.001, "weight_decay": 0.0},
+        ]
+        state.cv_results = {
+            "params": candidates,
+            "mean_test_score": np.array([-0.5, -0.7]),
+            "std_test_score": np.array([0.1, 0.1]),
+            "mean_best_epoch": np.array([1.0, 1.0]),
+            "split0_test_score": np.array([-0.4, -0.6]),
+            "split1_test_score": np.array([-0.6, -0.8]),
+            "rank_test_score": np.array([1, 2], dtype=np.int32),
+        }
+        state.best_params, state.best_score = candidates[0], -0.5
+    else:
+        params = QwertyEnsembleClassifier(n_estimators=2).get_params(deep=False)
+        del params["estimator"]
+        state.params = params
+        state.estimator = QwertyClassifier(max_epochs=5).get_params()
+    return write_composite(CASE_DIR / f"base-{kind}.safetensors", state)
+
+
+def _composite_parts(kind):
+    raw = _composite_file(kind).read_bytes()
+    length = int.from_bytes(raw[:8], "little")
+    return json.loads(raw[8 : 8 + length]), raw[8 + length :]
+
+
+def _composite_edit(kind, entries=None, *, metadata=None):
+    """A file of two networks with some values of its JSON metadata entries
+    replaced (`entries` maps an entry, such as "params" or
+    "members.0.attributes", to its changes), or some metadata entries."""
+    header, data = _composite_parts(kind)
+    meta = header["__metadata__"]
+    for key, changes in (entries or {}).items():
+        meta[key] = json.dumps(_update(json.loads(meta[key]), changes))
+    _update(meta, metadata or {})
+    return _write(header, data)
+
+
+def _composite_tensors(kind, change):
+    """The file of two networks with its tensors changed by `change(dict)`."""
+    from safetensors.torch import load_file
+
+    header, _ = _composite_parts(kind)
+    tensors = load_file(_composite_file(kind))
+    change(tensors)
+    path = CASE_DIR / "model.safetensors"
+    save_file(tensors, path, metadata=header["__metadata__"])
+    return path
+
+
+def _drop_member_metadata(kind, i):
+    header, data = _composite_parts(kind)
+    for key in ("params", "attributes"):
+        del header["__metadata__"][f"members.{i}.{key}"]
+    return _write(header, data)
+
+
+def _padded_member_metadata(kind, values):
+    """Member metadata of `values` JSON values each (never parsed: too many)."""
+    header, data = _composite_parts(kind)
+    meta = header["__metadata__"]
+    for key in ("members.0.attributes", "members.1.attributes", "attributes"):
+        meta[key] = "[" + "0," * (values - 1) + "0]"
+    return _write(header, data)
 
 
 def _parts(batch_norm=False):
@@ -359,8 +494,8 @@ MODEL_FILE_CASES = [
     ),
     _case(
         "a newer format version",
-        _P(_edit, metadata={"format_version": "3"}),
-        "format 3 .* Upgrade qwertyclf",
+        _P(_edit, metadata={"format_version": "4"}),
+        "format 4 .* Upgrade qwertyclf",
     ),
     _case(
         "an unreadable format version",
@@ -646,6 +781,215 @@ MODEL_FILE_CASES = [
         _P(_tensors, _set_value("1.running_var", -1.0), batch_norm=True),
         "tensor '1.running_var' holds negative variances",
     ),
+    # --- the CV and the ensemble: several networks in one file ---------------
+    _case(
+        "an unknown model kind",
+        _P(_composite_edit, _ENSEMBLE, metadata={"kind": "os.system"}),
+        "unknown model kind 'os.system'",
+    ),
+    _case(
+        "a model kind in a format-2 file",
+        _P(_composite_edit, _CV, metadata={"format_version": "2"}),
+        "a file of kind 'QwertyClassifierCV' has format version 3 or later, not 2",
+    ),
+    _case(
+        "a member count that is not a number",
+        _P(_composite_edit, _ENSEMBLE, metadata={"n_members": "-1"}),
+        "n_members must be a count, got '-1'",
+    ),
+    _case(
+        "a million members",
+        _P(_composite_edit, _ENSEMBLE, metadata={"n_members": "1000000"}),
+        "it lists 1000000 members; a model file holds 1 to 1000",
+    ),
+    _case(
+        "a member missing",
+        _P(_drop_member_metadata, _ENSEMBLE, 1),
+        r"missing metadata key\(s\) \['members.1.params', 'members.1.attributes'\]",
+    ),
+    _case(
+        "three members claimed, two stored",
+        _P(_composite_edit, _CV, metadata={"n_members": "3"}),
+        r"missing metadata key\(s\) \['members.2.params'",
+    ),
+    _case(
+        "one member claimed, two stored",
+        _P(_composite_edit, _CV, metadata={"n_members": "1"}),
+        r"unknown metadata key\(s\) \['members.1.attributes', 'members.1.params'\]",
+    ),
+    _case(
+        "members of 1.2 million JSON values in all",
+        _P(_padded_member_metadata, _ENSEMBLE, 400_000),
+        "its header holds about 1200.* JSON values, more than the 500000",
+    ),
+    _case(
+        "a member tensor with another shape",
+        _P(
+            _composite_tensors,
+            _ENSEMBLE,
+            lambda t: t.update({"members.1.0.weight": torch.zeros(9, 2)}),
+        ),
+        r"member 1: tensor '0.weight' has shape \[9, 2\]",
+    ),
+    _case(
+        "a member tensor missing",
+        _P(_composite_tensors, _CV, lambda t: t.pop("members.0.0.bias")),
+        "member 0: .* needs 4 tensors, but the file holds 3",
+    ),
+    _case(
+        "a tensor of no member",
+        _P(
+            _composite_tensors,
+            _ENSEMBLE,
+            lambda t: t.update({"members.7.0.bias": t.pop("members.1.0.bias")}),
+        ),
+        "tensor 'members.7.0.bias' belongs to none of the 2 members",
+    ),
+    _case(
+        "a NaN weight in a member",
+        _P(_composite_tensors, _CV, _set_value("members.1.2.bias", math.nan)),
+        "tensor 'members.1.2.bias' holds NaN or infinite weights",
+    ),
+    _case(
+        "a member with lr=-1",
+        _P(_composite_edit, _ENSEMBLE, {"members.0.params": {"lr": -1}}),
+        "member 0: lr must be a finite float >= 0",
+    ),
+    _case(
+        "a member with callbacks",
+        _P(_composite_edit, _CV, {"members.1.params": {"callbacks": ["os.system"]}}),
+        "member 1: callbacks are code and never stored",
+    ),
+    _case(
+        "a member of three inputs behind an encoder of two",
+        _P(_composite_edit, _CV, {"members.0.attributes": {"n_features_in": 3}}),
+        "member 0: it takes 3 inputs, but the encoder gives 2",
+    ),
+    _case(
+        "a member with a class the model does not have",
+        _P(
+            _composite_edit,
+            _ENSEMBLE,
+            {"members.1.attributes": {"classes": {"dtype": "<i8", "values": [0, 5]}}},
+        ),
+        "member 1: its classes are not among the model's classes",
+    ),
+    _case(
+        "a composite without an encoder",
+        _P(_composite_edit, _ENSEMBLE, {"attributes": {"encoder": None}}),
+        "the encoder must be an object, not null",
+    ),
+    _case(
+        "a composite parameter holding an object",
+        _P(
+            _composite_edit,
+            _ENSEMBLE,
+            {"params": {"random_state": {"py/reduce": "os.system"}}},
+        ),
+        "random_state must be a number, text, null or a list of them",
+    ),
+    _case(
+        "an unknown composite parameter",
+        _P(_composite_edit, _CV, {"params": {"__reduce__": "os.system"}}),
+        r"unknown parameter\(s\) \['__reduce__'\]",
+    ),
+    _case(
+        "an ensemble with n_estimators=0",
+        _P(_composite_edit, _ENSEMBLE, {"params": {"n_estimators": 0}}),
+        "n_estimators must be an int >= 1, got 0",
+    ),
+    _case(
+        "an ensemble of n_estimators=5 holding two members",
+        _P(_composite_edit, _ENSEMBLE, {"params": {"n_estimators": 5}}),
+        "it holds 2 members, but n_estimators=5 needs 5",
+    ),
+    _case(
+        "an ensemble member template with lr=-1",
+        _P(_composite_edit, _ENSEMBLE, {"estimator": {"lr": -1}}),
+        "estimator: lr must be a finite float >= 0",
+    ),
+    _case(
+        "an ensemble member template with an unknown parameter",
+        _P(_composite_edit, _ENSEMBLE, {"estimator": {"__reduce__": "os.system"}}),
+        r"estimator: unknown parameter\(s\) \['__reduce__'\]",
+    ),
+    _case(
+        "a CV with n_candidates=-1",
+        _P(_composite_edit, _CV, {"params": {"n_candidates": -1}}),
+        "n_candidates must be an int >= 1, got -1",
+    ),
+    _case(
+        "a CV with an unknown scoring",
+        _P(_composite_edit, _CV, {"params": {"scoring": "os.system"}}),
+        "scoring must be null or a scorer name of scikit-learn, got 'os.system'",
+    ),
+    _case(
+        "a CV with hidden layers of 0 units",
+        _P(_composite_edit, _CV, {"params": {"hidden_layer_sizes": [[8], [0]]}}),
+        "hidden_layer_sizes must hold positive ints",
+    ),
+    _case(
+        "a CV with refit=True holding two members",
+        _P(_composite_edit, _CV, {"params": {"refit": True}}),
+        "it holds 2 members, but refit=True needs 1",
+    ),
+    _case(
+        "a CV of three splits holding two members",
+        _P(_composite_edit, _CV, {"cv_results": {"split2_test_score": [0, 0]}}),
+        "it holds 2 members, but cv_results' 3 split\\(s\\) needs 3",
+    ),
+    _case(
+        "a CV whose best_params are not the best candidate",
+        _P(
+            _composite_edit,
+            _CV,
+            {
+                "attributes": {
+                    "best_params": {
+                        "hidden_layer_sizes": [16],
+                        "lr": 0.001,
+                        "weight_decay": 0.0,
+                    }
+                }
+            },
+        ),
+        "best_params and best_score are not those of the candidate cv_results ranks",
+    ),
+    _case(
+        "a CV whose ranks are not a ranking",
+        _P(_composite_edit, _CV, {"cv_results": {"rank_test_score": [1, 3]}}),
+        "rank_test_score must rank the 2 candidates from 1, tied ones sharing",
+    ),
+    _case(
+        "a CV whose scores do not match its candidates",
+        _P(_composite_edit, _CV, {"cv_results": {"mean_test_score": [-0.5]}}),
+        "cv_results' mean_test_score must list 2 numbers",
+    ),
+    _case(
+        "a CV whose split scores skip a split",
+        _P(
+            _composite_edit,
+            _CV,
+            {"cv_results": {"split1_test_score": _DROP, "split7_test_score": [0, 0]}},
+        ),
+        r"unknown cv_results key\(s\) \['split7_test_score'\]",
+    ),
+    _case(
+        "a CV candidate with a negative learning rate",
+        _P(
+            _composite_edit,
+            _CV,
+            {
+                "cv_results": {
+                    "params": [
+                        {"hidden_layer_sizes": [8], "lr": -1, "weight_decay": 0.01},
+                        {"hidden_layer_sizes": [16], "lr": 0.001, "weight_decay": 0.0},
+                    ]
+                }
+            },
+        ),
+        "candidate 0's lr must be a finite number >= 0",
+    ),
 ]
 
 
@@ -676,6 +1020,28 @@ def test_the_base_files_load():
         clf = load_model(_base_file(batch_norm))
         assert clf.batch_norm is batch_norm
         assert clf.predict(np.zeros((2, 2))).shape == (2,)
+    for kind, cls in ((_CV, QwertyClassifierCV), (_ENSEMBLE, QwertyEnsembleClassifier)):
+        model = load_model(_composite_file(kind))
+        assert type(model) is cls
+        assert len(model.estimators_) == 2
+        X = pd.DataFrame({"a": [0.0, np.nan], "b": [1.0, 3.0]})
+        assert model.predict_proba(X).shape == (2, 3)
+
+
+def test_tied_candidates_load():
+    # Tied candidates share the best rank, as in scikit-learn's searches.
+    path = _composite_edit(
+        _CV,
+        {
+            "cv_results": {
+                "rank_test_score": [1, 1],
+                "mean_test_score": [-0.5, -0.5],
+            }
+        },
+    )
+    cv = load_model(path)
+    assert cv.cv_results_["rank_test_score"].tolist() == [1, 1]
+    assert cv.best_params_["hidden_layer_sizes"] == (8,)
 
 
 def test_claimed_50k_by_50k_network_is_refused_at_once():

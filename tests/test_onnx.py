@@ -177,3 +177,138 @@ def test_save_onnx(data, tmp_path):
     clf = QwertyClassifier(**FAST).fit(X, y)
     path = save_onnx(clf, tmp_path / "c.onnx", zipmap=False)
     assert_same(clf, __import__("onnx").load(str(path)), X)
+
+
+# --- QwertyClassifierCV, QwertyEnsembleClassifier and the input encoding -----
+
+from qwertyclf import QwertyClassifierCV, QwertyEnsembleClassifier  # noqa: E402
+from qwertyclf.onnx import to_onnx as qwerty_to_onnx  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def raw():
+    """Float32 columns of very different scales, with missing values."""
+    X, y = make_blobs(240, n_features=4, centers=3, cluster_std=2.0, random_state=0)
+    X = (X * [1.0, 10.0, 100.0, 0.1]).astype(np.float32)
+    X[::5, 1] = np.nan
+    X[::7, 3] = np.nan
+    return X, y
+
+
+def assert_close(model, onx, X):
+    """Probabilities within float32 rounding (rtol 1e-4), labels identical."""
+    label, proba = run(onx, X)
+    np.testing.assert_allclose(proba, model.predict_proba(X), rtol=1e-4, atol=1e-7)
+    np.testing.assert_array_equal(label, model.predict(X))
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        QwertyClassifierCV(n_candidates=2, max_epochs=4, cv=3, random_state=0),
+        QwertyClassifierCV(
+            n_candidates=2,
+            max_epochs=4,
+            cv=2,
+            refit=True,
+            preprocessing=None,
+            random_state=0,
+        ),
+        QwertyEnsembleClassifier(n_estimators=2, random_state=0),
+        QwertyEnsembleClassifier(
+            QwertyClassifier(max_epochs=4, batch_norm=True, preprocessing="robust"),
+            n_estimators=3,
+            preprocessing=None,
+            random_state=0,
+        ),
+    ],
+    ids=["cv", "cv-refit-unscaled", "ensemble", "ensemble-scaled-members"],
+)
+def test_cv_and_ensemble(model, raw):
+    X, y = raw
+    model.fit(X, y)
+    assert_close(model, qwerty_to_onnx(model), X)
+
+
+def test_ensemble_member_missing_a_class(raw):
+    X, y = raw
+    y = y.copy()
+    y[0] = 3  # a class of one row, which some bootstrap samples lack
+    ensemble = QwertyEnsembleClassifier(
+        QwertyClassifier(max_epochs=4), n_estimators=4, bootstrap=True, random_state=1
+    ).fit(X, y)
+    assert any(len(m.classes_) < 4 for m in ensemble.estimators_)
+    assert_close(ensemble, qwerty_to_onnx(ensemble), X)
+
+
+@pytest.mark.parametrize("preprocessing", [None, "robust"])
+def test_classifier_encoding_of_missing_values(raw, preprocessing):
+    X, y = raw
+    clf = QwertyClassifier(preprocessing=preprocessing, **FAST).fit(X, y)
+    assert clf.encoder_.indicated  # missing indicators are network inputs
+    assert_close(clf, qwerty_to_onnx(clf), X)
+
+
+def test_composite_in_a_pipeline_with_string_labels(data):
+    X, y = data
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    pipe = make_pipeline(
+        StandardScaler(), QwertyClassifierCV(n_candidates=1, max_epochs=3, cv=2)
+    ).fit(X, labels)
+    label, proba = run(to_onnx(pipe, X[:1], options={"zipmap": False}), X)
+    np.testing.assert_array_equal(label, pipe.predict(X))
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=1e-4, atol=1e-7)
+
+
+def _categorical_table():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=60),
+            "c": pd.Categorical(rng.choice(["x", "y"], 60)),
+        }
+    )
+    return frame, (frame["a"] > 0).to_numpy().astype(int)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        QwertyClassifier(max_epochs=2),
+        QwertyClassifierCV(n_candidates=1, max_epochs=2, cv=2),
+        QwertyEnsembleClassifier(QwertyClassifier(max_epochs=2), n_estimators=2),
+    ],
+    ids=["classifier", "cv", "ensemble"],
+)
+def test_categorical_columns_are_refused(model):
+    from skl2onnx.common.data_types import FloatTensorType
+
+    frame, y = _categorical_table()
+    model.fit(frame, y)
+    message = (
+        rf"Cannot export this {type(model).__name__} to ONNX: its input encoding "
+        r"one-hot encodes the categorical column\(s\) \['c'\].*one-hot encode in "
+        "a Pipeline in front"
+    )
+    with pytest.raises(ValueError, match=message):
+        qwerty_to_onnx(model)
+    # The converter itself refuses too (a pipeline reaches it directly).
+    with pytest.raises(ValueError, match=message):
+        to_onnx(model, initial_types=[("X", FloatTensorType([None, 2]))])
+
+
+def test_export_command_for_cv_and_categorical_models(raw, tmp_path, capsys):
+    X, y = raw
+    cv = QwertyClassifierCV(n_candidates=1, max_epochs=3, cv=2, random_state=0)
+    model = cv.fit(X, y).save(tmp_path / "cv.safetensors")
+    assert main(["export", str(model), str(tmp_path / "cv.onnx")]) == 0
+    capsys.readouterr()
+    assert_close(cv, __import__("onnx").load(str(tmp_path / "cv.onnx")), X)
+    frame, labels = _categorical_table()
+    categorical = QwertyEnsembleClassifier(
+        QwertyClassifier(max_epochs=2), n_estimators=2
+    ).fit(frame, labels)
+    path = categorical.save(tmp_path / "categorical.safetensors")
+    assert main(["export", str(path), str(tmp_path / "categorical.onnx")]) == 1
+    assert "one-hot encode in a Pipeline in front" in capsys.readouterr().err
+    assert not (tmp_path / "categorical.onnx").exists()

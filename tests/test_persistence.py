@@ -20,7 +20,13 @@ from sklearn.exceptions import NotFittedError
 
 import qwertyclf
 import qwertyclf._persistence
-from qwertyclf import QwertyClassifier, load_model, save_model
+from qwertyclf import (
+    QwertyClassifier,
+    QwertyClassifierCV,
+    QwertyEnsembleClassifier,
+    load_model,
+    save_model,
+)
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -796,3 +802,203 @@ def test_cuda_pickle_round_trip(data, tmp_path):
     np.testing.assert_allclose(
         np.load(tmp_path / "proba.npy"), clf.predict_proba(X), rtol=1e-5, atol=1e-6
     )
+
+
+# --- QwertyClassifierCV and QwertyEnsembleClassifier -------------------------
+
+
+@pytest.fixture(scope="module")
+def table():
+    """A raw table: a numeric column with NaN, a wide one, a categorical one
+    with a missing value, and string labels."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 90
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n) * 100,
+            "c": pd.Categorical(rng.choice(["x", "y", "z"], n)),
+        }
+    )
+    frame.loc[::7, "a"] = np.nan
+    frame.loc[3, "c"] = np.nan
+    y = (frame["b"] > 0).astype(int) + (frame["c"] == "x")
+    return frame, np.array(["low", "mid", "top"])[y]
+
+
+def _composites():
+    return {
+        "cv": QwertyClassifierCV(n_candidates=2, max_epochs=3, cv=2, random_state=0),
+        "cv-refit": QwertyClassifierCV(
+            n_candidates=2,
+            max_epochs=3,
+            cv=3,
+            refit=True,
+            scoring="accuracy",
+            lrs=[0.01, 0.003],
+            hidden_layer_sizes=[(8,), (4, 4)],
+            random_state=1,
+        ),
+        "ensemble": QwertyEnsembleClassifier(n_estimators=2, random_state=0),
+        "ensemble-template": QwertyEnsembleClassifier(
+            QwertyClassifier(hidden_layer_sizes=(6,), max_epochs=3, batch_norm=True),
+            n_estimators=3,
+            bootstrap=True,
+            random_state=0,
+        ),
+    }
+
+
+def _assert_same_composite(original, loaded, X):
+    assert type(loaded) is type(original)
+    assert loaded is not original
+    params, same = original.get_params(deep=False), loaded.get_params(deep=False)
+    template, loaded_template = params.pop("estimator", 0), same.pop("estimator", 0)
+    assert same == params
+    if template:
+        assert loaded_template.get_params() == template.get_params()
+    else:
+        assert loaded_template == template
+    np.testing.assert_array_equal(loaded.classes_, original.classes_)
+    assert loaded.classes_.dtype == original.classes_.dtype
+    assert loaded.n_features_in_ == original.n_features_in_
+    np.testing.assert_array_equal(loaded.feature_names_in_, original.feature_names_in_)
+    assert loaded.encoder_.to_dict() == original.encoder_.to_dict()
+    assert len(loaded.estimators_) == len(original.estimators_)
+    for member, loaded_member in zip(
+        original.estimators_, loaded.estimators_, strict=True
+    ):
+        np.testing.assert_array_equal(loaded_member.classes_, member.classes_)
+        assert loaded_member.n_iter_ == member.n_iter_
+    # Bitwise, not approximately.
+    assert np.array_equal(loaded.predict_proba(X), original.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), original.predict(X))
+
+
+@pytest.mark.parametrize("name", list(_composites()))
+def test_composite_round_trip_is_bitwise(table, tmp_path, name):
+    X, y = table
+    model = _composites()[name].fit(X, y)
+    path = model.save(tmp_path / "model.safetensors")
+    loaded = type(model).load(path)
+    _assert_same_composite(model, loaded, X)
+    if name.startswith("cv"):
+        assert loaded.best_params_ == model.best_params_
+        assert loaded.best_score_ == model.best_score_
+        assert loaded.cv_results_["params"] == model.cv_results_["params"]
+        assert loaded.cv_results_.keys() == model.cv_results_.keys()
+        for key, values in model.cv_results_.items():
+            if key != "params":
+                assert loaded.cv_results_[key].dtype == values.dtype
+                np.testing.assert_array_equal(loaded.cv_results_[key], values)
+    # load_model reads the kind from the file.
+    again = load_model(save_model(loaded, tmp_path / "again.safetensors"))
+    _assert_same_composite(model, again, X)
+
+
+def test_composite_file_layout(table, tmp_path):
+    X, y = table
+    model = _composites()["ensemble-template"].fit(X, y)
+    path = model.save(tmp_path / "ensemble.safetensors")
+    metadata, tensors = _read(path)
+    assert metadata["format_version"] == "3"
+    assert metadata["kind"] == "QwertyEnsembleClassifier"
+    assert metadata["n_members"] == "3"
+    assert json.loads(metadata["estimator"])["hidden_layer_sizes"] == [6]
+    assert {"members.2.params", "members.2.attributes"} <= set(metadata)
+    member = model.estimators_[2].net_.module_.state_dict()
+    for name, tensor in member.items():
+        assert torch.equal(tensors[f"members.2.{name}"], tensor.cpu())
+    assert len(tensors) == 3 * len(member)
+
+
+def test_composite_unstorable_params_come_back_as_none(table, tmp_path):
+    from sklearn.metrics import make_scorer
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = table
+    model = QwertyClassifierCV(
+        n_candidates=1,
+        max_epochs=2,
+        cv=StratifiedKFold(2),
+        scoring=make_scorer(lambda a, b: 0.0),
+        random_state=np.random.RandomState(0),
+    ).fit(X, y)
+    loaded = QwertyClassifierCV.load(model.save(tmp_path / "cv.safetensors"))
+    assert (loaded.cv, loaded.scoring, loaded.random_state) == (None, None, None)
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_wrong_class_for_the_file(table, fitted, tmp_path):
+    X, y = table
+    ensemble = QwertyEnsembleClassifier(
+        QwertyClassifier(max_epochs=2), n_estimators=2
+    ).fit(X, y)
+    ensemble_file = ensemble.save(tmp_path / "ensemble.safetensors")
+    single_file = fitted.save(tmp_path / "single.safetensors")
+    with pytest.raises(
+        ValueError,
+        match=r"holds a QwertyEnsembleClassifier, not a QwertyClassifierCV: load "
+        r"it with QwertyEnsembleClassifier\.load or qwertyclf\.load_model",
+    ):
+        QwertyClassifierCV.load(ensemble_file)
+    with pytest.raises(ValueError, match="holds a QwertyEnsembleClassifier, not a Q"):
+        QwertyClassifier.load(ensemble_file)
+    with pytest.raises(ValueError, match="holds a QwertyClassifier, not a Qwerty"):
+        QwertyEnsembleClassifier.load(single_file)
+    assert type(load_model(single_file)) is QwertyClassifier
+
+
+def test_composite_save_unfitted_raises(tmp_path):
+    path = tmp_path / "unfitted.safetensors"
+    for model in _composites().values():
+        with pytest.raises(NotFittedError):
+            model.save(path)
+        with pytest.raises(NotFittedError):
+            save_model(model, path)
+    assert not path.exists()
+
+
+def test_composite_load_on_a_device(table, tmp_path):
+    X, y = table
+    model = QwertyEnsembleClassifier(
+        QwertyClassifier(max_epochs=2), n_estimators=2
+    ).fit(X, y)
+    loaded = load_model(model.save(tmp_path / "e.safetensors"), device="cpu")
+    assert loaded.estimator.device == "cpu"
+    assert all(m.device_ == torch.device("cpu") for m in loaded.estimators_)
+    with pytest.raises(ValueError, match="device"):
+        load_model(tmp_path / "e.safetensors", device="tpu")
+
+
+def test_version_1_file_still_reads(fitted, model_file, data, tmp_path):
+    # Version 1 files have no encoder: models of numeric columns.
+    metadata, _ = _read(model_file)
+    attributes = json.loads(metadata["attributes"])
+    del attributes["encoder"]
+    metadata = {
+        **metadata,
+        "format_version": "1",
+        "attributes": json.dumps(attributes),
+    }
+    old = _rewrite(model_file, tmp_path / "v1.safetensors", metadata=metadata)
+    X, _ = data
+    _assert_same_model(fitted, load_model(old), X)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_composite_saved_on_cuda_loads_on_the_cpu(table, tmp_path):
+    # As a CV trained on a GPU would be written: every device "cuda".
+    X, y = table
+    cv = QwertyClassifierCV(n_candidates=1, max_epochs=2, cv=2, random_state=0)
+    path = cv.fit(X, y).save(tmp_path / "cv.safetensors")
+    metadata, _ = _read(path)
+    for key in ["params"] + [f"members.{i}.params" for i in range(2)]:
+        metadata[key] = json.dumps({**json.loads(metadata[key]), "device": "cuda"})
+    gpu = _rewrite(path, tmp_path / "gpu.safetensors", metadata=metadata)
+    loaded = load_model(gpu)
+    assert loaded.device == "cpu"
+    assert [m.device for m in loaded.estimators_] == ["cpu", "cpu"]
+    assert np.array_equal(loaded.predict_proba(X), cv.predict_proba(X))

@@ -549,7 +549,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         True
         """
         check_is_fitted(self)
-        state = ModelState(
+        return write_model(path, self._model_state())
+
+    def _model_state(self) -> ModelState:
+        """What a model file stores of this fitted classifier."""
+        return ModelState(
             params=self.get_params(),
             classes=self.classes_,
             n_features_in=self.n_features_in_,
@@ -560,7 +564,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             module=self.net_.module_,
             encoder=self._encoder(),
         )
-        return write_model(path, state)
 
     @classmethod
     def load(cls, path, *, device=None):
@@ -588,6 +591,20 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             If the file is not a qwertyclf model file, is damaged, holds
             values no fit produces, or was written by a newer format.
         """
+        state = read_model(
+            path,
+            param_names=cls._get_param_names(),
+            check_params=cls._params_check(device),
+        )
+        return cls._from_state(state)
+
+    @classmethod
+    def _params_check(cls, device=None):
+        """The check of a model file's hyperparameters (see `read_model`).
+
+        `device` replaces the stored device; without it, a CUDA device that
+        is not available here becomes the CPU.
+        """
         if device is not None:
             _resolve_device(device)  # a clear error for an unusable device
 
@@ -602,9 +619,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             estimator._check_params()
             return estimator.get_params()
 
-        state = read_model(
-            path, param_names=cls._get_param_names(), check_params=check_params
-        )
+        return check_params
+
+    @classmethod
+    def _from_state(cls, state):
+        """A fitted classifier from the state `read_model` returned."""
         estimator = cls(**state.params)
         estimator._restore(state)
         return estimator

@@ -10,16 +10,29 @@ import os
 from pathlib import Path
 
 from ._classifier import QwertyClassifier
+from ._cv import QwertyClassifierCV
+from ._ensemble import QwertyEnsembleClassifier
+from ._persistence import read_kind
+
+#: The classes a model file can hold, by the kind the file names.
+_CLASSES = {
+    None: QwertyClassifier,
+    "QwertyClassifierCV": QwertyClassifierCV,
+    "QwertyEnsembleClassifier": QwertyEnsembleClassifier,
+}
+
+Model = QwertyClassifier | QwertyClassifierCV | QwertyEnsembleClassifier
 
 
-def save_model(estimator: QwertyClassifier, path: str | os.PathLike) -> Path:
-    """Write a fitted `QwertyClassifier` to `path` (a `.safetensors` file).
+def save_model(estimator: Model, path: str | os.PathLike) -> Path:
+    """Write a fitted classifier to `path` (a `.safetensors` file).
 
-    The same as `estimator.save(path)`.
+    The same as `estimator.save(path)`: a `QwertyClassifier`, a
+    `QwertyClassifierCV` or a `QwertyEnsembleClassifier`, each as one file.
 
     Parameters
     ----------
-    estimator : QwertyClassifier
+    estimator : QwertyClassifier, QwertyClassifierCV or QwertyEnsembleClassifier
         A fitted classifier.
     path : str or path-like
         Where to write the file.
@@ -41,17 +54,19 @@ def save_model(estimator: QwertyClassifier, path: str | os.PathLike) -> Path:
     >>> bool((load_model(path).predict_proba(X) == clf.predict_proba(X)).all())
     True
     """
-    if not isinstance(estimator, QwertyClassifier):
+    if not isinstance(estimator, tuple(_CLASSES.values())):
         raise TypeError(
-            f"save_model writes a QwertyClassifier, got {type(estimator).__name__}."
+            "save_model writes a QwertyClassifier, QwertyClassifierCV or "
+            f"QwertyEnsembleClassifier, got {type(estimator).__name__}. Pickle "
+            "other estimators (see the guide on saving models)."
         )
     return estimator.save(path)
 
 
-def load_model(
-    path: str | os.PathLike, *, device: str | None = None
-) -> QwertyClassifier:
-    """Read a classifier written by `save_model` / `QwertyClassifier.save`.
+def load_model(path: str | os.PathLike, *, device: str | None = None) -> Model:
+    """Read a classifier written by `save_model` or a classifier's `save`.
+
+    The file says which class it holds; the result is of that class.
 
     The file may come from anyone: nothing in it is run, and every value is
     checked before anything is built, so a damaged or hostile file fails
@@ -62,12 +77,13 @@ def load_model(
     path : str or path-like
         A file written by `save_model`.
     device : str, default=None
-        Where to put the network. None uses the saved device when it is
-        available here, otherwise the CPU.
+        Where to put the network (every member's, for the CV and the
+        ensemble). None uses the saved device when it is available here,
+        otherwise the CPU.
 
     Returns
     -------
-    estimator : QwertyClassifier
+    estimator : QwertyClassifier, QwertyClassifierCV or QwertyEnsembleClassifier
         A fitted classifier that predicts exactly as the saved one did.
 
     Raises
@@ -89,4 +105,4 @@ def load_model(
     >>> load_model(path).classes_
     array([0, 1, 2])
     """
-    return QwertyClassifier.load(path, device=device)
+    return _CLASSES[read_kind(path)].load(path, device=device)

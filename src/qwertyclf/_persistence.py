@@ -6,6 +6,13 @@ names, training history, versions) as JSON in the file's metadata header.
 Reading it parses JSON and copies numbers; unlike pickle, nothing in the file
 is ever executed.
 
+An estimator made of several `QwertyClassifier` networks (`QwertyClassifierCV`,
+`QwertyEnsembleClassifier`) is one file too (`write_composite` /
+`read_composite`): its `kind`, its own parameters and fitted attributes, and
+per member `i` the metadata entries `members.i.params` and
+`members.i.attributes` (what a single model's file holds) and its tensors,
+named `members.i.` and the network's own tensor name.
+
 A file may come from anyone, so `read_model` trusts nothing in it. It reads
 the header alone (an 8-byte little-endian length, then ASCII JSON) and checks,
 in this order and before any tensor is allocated: the header's size and the
@@ -19,7 +26,10 @@ network the hyperparameters describe. Only then are the weights read, into a
 refused: no fit returns them, and such a network cannot predict.
 
 This module sits below the estimator: it reads and writes a `ModelState` and
-knows nothing of `QwertyClassifier` itself.
+knows nothing of `QwertyClassifier` itself. Reading is in two layers: the
+container (the header's size and JSON, the format and its version, the byte
+ranges of the tensors) is checked the same way for every file, before what a
+model needs of its metadata and tensors.
 """
 
 from __future__ import annotations
@@ -28,7 +38,9 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -48,8 +60,14 @@ from .training import ModelState, QwertySkorchNet
 
 FORMAT = "qwertyclf-model"
 #: Version 2 adds the input encoding ("encoder"); version 1 files, which
-#: lack it, are read as models of numeric columns.
-FORMAT_VERSION = 2
+#: lack it, are read as models of numeric columns. Version 3 adds files of
+#: several networks (a `kind` and its members); a single model is still
+#: written as version 2, which older qwertyclf versions read.
+FORMAT_VERSION = 3
+#: The version a single model's file is written in.
+SINGLE_FORMAT_VERSION = 2
+#: The kinds of files of several networks, by their estimator's class name.
+COMPOSITE_KINDS = ("QwertyClassifierCV", "QwertyEnsembleClassifier")
 
 #: Largest JSON header a model file may have, in bytes.
 MAX_HEADER_BYTES = 8 * 2**20
@@ -67,6 +85,8 @@ MAX_TEXT = 1000
 MAX_ARRAY_BYTES = 16 * 2**20
 #: Most categories the input encoding may hold, all columns together.
 MAX_CATEGORIES = 1_000_000
+#: Most networks a file of several networks may hold.
+MAX_MEMBERS = 1000
 
 _OPTIMIZER_PREFIX = "torch.optim."
 _METADATA_KEYS = (
@@ -88,6 +108,22 @@ _ATTRIBUTE_KEYS = (
 # Attributes a file may lack: written since format version 2.
 _OPTIONAL_ATTRIBUTE_KEYS = ("encoder",)
 _FLAGS = ("batch_norm", "shuffle", "early_stopping", "warm_start")
+_COMPOSITE_METADATA_KEYS = (*_METADATA_KEYS, "kind", "n_members")
+# Metadata entries of one kind only: the ensemble's member template, the
+# search results of the CV.
+_KIND_METADATA_KEYS = {
+    "QwertyClassifierCV": ("cv_results",),
+    "QwertyEnsembleClassifier": ("estimator",),
+}
+_COMPOSITE_ATTRIBUTE_KEYS = ("classes", "n_features_in", "feature_names_in", "encoder")
+_KIND_ATTRIBUTE_KEYS = {
+    "QwertyClassifierCV": ("best_params", "best_score"),
+    "QwertyEnsembleClassifier": (),
+}
+_CANDIDATE_KEYS = ("hidden_layer_sizes", "lr", "weight_decay")
+_CV_SCORE_KEYS = ("mean_test_score", "std_test_score", "mean_best_epoch")
+_SPLIT_KEY = re.compile(r"split(0|[1-9][0-9]{0,5})_test_score")
+_MEMBER_TENSOR = re.compile(r"members\.(0|[1-9][0-9]{0,5})\.(.+)", re.DOTALL)
 _TENSOR_KEYS = {"dtype", "shape", "data_offsets"}
 # Bytes per element of the safetensors dtypes.
 _ITEMSIZE = {
@@ -117,6 +153,7 @@ _DTYPE_NAMES = {torch_dtype: name for name, (torch_dtype, _) in _DTYPES.items()}
 # NumPy dtypes of class labels and feature names as `_encode_array` writes them.
 _ARRAY_DTYPE = re.compile(r"[<>|=]?(?:[iu][1248]|f[248]|b1|U[1-9][0-9]{0,3}|O)")
 _VERSION = re.compile(r"[0-9]{1,6}")
+_COUNT = re.compile(r"[0-9]{1,9}")
 
 
 class _Unreadable(ValueError):
@@ -158,17 +195,35 @@ def write_model(path: str | os.PathLike, state: ModelState) -> Path:
     """
     metadata = {
         "format": FORMAT,
-        "format_version": str(FORMAT_VERSION),
+        "format_version": str(SINGLE_FORMAT_VERSION),
         "qwertyclf_version": _qwertyclf_version(),
         "torch_version": torch.__version__,
+        **_model_metadata(state),
+    }
+    tensors = _module_tensors(state.module)
+    _check_writable(
+        metadata,
+        tensors,
+        lambda: _decode_metadata(metadata, state.params, lambda _: dict(state.params)),
+    )
+    return _save(path, tensors, metadata)
+
+
+def _model_metadata(state: ModelState) -> dict:
+    """The metadata entries of one network's model: its params and attributes."""
+    return {
         "params": json.dumps(_encode_params(state.params), default=_plain),
         "attributes": json.dumps(_encode_attributes(state), default=_plain),
     }
-    tensors = {
-        k: v.detach().to("cpu").contiguous()
-        for k, v in state.module.state_dict().items()
+
+
+def _module_tensors(module: nn.Module) -> dict:
+    return {
+        k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()
     }
-    _check_writable(metadata, tensors, state.params)
+
+
+def _save(path, tensors: dict, metadata: dict) -> Path:
     path = Path(path)
     # Serialised in memory, then written through a temporary file and an
     # atomic rename: a failed or killed save leaves the previous file intact,
@@ -234,11 +289,12 @@ def _encode_attributes(state: ModelState) -> dict:
     }
 
 
-def _check_writable(metadata: dict, tensors: dict, params: dict) -> None:
+def _check_writable(metadata: dict, tensors: dict, decode: Callable) -> None:
     """Refuse to write a file that `read_model` would refuse.
 
     A very long history (hundreds of thousands of `partial_fit` calls) or a
-    callback that records large values in it can pass the limits.
+    callback that records large values in it can pass the limits. `decode()`
+    decodes `metadata` as reading does, with the parameters taken as they are.
     """
     # The header as safetensors will write it, with offsets of the widest size.
     entries = {
@@ -253,13 +309,202 @@ def _check_writable(metadata: dict, tensors: dict, params: dict) -> None:
                 f"{MAX_HEADER_BYTES // 2**20} MiB a model file may have"
             )
         _parse_json(header, "its header", _Unreadable)
-        _decode_metadata(metadata, params, lambda decoded: dict(params))
+        if len(tensors) > MAX_TENSORS:
+            raise _Unreadable(
+                f"it would hold {len(tensors)} tensors, more than the "
+                f"{MAX_TENSORS} a model file may have"
+            )
+        decode()
     except ValueError as exc:
         raise ValueError(
             f"Cannot save this model: {exc}. Model files have limits that keep "
             "loading them cheap (see the guide on saving models); pickle the "
             "model instead."
         ) from None
+
+
+@dataclass
+class CompositeState:
+    """What a file of several networks holds: an estimator and its members.
+
+    Parameters
+    ----------
+    kind : str
+        The estimator's class name, one of `COMPOSITE_KINDS`.
+    params : dict
+        Its constructor arguments (`get_params(deep=False)`), but for the
+        ensemble's `estimator`, which is `estimator` below. Values that are
+        code or live state (a splitter object, a scoring function, a
+        `RandomState`) are stored as None.
+    classes : ndarray of shape (n_classes,)
+        Sorted class labels.
+    n_features_in : int
+        Number of input columns.
+    feature_names_in : ndarray of str or None
+        Column names seen in fit, if any.
+    encoder : TableEncoder
+        The estimator's input encoding; its members take its outputs.
+    members : list of ModelState
+        The fitted networks, in order.
+    estimator : dict or None, default=None
+        The ensemble's member template: a `QwertyClassifier`'s parameters, or
+        None for the default member.
+    best_params, best_score, cv_results : default=None
+        The CV's fitted attributes of the same names (`cv_results` without
+        its `params` masking: plain lists and arrays).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> state = CompositeState(
+    ...     kind="QwertyEnsembleClassifier", params={"n_estimators": 1},
+    ...     classes=np.array([0, 1]), n_features_in=2, feature_names_in=None,
+    ...     encoder=TableEncoder.identity_for(2), members=[],
+    ... )
+    >>> state.kind
+    'QwertyEnsembleClassifier'
+    """
+
+    kind: str
+    params: dict
+    classes: np.ndarray
+    n_features_in: int
+    feature_names_in: np.ndarray | None
+    encoder: TableEncoder
+    members: list[ModelState] = field(default_factory=list)
+    estimator: dict | None = None
+    best_params: dict | None = None
+    best_score: float | None = None
+    cv_results: dict | None = None
+
+
+def write_composite(path: str | os.PathLike, state: CompositeState) -> Path:
+    """Write an estimator of several networks to one safetensors file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Where to write the file.
+    state : CompositeState
+        What to store.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> member = ModelState(
+    ...     params={"hidden_layer_sizes": (4,)}, classes=np.array([0, 1]),
+    ...     n_features_in=2, feature_names_in=None, history=[{"epoch": 1}],
+    ...     n_iter=1, best_epoch=1, module=QwertyNet(2, 2, (4,)),
+    ... )
+    >>> state = CompositeState(
+    ...     kind="QwertyEnsembleClassifier", params={"n_estimators": 1},
+    ...     classes=np.array([0, 1]), n_features_in=2, feature_names_in=None,
+    ...     encoder=TableEncoder.identity_for(2), members=[member],
+    ... )
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> write_composite(folder / "ensemble.safetensors", state).name
+    'ensemble.safetensors'
+    """
+    if state.kind not in COMPOSITE_KINDS:
+        raise ValueError(
+            f"kind must be one of {list(COMPOSITE_KINDS)}, got {state.kind!r}."
+        )
+    params = {name: _encode_plain(value) for name, value in state.params.items()}
+    attributes = {
+        "classes": _encode_array(state.classes),
+        "n_features_in": int(state.n_features_in),
+        "feature_names_in": (
+            None
+            if state.feature_names_in is None
+            else _encode_array(state.feature_names_in)
+        ),
+        "encoder": state.encoder.to_dict(),
+    }
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "qwertyclf_version": _qwertyclf_version(),
+        "torch_version": torch.__version__,
+        "kind": state.kind,
+        "n_members": str(len(state.members)),
+        "params": json.dumps(params, default=_plain),
+    }
+    if state.kind == "QwertyClassifierCV":
+        attributes["best_params"] = _encode_candidate(state.best_params)
+        attributes["best_score"] = float(state.best_score)
+        metadata["cv_results"] = json.dumps(
+            _encode_cv_results(state.cv_results), default=_plain
+        )
+    else:
+        estimator = state.estimator
+        metadata["estimator"] = json.dumps(
+            None if estimator is None else _encode_params(estimator), default=_plain
+        )
+    metadata["attributes"] = json.dumps(attributes, default=_plain)
+    tensors = {}
+    for i, member in enumerate(state.members):
+        for key, value in _model_metadata(member).items():
+            metadata[f"members.{i}.{key}"] = value
+        for name, tensor in _module_tensors(member.module).items():
+            tensors[f"members.{i}.{name}"] = tensor
+    originals = [member.params for member in state.members]
+    if state.estimator is not None:
+        originals.append(state.estimator)
+    checks = _CompositeChecks(
+        param_names=list(state.params),
+        check_params=lambda _: dict(state.params),
+        member_param_names={name for params in originals for name in params},
+        check_member_params=lambda decoded: decoded,
+    )
+    _check_writable(
+        metadata, tensors, lambda: _decode_composite(metadata, state.kind, checks)
+    )
+    return _save(path, tensors, metadata)
+
+
+def _encode_plain(value, depth: int = 0):
+    """A constructor argument as a JSON value, or None if it cannot be one.
+
+    Numbers, text, None and lists of them (two levels at most) are kept;
+    code and live state (a splitter object, a scorer, a `RandomState`) are
+    not stored.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, (list, tuple, np.ndarray)) and depth < 2:
+        items = [_encode_plain(v, depth + 1) for v in value]
+        if all(
+            item is not None or v is None for item, v in zip(items, value, strict=True)
+        ):
+            return items
+    return None
+
+
+def _encode_candidate(candidate: dict) -> dict:
+    return {
+        "hidden_layer_sizes": [int(n) for n in candidate["hidden_layer_sizes"]],
+        "lr": _plain(candidate["lr"]),
+        "weight_decay": _plain(candidate["weight_decay"]),
+    }
+
+
+def _encode_cv_results(results: dict) -> dict:
+    out = {"params": [_encode_candidate(c) for c in results["params"]]}
+    for key, values in results.items():
+        if key != "params":
+            out[key] = np.asarray(values).tolist()
+    return out
 
 
 def read_model(
@@ -315,6 +560,168 @@ def read_model(
     Linear(in_features=3, out_features=4, bias=True)
     """
     path = Path(path)
+    with _reading(path) as file:
+        _expect_kind(file, None, path)
+        state = _decode_metadata(file.metadata, param_names, check_params)
+        module = _empty_module(state, file.entries)
+        state.module = _load_weights(module, file, file.entries)
+    return state
+
+
+def read_kind(path: str | os.PathLike) -> str | None:
+    """The kind of model a file holds: None for a `QwertyClassifier`.
+
+    Only the container is checked (`read_model` and `read_composite` check
+    the rest).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A model file.
+
+    Returns
+    -------
+    kind : str or None
+        One of `COMPOSITE_KINDS`, or None for a single network.
+
+    Raises
+    ------
+    ValueError
+        As `read_model` does, for a file that is not a qwertyclf model file
+        or names an unknown kind.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> state = ModelState(
+    ...     params={"hidden_layer_sizes": (4,)}, classes=np.array([0, 1]),
+    ...     n_features_in=2, feature_names_in=None, history=[{"epoch": 1}],
+    ...     n_iter=1, best_epoch=1, module=QwertyNet(2, 2, (4,)),
+    ... )
+    >>> path = write_model(pathlib.Path(tempfile.mkdtemp()) / "m.safetensors", state)
+    >>> read_kind(path) is None
+    True
+    """
+    path = Path(path)
+    with _reading(path) as file:
+        return _kind(file.metadata)
+
+
+@dataclass
+class _CompositeChecks:
+    """How the estimators validate what a file of several networks holds."""
+
+    param_names: Collection[str]
+    check_params: Callable[[dict], dict]
+    member_param_names: Collection[str]
+    check_member_params: Callable[[dict], dict]
+
+
+def read_composite(
+    path: str | os.PathLike,
+    *,
+    kind: str,
+    param_names: Collection[str],
+    check_params: Callable[[dict], dict],
+    member_param_names: Collection[str],
+    check_member_params: Callable[[dict], dict],
+) -> CompositeState:
+    """Read and validate a file of several networks; build them if it all fits.
+
+    Every member's metadata is decoded and checked as `read_model` checks a
+    single model's, and every member's tensors against its network, before
+    any weights are read.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by `write_composite`.
+    kind : str
+        The kind expected (one of `COMPOSITE_KINDS`); another is refused.
+    param_names : collection of str
+        The estimator's parameter names stored in `params`.
+    check_params : callable
+        `check_params(params) -> params`: the estimator's validation.
+    member_param_names : collection of str
+        A member's parameter names (those of `QwertyClassifier`).
+    check_member_params : callable
+        A member's validation, as `read_model` takes it; it checks the
+        ensemble's `estimator` too.
+
+    Returns
+    -------
+    state : CompositeState
+        The file's content, each member's module holding its weights.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at `path`.
+    ValueError
+        As `read_model`; a message about a member starts with its number.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> params = {"hidden_layer_sizes": (4,), "activation": "relu",
+    ...           "batch_norm": False, "dropout": 0.0, "dtype": "float32"}
+    >>> member = ModelState(
+    ...     params=params, classes=np.array([0, 1]), n_features_in=2,
+    ...     feature_names_in=None, history=[{"epoch": 1}], n_iter=1,
+    ...     best_epoch=1, module=QwertyNet(2, 2, (4,)),
+    ... )
+    >>> state = CompositeState(
+    ...     kind="QwertyEnsembleClassifier", params={"n_estimators": 1},
+    ...     classes=np.array([0, 1]), n_features_in=2, feature_names_in=None,
+    ...     encoder=TableEncoder.identity_for(2), members=[member],
+    ... )
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> path = write_composite(folder / "e.safetensors", state)
+    >>> read = read_composite(
+    ...     path, kind="QwertyEnsembleClassifier", param_names=["n_estimators"],
+    ...     check_params=dict, member_param_names=params, check_member_params=dict,
+    ... )
+    >>> len(read.members), read.members[0].module[0]
+    (1, Linear(in_features=2, out_features=4, bias=True))
+    """
+    path = Path(path)
+    checks = _CompositeChecks(
+        param_names, check_params, member_param_names, check_member_params
+    )
+    with _reading(path) as file:
+        _expect_kind(file, kind, path)
+        state = _decode_composite(file.metadata, kind, checks)
+        groups = _member_entries(file.entries, len(state.members))
+        modules = []
+        for i, (member, entries) in enumerate(zip(state.members, groups, strict=True)):
+            with _member(i):
+                local = {name[len(f"members.{i}.") :]: e for name, e in entries.items()}
+                modules.append(_empty_module(member, local))
+        # Every member checked: only now are weights read.
+        for i, (member, module, entries) in enumerate(
+            zip(state.members, modules, groups, strict=True)
+        ):
+            member.module = _load_weights(module, file, entries, prefix=f"members.{i}.")
+    return state
+
+
+@dataclass
+class _File:
+    """An open model file whose container has been checked."""
+
+    handle: Any
+    metadata: dict
+    entries: dict
+    data_start: int
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[_File]:
+    """Open `path` and check its container; turn every refusal into one message.
+
+    The container is what every model file shares: the header's length and
+    JSON, the format and its version, and the byte ranges of the tensors.
+    """
     try:
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
@@ -323,10 +730,7 @@ def read_model(
             _check_format(metadata, path)
             data_start = 8 + header_length
             _check_entries(entries, size - data_start)
-            state = _decode_metadata(metadata, param_names, check_params)
-            module = _empty_module(state, entries)
-            tensors = _read_tensors(handle, data_start, entries)
-            module.load_state_dict(tensors, assign=True)
+            yield _File(handle, metadata, entries, data_start)
     except (FileNotFoundError, _Refused):
         raise
     except _Unreadable as exc:
@@ -342,8 +746,314 @@ def read_model(
         raise ValueError(
             f"{path} is a damaged or inconsistent qwertyclf model file: {exc}"
         ) from None
-    state.module = module.eval()
+
+
+def _kind(metadata: dict) -> str | None:
+    """The file's kind (None: one network), checked against its version."""
+    kind = metadata.get("kind")
+    if kind is None:
+        return None
+    if kind not in COMPOSITE_KINDS:
+        raise _Inconsistent(
+            f"unknown model kind {_short(kind)}; qwertyclf writes "
+            f"{' or '.join(map(repr, COMPOSITE_KINDS))}, and no kind for a "
+            "QwertyClassifier"
+        )
+    version = int(metadata["format_version"])
+    if version < 3:
+        raise _Inconsistent(
+            f"a file of kind {kind!r} has format version 3 or later, not {version}"
+        )
+    return kind
+
+
+def _expect_kind(file: _File, expected: str | None, path: Path) -> None:
+    found = _kind(file.metadata)
+    if found != expected:
+        found = found or "QwertyClassifier"
+        raise _Refused(
+            f"{path} holds a {found}, not a {expected or 'QwertyClassifier'}: "
+            f"load it with {found}.load or qwertyclf.load_model."
+        )
+
+
+@contextmanager
+def _member(i: int) -> Iterator[None]:
+    """Name member `i` in what is wrong with it."""
+    try:
+        yield
+    except (_Unreadable, _Refused):
+        raise
+    except (_Inconsistent, TypeError, ValueError, OverflowError) as exc:
+        raise _Inconsistent(f"member {i}: {exc}") from None
+
+
+def _load_weights(module: QwertyNet, file: _File, entries: dict, prefix: str = ""):
+    """Read the checked tensors `entries` into `module` (built on the meta device)."""
+    tensors = _read_tensors(file.handle, file.data_start, entries)
+    module.load_state_dict(
+        {name[len(prefix) :]: tensor for name, tensor in tensors.items()}, assign=True
+    )
+    return module.eval()
+
+
+def _member_entries(entries: dict, n_members: int) -> list[dict]:
+    """The tensor entries of each member, by their `members.i.` prefix."""
+    groups = [{} for _ in range(n_members)]
+    for name, entry in entries.items():
+        match = _MEMBER_TENSOR.fullmatch(name)
+        if match is None or int(match[1]) >= n_members:
+            raise _Inconsistent(
+                f"tensor {_short(name)} belongs to none of the {n_members} members"
+            )
+        groups[int(match[1])][name] = entry
+    return groups
+
+
+def _decode_composite(metadata: dict, kind: str, checks: _CompositeChecks):
+    """A `CompositeState` from the metadata of a file of several networks.
+
+    The members' modules are left None.
+    """
+    n_members = metadata.get("n_members")
+    if not isinstance(n_members, str) or not _COUNT.fullmatch(n_members):
+        raise _Inconsistent(f"n_members must be a count, got {_short(n_members)}")
+    n_members = int(n_members)
+    if not 1 <= n_members <= MAX_MEMBERS:
+        raise _Inconsistent(
+            f"it lists {n_members} members; a model file holds 1 to {MAX_MEMBERS}"
+        )
+    member_keys = [
+        f"members.{i}.{key}"
+        for i in range(n_members)
+        for key in ("params", "attributes")
+    ]
+    _check_keys(
+        metadata,
+        (*_COMPOSITE_METADATA_KEYS, *_KIND_METADATA_KEYS[kind], *member_keys),
+        "metadata key",
+    )
+    # The header's count of JSON values (which counts those inside the
+    # metadata texts too) bounds what all the members' entries hold together.
+    for key in ("qwertyclf_version", "torch_version"):
+        _check_text(metadata[key], key)
+
+    estimator = None
+    if kind == "QwertyEnsembleClassifier":
+        estimator = _parse_json(metadata["estimator"], "estimator", _Inconsistent)
+        if estimator is not None:
+            with _prefixed("estimator"):
+                estimator = _decode_model_params(
+                    estimator, checks.member_param_names, checks.check_member_params
+                )
+    params = _parse_json(metadata["params"], "params", _Inconsistent)
+    if not isinstance(params, dict):
+        raise _Inconsistent("params is not a JSON object")
+    _check_keys(params, checks.param_names, "parameter", required=False)
+    for name, value in params.items():
+        _check_plain(value, name)
+    params = checks.check_params(params)
+
+    attributes = _parse_json(metadata["attributes"], "attributes", _Inconsistent)
+    if not isinstance(attributes, dict):
+        raise _Inconsistent("attributes is not a JSON object")
+    _check_keys(
+        attributes,
+        _COMPOSITE_ATTRIBUTE_KEYS + _KIND_ATTRIBUTE_KEYS[kind],
+        "attribute",
+    )
+    classes = _decode_classes(attributes["classes"])
+    n_features = _decode_n_features(attributes["n_features_in"])
+    names = _decode_names(attributes["feature_names_in"], n_features)
+    encoder = _decode_encoder(attributes["encoder"], n_features)
+    if encoder is None:
+        raise _Inconsistent("the encoder must be an object, not null")
+    state = CompositeState(
+        kind=kind,
+        params=params,
+        classes=classes,
+        n_features_in=n_features,
+        feature_names_in=names,
+        encoder=encoder,
+        estimator=estimator,
+    )
+    n_splits = None
+    if kind == "QwertyClassifierCV":
+        state.best_params = _decode_candidate(attributes["best_params"], "best_params")
+        score = attributes["best_score"]
+        if not isinstance(score, (int, float)) or isinstance(score, bool):
+            raise _Inconsistent(f"best_score must be a number, got {_short(score)}")
+        state.best_score = float(score)
+        results = _parse_json(metadata["cv_results"], "cv_results", _Inconsistent)
+        state.cv_results, n_splits = _decode_cv_results(results)
+        _check_best(state)
+
+    for i in range(n_members):
+        with _member(i):
+            member = _decode_model(
+                metadata[f"members.{i}.params"],
+                metadata[f"members.{i}.attributes"],
+                checks.member_param_names,
+                checks.check_member_params,
+            )
+            if member.n_features_in != encoder.n_outputs:
+                raise _Inconsistent(
+                    f"it takes {member.n_features_in} inputs, but the encoder "
+                    f"gives {encoder.n_outputs}"
+                )
+            if (
+                member.classes.dtype.kind != classes.dtype.kind
+                or not np.isin(member.classes, classes).all()
+            ):
+                raise _Inconsistent("its classes are not among the model's classes")
+        state.members.append(member)
+    _check_member_count(state, n_splits)
     return state
+
+
+def _check_member_count(state: CompositeState, n_splits: int | None) -> None:
+    n_members = len(state.members)
+    if state.kind == "QwertyEnsembleClassifier":
+        expected = state.params.get("n_estimators")
+        why = f"n_estimators={expected}"
+    elif state.params.get("refit"):
+        expected, why = 1, "refit=True"
+    else:
+        expected, why = n_splits, f"cv_results' {n_splits} split(s)"
+    if n_members != expected:
+        raise _Inconsistent(f"it holds {n_members} members, but {why} needs {expected}")
+
+
+@contextmanager
+def _prefixed(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (_Unreadable, _Refused):
+        raise
+    except (_Inconsistent, TypeError, ValueError, OverflowError) as exc:
+        raise _Inconsistent(f"{what}: {exc}") from None
+
+
+def _check_plain(value, name: str, depth: int = 0) -> None:
+    """A stored constructor argument: numbers, text, null, lists of them."""
+    if isinstance(value, dict) or (isinstance(value, list) and depth >= 2):
+        raise _Inconsistent(
+            f"{name} must be a number, text, null or a list of them, got "
+            f"{_short(value)}"
+        )
+    if isinstance(value, list):
+        if len(value) > MAX_CLASSES:
+            raise _Inconsistent(f"{name} lists more than {MAX_CLASSES} values")
+        for item in value:
+            _check_plain(item, name, depth + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise _Inconsistent(f"{name} holds {value}")
+    elif isinstance(value, str):
+        _check_text(value, name)
+
+
+def _decode_candidate(value, what: str) -> dict:
+    """One candidate of the CV's search: sizes, learning rate, weight decay."""
+    if not isinstance(value, dict) or set(value) != set(_CANDIDATE_KEYS):
+        raise _Inconsistent(
+            f"{what} must be an object with keys {list(_CANDIDATE_KEYS)}"
+        )
+    sizes = value["hidden_layer_sizes"]
+    if not (
+        isinstance(sizes, list)
+        and 1 <= len(sizes) < MAX_TENSORS // 2
+        and all(_is_int(n) and n >= 1 for n in sizes)
+    ):
+        raise _Inconsistent(
+            f"{what}'s hidden_layer_sizes must list positive ints, got {_short(sizes)}"
+        )
+    out = {"hidden_layer_sizes": tuple(sizes)}
+    for key in ("lr", "weight_decay"):
+        number = value[key]
+        if (
+            not isinstance(number, (int, float))
+            or isinstance(number, bool)
+            or not math.isfinite(number)
+            or number < 0
+        ):
+            raise _Inconsistent(
+                f"{what}'s {key} must be a finite number >= 0, got {_short(number)}"
+            )
+        out[key] = number
+    return out
+
+
+def _decode_cv_results(value) -> tuple[dict, int]:
+    """`cv_results_` and its number of splits."""
+    if not isinstance(value, dict):
+        raise _Inconsistent("cv_results is not a JSON object")
+    candidates = value.get("params")
+    if not isinstance(candidates, list) or not 1 <= len(candidates) <= MAX_CLASSES:
+        raise _Inconsistent(
+            f"cv_results' params must list 1 to {MAX_CLASSES} candidates"
+        )
+    splits = [key for key in value if _SPLIT_KEY.fullmatch(key)]
+    n_splits = len(splits)
+    known = ("params", *_CV_SCORE_KEYS, "rank_test_score")
+    split_keys = tuple(f"split{k}_test_score" for k in range(n_splits))
+    _check_keys(value, known + split_keys, "cv_results key")
+    if n_splits < 1:
+        raise _Inconsistent("cv_results has no split scores")
+    results = {
+        "params": [
+            _decode_candidate(c, f"cv_results' candidate {n}")
+            for n, c in enumerate(candidates)
+        ]
+    }
+    n = len(candidates)
+    for key in (*_CV_SCORE_KEYS, *split_keys):
+        column = value[key]
+        if not (
+            isinstance(column, list)
+            and len(column) == n
+            and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in column
+            )
+        ):
+            raise _Inconsistent(f"cv_results' {key} must list {n} numbers")
+        results[key] = np.array(column, dtype=np.float64)
+    rank = value["rank_test_score"]
+    if not _is_ranking(rank, n):
+        raise _Inconsistent(
+            f"cv_results' rank_test_score must rank the {n} candidates from 1, "
+            "tied ones sharing the best rank among them"
+        )
+    results["rank_test_score"] = np.array(rank, dtype=np.int32)
+    return results, n_splits
+
+
+def _is_ranking(rank, n: int) -> bool:
+    """Whether `rank` ranks `n` candidates as scikit-learn's searches do.
+
+    Ranks start at 1; tied candidates share the best rank among them, and
+    the next rank counts them all (1, 1, 3).
+    """
+    if not (isinstance(rank, list) and len(rank) == n and all(map(_is_int, rank))):
+        return False
+    ordered = sorted(rank)
+    return all(
+        r == i + 1 for i, r in enumerate(ordered) if i == 0 or r != ordered[i - 1]
+    )
+
+
+def _check_best(state: CompositeState) -> None:
+    """`best_params` and `best_score` are those of the top-ranked candidate."""
+    results = state.cv_results
+    best = int(np.argmin(results["rank_test_score"]))
+    score = results["mean_test_score"][best]
+    same_score = score == state.best_score or (
+        math.isnan(score) and math.isnan(state.best_score)
+    )
+    if results["params"][best] != state.best_params or not same_score:
+        raise _Inconsistent(
+            "best_params and best_score are not those of the candidate "
+            "cv_results ranks first"
+        )
 
 
 class RestoredNet(QwertySkorchNet):
@@ -577,17 +1287,26 @@ def _decode_metadata(
     param_names: Collection[str],
     check_params: Callable[[dict], dict],
 ) -> ModelState:
+    """The `ModelState` of a single model's file (its module left None)."""
     _check_keys(metadata, _METADATA_KEYS, "metadata key")
     for key in ("qwertyclf_version", "torch_version"):
         _check_text(metadata[key], key)
-    params = _parse_json(metadata["params"], "params", _Inconsistent)
-    if not isinstance(params, dict):
-        raise _Inconsistent("params is not a JSON object")
-    _check_keys(params, param_names, "parameter", required=False)
-    params = _decode_params(params)
-    params = check_params(params)
+    return _decode_model(
+        metadata["params"], metadata["attributes"], param_names, check_params
+    )
 
-    attributes = _parse_json(metadata["attributes"], "attributes", _Inconsistent)
+
+def _decode_model(
+    params: str,
+    attributes: str,
+    param_names: Collection[str],
+    check_params: Callable[[dict], dict],
+) -> ModelState:
+    """One network's model from its `params` and `attributes` JSON texts."""
+    params = _parse_json(params, "params", _Inconsistent)
+    params = _decode_model_params(params, param_names, check_params)
+
+    attributes = _parse_json(attributes, "attributes", _Inconsistent)
     if not isinstance(attributes, dict):
         raise _Inconsistent("attributes is not a JSON object")
     _check_keys(
@@ -601,42 +1320,14 @@ def _decode_metadata(
         _ATTRIBUTE_KEYS,
         "attribute",
     )
-    classes = _decode_array(attributes["classes"], "classes", MAX_CLASSES)
-    if len(classes) < 2:
-        raise _Inconsistent(f"it has {len(classes)} class(es); a fit needs 2 or more")
-    try:
-        ordered = bool(np.all(classes[1:] > classes[:-1]))
-    except TypeError:
-        ordered = False
-    if not ordered:
-        raise _Inconsistent("classes are not sorted and unique, as a fit stores them")
-    n_features = attributes["n_features_in"]
-    if not _is_int(n_features) or n_features < 1:
-        raise _Inconsistent(
-            f"n_features_in must be a positive int, got {_short(n_features)}"
-        )
-    names = attributes["feature_names_in"]
-    if names is not None:
-        names = _decode_array(names, "feature_names_in", n_features)
-        if len(names) != n_features or not all(isinstance(n, str) for n in names):
-            raise _Inconsistent(
-                f"feature_names_in must be {n_features} strings, one per feature"
-            )
+    classes = _decode_classes(attributes["classes"])
+    n_features = _decode_n_features(attributes["n_features_in"])
+    names = _decode_names(attributes["feature_names_in"], n_features)
     history = attributes["history"]
     n_iter, best_epoch = attributes["n_iter"], attributes["best_epoch"]
     _check_history(history, n_iter, best_epoch)
     _check_class_weight(params.get("class_weight"), classes)
-    encoder = attributes.get("encoder")
-    if encoder is not None:
-        try:
-            encoder = TableEncoder.from_dict(
-                encoder,
-                n_features=n_features,
-                max_text=MAX_TEXT,
-                max_values=MAX_CATEGORIES,
-            )
-        except ValueError as exc:
-            raise _Inconsistent(str(exc)) from None
+    encoder = _decode_encoder(attributes.get("encoder"), n_features)
     return ModelState(
         params=params,
         classes=classes,
@@ -648,6 +1339,62 @@ def _decode_metadata(
         module=None,
         encoder=encoder,
     )
+
+
+def _decode_model_params(
+    params, param_names: Collection[str], check_params: Callable[[dict], dict]
+) -> dict:
+    """A `QwertyClassifier`'s parameters, decoded and validated."""
+    if not isinstance(params, dict):
+        raise _Inconsistent("params is not a JSON object")
+    _check_keys(params, param_names, "parameter", required=False)
+    return check_params(_decode_params(params))
+
+
+def _decode_classes(encoded) -> np.ndarray:
+    classes = _decode_array(encoded, "classes", MAX_CLASSES)
+    if len(classes) < 2:
+        raise _Inconsistent(f"it has {len(classes)} class(es); a fit needs 2 or more")
+    try:
+        ordered = bool(np.all(classes[1:] > classes[:-1]))
+    except TypeError:
+        ordered = False
+    if not ordered:
+        raise _Inconsistent("classes are not sorted and unique, as a fit stores them")
+    return classes
+
+
+def _decode_n_features(n_features) -> int:
+    if not _is_int(n_features) or n_features < 1:
+        raise _Inconsistent(
+            f"n_features_in must be a positive int, got {_short(n_features)}"
+        )
+    return n_features
+
+
+def _decode_names(names, n_features: int) -> np.ndarray | None:
+    if names is None:
+        return None
+    names = _decode_array(names, "feature_names_in", n_features)
+    if len(names) != n_features or not all(isinstance(n, str) for n in names):
+        raise _Inconsistent(
+            f"feature_names_in must be {n_features} strings, one per feature"
+        )
+    return names
+
+
+def _decode_encoder(encoder, n_features: int) -> TableEncoder | None:
+    if encoder is None:
+        return None
+    try:
+        return TableEncoder.from_dict(
+            encoder,
+            n_features=n_features,
+            max_text=MAX_TEXT,
+            max_values=MAX_CATEGORIES,
+        )
+    except ValueError as exc:
+        raise _Inconsistent(str(exc)) from None
 
 
 def _decode_params(params: dict) -> dict:
@@ -916,7 +1663,8 @@ def _check_depth(value, what: str, error: type[ValueError]) -> None:
 def _check_keys(
     mapping: dict, known: Collection[str], what: str, *, required: bool = True
 ) -> None:
-    unknown = [k for k in mapping if k not in known]
+    # Sorted: safetensors may list the metadata in any order.
+    unknown = sorted(k for k in mapping if k not in known)
     if unknown:
         raise _Inconsistent(
             f"unknown {what}(s) {_names(unknown)}; a newer qwertyclf may have "

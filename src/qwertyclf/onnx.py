@@ -1,9 +1,11 @@
-"""Export `QwertyClassifier` to ONNX through skl2onnx.
+"""Export `QwertyClassifier`, `QwertyClassifierCV` and the ensemble to ONNX.
 
-Importing this module registers a skl2onnx converter for `QwertyClassifier`, so
-`skl2onnx.to_onnx` converts a fitted classifier, or any fitted scikit-learn
-`Pipeline` that contains one (scalers, column transformers, string labels),
-into one ONNX graph. The graph has skl2onnx's usual classifier outputs: `label`
+Importing this module registers skl2onnx converters for `QwertyClassifier`,
+`QwertyClassifierCV` and `QwertyEnsembleClassifier`, so `skl2onnx.to_onnx`
+converts a fitted classifier, or any fitted scikit-learn `Pipeline` that
+contains one (scalers, column transformers, string labels), into one ONNX
+graph. The CV and the ensemble become the mean of their members' softmax
+outputs. The graph has skl2onnx's usual classifier outputs: `label`
 and `probabilities`, the latter a list of `{label: probability}` maps unless
 the `zipmap` option is False (then a matrix, columns in the order of
 `classes_`). With `zipmap` False, `label` has the dtype and values of
@@ -14,7 +16,11 @@ labels. onnxruntime runs it without Python, PyTorch or scikit-learn.
 
 Every hidden activation of `QwertyNet` is supported, and batch normalisation
 (folded into the linear layer before it); dropout is left out, as in
-prediction. Needs the `onnx` extra: `pip install "qwertyclf[onnx]"`.
+prediction. The input encoding of numeric columns is part of the graph:
+missing values replaced by the training medians, missing indicators, robust
+scaling with smooth clipping. A model whose encoding one-hot encodes
+categorical columns is refused with a `ValueError`: one-hot encode them in a
+`Pipeline` in front instead. Needs the `onnx` extra: `pip install "qwertyclf[onnx]"`.
 
 Examples
 --------
@@ -66,8 +72,16 @@ from torch import nn
 
 from ._atomic import atomic_write
 from ._classifier import QwertyClassifier
+from ._cv import QwertyClassifierCV
+from ._ensemble import QwertyEnsembleClassifier
+from ._scaling import CLIP
 
-__all__ = ["convert_qwerty_classifier", "save_onnx", "to_onnx"]
+__all__ = [
+    "convert_qwerty_classifier",
+    "convert_qwerty_composite",
+    "save_onnx",
+    "to_onnx",
+]
 
 ALIAS = "QwertyclfQwertyClassifier"
 #: The ONNX tensor type of `label` for each numeric dtype of `classes_`.
@@ -84,6 +98,11 @@ _LABEL_TYPES = {
     np.dtype(np.uint16): UInt16TensorType,
     np.dtype(np.uint32): UInt32TensorType,
     np.dtype(np.uint64): UInt64TensorType,
+}
+#: skl2onnx's names of the estimators made of `QwertyClassifier` members.
+COMPOSITE_ALIASES = {
+    QwertyClassifierCV: "QwertyclfQwertyClassifierCV",
+    QwertyEnsembleClassifier: "QwertyclfQwertyEnsembleClassifier",
 }
 # torch's SELU constants, more digits than ONNX's float defaults.
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -129,6 +148,7 @@ def convert_qwerty_classifier(scope, operator, container) -> None:
 
     x = scope.get_unique_variable_name("cast_input")
     apply_cast(scope, operator.inputs[0].full_name, x, container, to=proto_dtype)
+    x = graph.encoding(_encoder(clf), x)
     logits = graph.network(_network(clf), x)
     container.add_node(
         "Softmax",
@@ -143,6 +163,109 @@ def convert_qwerty_classifier(scope, operator, container) -> None:
 def _network(clf) -> nn.Module:
     check_is_fitted(clf)
     return clf.net_.module_
+
+
+def convert_qwerty_composite(scope, operator, container) -> None:
+    """skl2onnx converter: a fitted `QwertyClassifierCV` or ensemble.
+
+    Called by skl2onnx, not directly: it writes the estimator's input
+    encoding, then every member's encoding and network with a softmax, and
+    `probabilities` as their mean, each member's columns placed at its
+    classes (a bootstrap member may lack some); `label` as for a
+    `QwertyClassifier`.
+
+    Parameters
+    ----------
+    scope, operator, container
+        As skl2onnx passes them (see `convert_qwerty_classifier`);
+        `operator.raw_operator` is the fitted estimator.
+
+    Raises
+    ------
+    ValueError
+        If the estimator's encoding (or a member's) one-hot encodes
+        categorical columns.
+
+    Examples
+    --------
+    >>> import skl2onnx
+    >>> COMPOSITE_ALIASES[QwertyClassifierCV] in skl2onnx.supported_converters()
+    True
+    """
+    model = operator.raw_operator
+    check_is_fitted(model)
+    proto_dtype = guess_proto_type(operator.inputs[0].type)
+    if proto_dtype != TensorProto.DOUBLE:
+        proto_dtype = TensorProto.FLOAT
+    np_dtype = np.float64 if proto_dtype == TensorProto.DOUBLE else np.float32
+    graph = _Graph(scope, container, proto_dtype, np_dtype)
+
+    x = scope.get_unique_variable_name("cast_input")
+    apply_cast(scope, operator.inputs[0].full_name, x, container, to=proto_dtype)
+    x = graph.encoding(_encoder(model), x)
+    members = []
+    for member in model.estimators_:
+        logits = graph.network(_network(member), graph.encoding(_encoder(member), x))
+        proba = graph.node("Softmax", logits, axis=1)
+        if not np.array_equal(member.classes_, model.classes_):
+            # A member that never saw some classes gives them probability 0.
+            place = np.zeros((len(member.classes_), len(model.classes_)))
+            columns = np.searchsorted(model.classes_, member.classes_)
+            place[np.arange(len(member.classes_)), columns] = 1.0
+            proba = graph.node("MatMul", [proba, graph.constant("place", place)])
+        members.append(proba)
+    total = members[0] if len(members) == 1 else graph.node("Sum", members)
+    container.add_node(
+        "Div",
+        [total, graph.constant("n_members", float(len(members)))],
+        operator.outputs[1].full_name,
+        name=scope.get_unique_operator_name("Div"),
+    )
+    _labels(scope, container, model.classes_, operator)
+
+
+def _encoder(model):
+    """The fitted input encoding of `model`, refused if ONNX cannot compute it."""
+    check_is_fitted(model)
+    encoder = (
+        model._encoder() if isinstance(model, QwertyClassifier) else model.encoder_
+    )
+    _check_exportable_encoding(model, encoder)
+    return encoder
+
+
+def _check_exportable_encoding(model, encoder) -> None:
+    """Refuse an input encoding with categorical columns, naming them.
+
+    Parameters
+    ----------
+    model : estimator
+        The fitted estimator the encoding belongs to (for the message).
+    encoder : TableEncoder
+        Its fitted encoding.
+
+    Raises
+    ------
+    ValueError
+        If `encoder` one-hot encodes categorical columns.
+
+    Examples
+    --------
+    >>> from qwertyclf._table import TableEncoder
+    >>> _check_exportable_encoding(None, TableEncoder.identity_for(3))
+    """
+    if not encoder.categorical:
+        return
+    names = getattr(model, "feature_names_in_", None)
+    columns = [str(names[j]) if names is not None else j for j in encoder.categorical]
+    raise ValueError(
+        f"Cannot export this {type(model).__name__} to ONNX: its input encoding "
+        f"one-hot encodes the categorical column(s) {columns}, which the ONNX "
+        "converter does not support. Export the model trained on numeric "
+        "columns, or one-hot encode in a Pipeline in front (a ColumnTransformer "
+        "with a OneHotEncoder) and fit the classifier with "
+        "categorical_features=None."
+    )
 
 
 class _Graph:
@@ -172,6 +295,45 @@ class _Graph:
             **attributes,
         )
         return output
+
+    def encoding(self, encoder, x: str) -> str:
+        """The nodes of a numeric `TableEncoder` applied to `x`.
+
+        As `TableEncoder.transform` computes it: missing values replaced by
+        the fill values, robust scaling with smooth clipping if fitted, then
+        the missing indicators of the indicated columns after the values.
+        """
+        missing = self.node("IsNaN", x)
+        values = self.node("Where", [missing, self.constant("fill", encoder.fill), x])
+        if encoder.centre is not None:
+            z = self.node(
+                "Div",
+                [
+                    self.node("Sub", [values, self.constant("centre", encoder.centre)]),
+                    self.constant("scale", encoder.scale),
+                ],
+            )
+            ratio = self.node("Div", [z, self.constant("clip", CLIP)])
+            bound = self.node(
+                "Sqrt",
+                self.node(
+                    "Add",
+                    [self.node("Mul", [ratio, ratio]), self.constant("one", 1.0)],
+                ),
+            )
+            values = self.node("Div", [z, bound])
+        if encoder.indicated:
+            columns = self.scope.get_unique_variable_name("indicated")
+            self.container.add_initializer(
+                columns,
+                TensorProto.INT64,
+                [len(encoder.indicated)],
+                list(encoder.indicated),
+            )
+            flags = self.node("Gather", [missing, columns], axis=1)
+            indicators = self.node("Cast", flags, to=self.proto_dtype)
+            values = self.node("Concat", [values, indicators], axis=1)
+        return values
 
     def network(self, module: nn.Module, x: str) -> str:
         """The nodes of `module`'s layers applied to `x`; returns the logits."""
@@ -388,13 +550,17 @@ def _output_shapes(operator) -> None:
 
 
 def to_onnx(
-    estimator: QwertyClassifier,
+    estimator: QwertyClassifier | QwertyClassifierCV | QwertyEnsembleClassifier,
     *,
     zipmap: bool | str = False,
     target_opset: int | None = None,
     name: str = "X",
 ):
-    """Convert a fitted `QwertyClassifier` on its own to an ONNX model.
+    """Convert a fitted classifier on its own to an ONNX model.
+
+    A `QwertyClassifier`, a `QwertyClassifierCV` or a
+    `QwertyEnsembleClassifier`, whose input encoding has no categorical
+    columns.
 
     For a `Pipeline`, call `skl2onnx.to_onnx(pipeline, X[:1])` directly; this
     function only spares giving a sample row, since the classifier knows its
@@ -402,7 +568,7 @@ def to_onnx(
 
     Parameters
     ----------
-    estimator : QwertyClassifier
+    estimator : QwertyClassifier, QwertyClassifierCV or QwertyEnsembleClassifier
         A fitted classifier.
     zipmap : bool or "columns", default=False
         skl2onnx's option: False gives `probabilities` as a matrix, True as
@@ -418,6 +584,12 @@ def to_onnx(
     onnx.ModelProto
         The model, with outputs `label` and `probabilities`.
 
+    Raises
+    ------
+    ValueError
+        If the estimator one-hot encodes categorical columns: one-hot encode
+        them in a `Pipeline` in front instead.
+
     Examples
     --------
     >>> from sklearn.datasets import make_blobs
@@ -428,7 +600,7 @@ def to_onnx(
     """
     from skl2onnx import to_onnx as convert
 
-    check_is_fitted(estimator)
+    _encoder(estimator)  # a clear refusal before skl2onnx starts
     return convert(
         estimator,
         initial_types=[(name, FloatTensorType([None, estimator.n_features_in_]))],
@@ -438,17 +610,17 @@ def to_onnx(
 
 
 def save_onnx(
-    estimator: QwertyClassifier,
+    estimator: QwertyClassifier | QwertyClassifierCV | QwertyEnsembleClassifier,
     path: str | os.PathLike,
     *,
     zipmap: bool | str = False,
     target_opset: int | None = None,
 ) -> Path:
-    """Write a fitted `QwertyClassifier` as an ONNX file.
+    """Write a fitted classifier as an ONNX file (see `to_onnx`).
 
     Parameters
     ----------
-    estimator : QwertyClassifier
+    estimator : QwertyClassifier, QwertyClassifierCV or QwertyEnsembleClassifier
         A fitted classifier.
     path : str or path-like
         Destination, conventionally ending in `.onnx`.
@@ -486,6 +658,14 @@ update_registered_converter(
     convert_qwerty_classifier,
     options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
 )
+for _composite, _alias in COMPOSITE_ALIASES.items():
+    update_registered_converter(
+        _composite,
+        _alias,
+        _output_shapes,
+        convert_qwerty_composite,
+        options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
+    )
 
 
 def __dir__() -> list[str]:
