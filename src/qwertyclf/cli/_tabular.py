@@ -255,7 +255,7 @@ class Table:
         >>> table.features(["b"], text=[False])
         Traceback (most recent call last):
         ...
-        qwertyclf.cli._args.CommandLineError: ...b holds text ('x' in row 2) where ...
+        qwertyclf.cli._args.CommandLineError: column b of t.csv holds text ('x' in...
         """
         import numpy as np
 
@@ -299,7 +299,9 @@ class Table:
 
 def _text_in_numbers(table: Table, name: str, cells: np.ndarray, blank) -> str:
     """The error for a column of numbers in fit that holds text now."""
-    for number, (cell, missing) in enumerate(zip(cells, blank, strict=True), start=2):
+    for number, (cell, missing) in enumerate(
+        zip(cells.tolist(), blank, strict=True), start=2
+    ):
         if missing:
             continue
         try:
