@@ -449,10 +449,12 @@ _CV_PARAMS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 
 #: The network's options QwertyClassifierCV has no use for, and why.
 _CV_REFUSED = {
-    "batch_norm": "its networks have no batch normalisation",
-    "dropout": "its networks have no dropout",
-    "optimizer": "it always trains with AdamW",
-    "early_stopping": "it always stops early, on each fold's held-out rows",
+    "batch_norm": "QwertyClassifierCV's networks have no batch normalisation",
+    "dropout": "QwertyClassifierCV's networks have no dropout",
+    "optimizer": "QwertyClassifierCV always trains with AdamW",
+    "early_stopping": (
+        "QwertyClassifierCV always stops early, on each fold's held-out rows"
+    ),
 }
 
 
@@ -536,16 +538,13 @@ def make_estimator(args: argparse.Namespace, **params: Any) -> Any:
         if o.kind == kind and getattr(args, o.param) is not None
     }
     seed = given.pop("random_state", model_params(args, options)["random_state"])
-    name = CLASSIFIERS[kind]
     if kind == "cv":
-        refused = [_flag(p) for p in given if p in _CV_REFUSED]
+        refused = [p for p in given if p in _CV_REFUSED]
         if refused:
-            reasons = "; ".join(
-                f"{_flag(p)}: {_CV_REFUSED[p]}" for p in given if p in _CV_REFUSED
-            )
             raise CommandLineError(
-                f"{', '.join(refused)} cannot be used with --classifier cv "
-                f"({name}: {reasons}); use --classifier net or ensemble."
+                f"{', '.join(map(_flag, refused))} cannot be used with "
+                f"--classifier cv: {'; '.join(_CV_REFUSED[p] for p in refused)}. "
+                "Leave it out, or use --classifier net or ensemble."
             )
         _check_network(QwertyClassifier(**given))
         from qwertyclf._cv import QwertyClassifierCV
