@@ -3,17 +3,24 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
-from qwertyclf import QwertyClassifier, __version__, load_model
+from qwertyclf import QwertyClassifier, QwertyClassifierCV, __version__, load_model
 from qwertyclf._classifier import OPTIMIZERS
 from qwertyclf._module import ACTIVATIONS
 from qwertyclf.cli import build_parser, main
-from qwertyclf.cli._model_options import FIT_OPTIONS, MODEL_OPTIONS
+from qwertyclf.cli._model_options import (
+    FIT_OPTIONS,
+    KIND_OPTIONS,
+    MODEL_OPTIONS,
+    model_params,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -274,10 +281,112 @@ def test_parser_accepts_several_hidden_sizes():
             ["fit", "train.csv", "--target", "kind"],
             ["'kind'", "height, weight, species"],
         ),
-        (["fit", "text.csv", "--target", "species"], ["numeric", "colour"]),
         (
-            ["fit", "holes.csv", "--target", "species"],
-            ["missing values", "height (1 rows)"],
+            ["fit", "train.csv", "--target", "species", "--categorical", "colour"],
+            ["--categorical", "colour", "height, weight"],
+        ),
+        (
+            ["fit", "train.csv", "--target", "species", "--categorical", "species"],
+            ["--categorical", "species", "the target"],
+        ),
+        (["fit", "train.csv", "--target", "species", "--categorical", ","], ["','"]),
+        (["fit", "infinite.csv", "--target", "species"], ["infinite", "height"]),
+        (
+            [
+                "fit",
+                "train.csv",
+                "--target",
+                "species",
+                "--validation-fraction",
+                "0.01",
+            ],
+            ["cannot hold out 0.01", "stratified"],
+        ),
+        (
+            [
+                "fit",
+                "train.csv",
+                "--target",
+                "s",
+                "--classifier",
+                "cv",
+                "--dropout",
+                "0.1",
+            ],
+            ["--dropout", "--classifier cv", "no dropout"],
+        ),
+        (
+            [
+                "fit",
+                "train.csv",
+                "--target",
+                "s",
+                "--classifier",
+                "cv",
+                "--optimizer",
+                "sgd",
+            ],
+            ["--optimizer", "AdamW"],
+        ),
+        (
+            [
+                "fit",
+                "train.csv",
+                "--target",
+                "s",
+                "--classifier",
+                "cv",
+                "--early-stopping",
+            ],
+            ["--early-stopping", "held-out"],
+        ),
+        (
+            ["fit", "train.csv", "--target", "s", "--n-estimators", "3"],
+            ["ensemble only"],
+        ),
+        (
+            [
+                "fit",
+                "train.csv",
+                "--target",
+                "s",
+                "--classifier",
+                "ensemble",
+                "--cv",
+                "3",
+            ],
+            ["--cv", "cv only"],
+        ),
+        (
+            ["fit", "train.csv", "--target", "s", "--classifier", "cv", "--cv", "1"],
+            [">= 2"],
+        ),
+        (["fit", "train.csv", "--target", "s", "--classifier", "forest"], ["forest"]),
+        (
+            [
+                "fit",
+                "train.csv",
+                "--target",
+                "s",
+                "--classifier",
+                "cv",
+                "--device",
+                "tpu",
+            ],
+            ["tpu"],
+        ),
+        (
+            [
+                "fit",
+                "train.csv",
+                "--target",
+                "s",
+                "--classifier",
+                "ensemble",
+                "--dtype",
+                "x",
+            ],
+            ["'x'"],
         ),
         (["fit", "empty.csv", "--target", "species"], ["empty.csv"]),
         (["fit", "one.csv", "--target", "species"], ["single class"]),
@@ -292,8 +401,15 @@ def test_parser_accepts_several_hidden_sizes():
         (["fit", "train.csv", "--target", "species", "--device", "tpu"], ["tpu"]),
         (["predict", "nothing.safetensors", "train.csv"], ["nothing.safetensors"]),
         (["predict", "train.csv", "train.csv"], ["not a", "model"]),
-        (["predict", "model.safetensors", "short.csv"], ["weight"]),
-        (["predict", "array.safetensors", "text.csv"], ["2 feature columns", "4"]),
+        (
+            ["predict", "model.safetensors", "short.csv"],
+            ["weight", "also has: species"],
+        ),
+        (
+            ["predict", "model.safetensors", "text.csv"],
+            ["column height", "'tall' in row 3", "trained on numbers"],
+        ),
+        (["predict", "array.safetensors", "text.csv"], ["2 feature columns", "has 3"]),
     ],
 )
 def test_errors_are_one_line_with_exit_code_2(
@@ -302,8 +418,12 @@ def test_errors_are_one_line_with_exit_code_2(
     monkeypatch.chdir(tmp_path)
     frame = training_frame(5)
     frame.to_csv("train.csv", index=False)
-    frame.assign(colour="red").to_csv("text.csv", index=False)
-    frame.assign(height=[np.nan, *frame["height"][1:]]).to_csv("holes.csv", index=False)
+    frame.assign(height=["1.5", "tall", *frame["height"][2:]]).to_csv(
+        "text.csv", index=False
+    )
+    frame.assign(height=[np.inf, *frame["height"][1:]]).to_csv(
+        "infinite.csv", index=False
+    )
     frame[["height", "species"]].to_csv("short.csv", index=False)
     (tmp_path / "empty.csv").write_text("")
     frame.assign(species="cat").to_csv("one.csv", index=False)
@@ -473,8 +593,10 @@ def test_model_options_come_from_the_estimator(capsys):
         ("fit", MODEL_OPTIONS + FIT_OPTIONS, ["d.csv", "--target", "y"]),
     ):
         args = build_parser().parse_args([command, *extra])
+        # fit leaves unset what is not given; the network gets the defaults.
+        values = model_params(args, options)
         for option in options:
-            value = getattr(args, option.param)
+            value = values[option.param]
             expected = params[option.param]
             if option.param == "random_state":
                 expected = 42  # the command line is reproducible by default
@@ -566,3 +688,279 @@ def test_csv_quirks(tmp_path, capsys):
     (tmp_path / "r.csv").write_text("a,b,y\n1,2,u\n3,4\n", encoding="utf-8")
     assert main(["fit", str(tmp_path / "r.csv"), "--target", "y", "-q"]) == 2
     assert "row 3 has 2 fields but the header has 3" in capsys.readouterr().err
+
+
+# --- tables with text columns and empty cells ---------------------------------
+
+
+def penguin_frame(n_per_class=20, seed=0):
+    """A penguins-like table: text columns, a column of codes, empty cells."""
+    rng = np.random.RandomState(seed)
+    species = np.repeat(["Adelie", "Chinstrap", "Gentoo"], n_per_class)
+    n = len(species)
+    home = {"Adelie": "Torgersen", "Chinstrap": "Dream", "Gentoo": "Biscoe"}
+    island = np.array([home[s] for s in species], dtype=object)
+    island[rng.uniform(size=n) < 0.3] = "Dream"
+    bill = np.select(
+        [species == "Adelie", species == "Chinstrap"], [39.0, 49.0], 47.0
+    ) + rng.normal(0, 2, n)
+    mass = np.where(species == "Gentoo", 5000.0, 3700.0) + rng.normal(0, 300, n)
+    sex = rng.choice(["male", "female"], n).astype(object)
+    sex[rng.uniform(size=n) < 0.15] = None
+    bill[rng.uniform(size=n) < 0.1] = np.nan
+    mass[rng.uniform(size=n) < 0.1] = np.nan
+    zone = rng.choice(["01", "02", "10"], n)
+    return pd.DataFrame(
+        {
+            "island": island,
+            "bill_length_mm": bill.round(1),
+            "body_mass_g": mass.round(0),
+            "sex": sex,
+            "zone": zone,
+            "species": species,
+        }
+    )
+
+
+def read_back(path, **kwargs):
+    """The file as pandas reads it: strings as objects, empty cells missing."""
+    return pd.read_csv(path, **kwargs)
+
+
+@pytest.fixture
+def penguins_csv(tmp_path):
+    path = tmp_path / "penguins.csv"
+    penguin_frame().to_csv(path, index=False)
+    text = path.read_text()
+    assert ",," in text  # the file has empty cells
+    return path
+
+
+NET_ARGS = ["--epochs", "3", "--hidden", "6", "--batch-size", "8", "-q"]
+
+
+def test_fit_and_predict_a_table_with_text_and_empty_cells(
+    penguins_csv, tmp_path, capsys
+):
+    model = tmp_path / "p.safetensors"
+    argv = ["fit", str(penguins_csv), "--target", "species", "--model", str(model)]
+    assert main([*argv, *NET_ARGS]) == 0
+    out = capsys.readouterr().out
+    assert "5 features (2 categorical)" in out
+    fitted = load_model(model)
+    assert fitted.feature_names_in_.tolist() == [
+        "island",
+        "bill_length_mm",
+        "body_mass_g",
+        "sex",
+        "zone",
+    ]
+    # island and sex are categories; zone's codes look numeric, so it is not.
+    assert list(fitted.encoder_.text) == [True, False, False, True, False]
+    assert fitted.encoder_.categories[1].tolist() == ["female", "male"]
+    assert fitted.encoder_.missing_slot == (False, True)  # sex had empty cells
+
+    # The same network fitted in Python on the table pandas reads.
+    frame = read_back(penguins_csv)
+    X, y = frame.drop(columns="species"), frame["species"].to_numpy()
+    clf = QwertyClassifier(
+        hidden_layer_sizes=(6,), max_epochs=3, batch_size=8, random_state=42
+    ).fit(X, y)
+    np.testing.assert_array_equal(fitted.predict_proba(X), clf.predict_proba(X))
+
+    # Predict on new rows: other columns order, no target, empty cells.
+    new = frame.drop(columns="species").iloc[::-1][
+        ["sex", "zone", "body_mass_g", "island", "bill_length_mm"]
+    ]
+    new.to_csv(tmp_path / "new.csv", index=False)
+    assert main(["predict", str(model), str(tmp_path / "new.csv"), "--proba"]) == 0
+    written = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    np.testing.assert_array_equal(written["prediction"], clf.predict(new[X.columns]))
+    np.testing.assert_allclose(
+        written.filter(like="proba_").to_numpy(),
+        clf.predict_proba(new[X.columns]),
+        rtol=1e-6,
+    )
+
+
+def test_categorical_reads_codes_as_text_at_fit_and_at_predict(
+    penguins_csv, tmp_path, capsys
+):
+    model = tmp_path / "p.safetensors"
+    argv = ["fit", str(penguins_csv), "--target", "species", "--model", str(model)]
+    assert main([*argv, *NET_ARGS, "--categorical", "zone"]) == 0
+    assert "5 features (3 categorical)" in capsys.readouterr().out
+    fitted = load_model(model)
+    assert list(fitted.encoder_.text) == [True, False, False, True, True]
+    # "01" stays "01": read as text, not as the number 1.
+    assert fitted.encoder_.categories[2].tolist() == ["01", "02", "10"]
+    frame = read_back(penguins_csv, dtype={"zone": str})
+    X, y = frame.drop(columns="species"), frame["species"].to_numpy()
+    clf = QwertyClassifier(
+        hidden_layer_sizes=(6,), max_epochs=3, batch_size=8, random_state=42
+    ).fit(X, y)
+    np.testing.assert_array_equal(fitted.predict_proba(X), clf.predict_proba(X))
+    # At predict time the model says zone is text, so "01" is read as "01".
+    assert main(["predict", str(model), str(penguins_csv), "--proba"]) == 0
+    written = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    np.testing.assert_allclose(
+        written.filter(like="proba_").to_numpy(), clf.predict_proba(X), rtol=1e-6
+    )
+    # Comma-separated and repeated forms name the same columns.
+    args = build_parser().parse_args(
+        ["fit", "d.csv", "--target", "y", "--categorical", "a, b", "--categorical", "c"]
+    )
+    assert args.categorical == ["a", "b", "c"]
+
+
+def _tables(out):
+    """The per-class tables of fit's summary: {title: {class: support}}."""
+    tables, title = {}, None
+    for line in out.splitlines():
+        if line.endswith(":") and "per class" in line:
+            title = line.split(" accuracy")[0]
+            tables[title] = {}
+        elif title and line and not line.startswith("class"):
+            name, support, _ = line.split()
+            tables[title][name] = int(support)
+        elif not line:
+            title = None
+    return tables
+
+
+def test_summary_counts_held_out_rows_apart_from_training_rows(
+    train_csv, tmp_path, capsys
+):
+    # 30 rows of each class, numbers only.
+    argv = ["fit", str(train_csv), "--target", "species"]
+    model = ["--model", str(tmp_path / "m.safetensors")]
+    assert main([*argv, *model, *NET_ARGS, "--validation-fraction", "0.25"]) == 0
+    out = capsys.readouterr().out
+    tables = _tables(out)
+    assert tables["Training"]["overall"] == 45
+    assert tables["Validation"]["overall"] == 15
+    for label in ("cat", "dog"):
+        assert tables["Training"][label] + tables["Validation"][label] == 30
+        assert tables["Validation"][label] in (7, 8)  # stratified
+    assert "on 45 rows (15 more held out)" in out
+    assert "Validation accuracy: " in out and "(15 held-out rows)" in out
+    # Early stopping holds out the 10% QwertyClassifier would.
+    assert main([*argv, *model, *NET_ARGS, "--early-stopping"]) == 0
+    tables = _tables(capsys.readouterr().out)
+    assert (tables["Training"]["overall"], tables["Validation"]["overall"]) == (54, 6)
+    # Without a hold-out every row is a training row.
+    assert main([*argv, *model, *NET_ARGS]) == 0
+    tables = _tables(capsys.readouterr().out)
+    assert list(tables) == ["Training"] and tables["Training"]["overall"] == 60
+
+
+def test_early_stopping_holds_out_what_the_classifier_would():
+    from qwertyclf.cli._tabular import EARLY_STOPPING_FRACTION
+    from qwertyclf.training import validation_fraction
+
+    assert validation_fraction(None, True) == EARLY_STOPPING_FRACTION
+
+
+@pytest.fixture
+def saved(monkeypatch):
+    """What fit hands to `save_model` (which may not write cv/ensemble yet)."""
+    import qwertyclf
+
+    models = []
+
+    def save_model(estimator, path):
+        models.append(estimator)
+        return Path(path)
+
+    monkeypatch.setattr(qwertyclf, "save_model", save_model)
+    return models
+
+
+def test_fit_cv_matches_the_classifier_fitted_in_python(penguins_csv, saved, capsys):
+    argv = ["fit", str(penguins_csv), "--target", "species", "--classifier", "cv"]
+    tiny = ["--n-candidates", "2", "--cv", "2", "--epochs", "3", "--lr", "0.01"]
+    assert main([*argv, *tiny]) == 0
+    captured = capsys.readouterr()
+    assert "training QwertyClassifierCV (up to 2 candidates x 2 folds" in captured.err
+    assert "Trained QwertyClassifierCV on 60 rows" in captured.out
+    assert "Best of 2 candidates:" in captured.out
+    assert "Cross-validated accuracy:" in captured.out
+    (clf,) = saved
+    params = clf.get_params()
+    assert (params["n_candidates"], params["cv"], params["max_epochs"]) == (2, 2, 3)
+    assert params["lrs"] == [0.01] and params["random_state"] == 42
+    assert params["categorical_features"] == [0, 3]
+    frame = read_back(penguins_csv)
+    X, y = frame.drop(columns="species"), frame["species"].to_numpy()
+    reference = QwertyClassifierCV(
+        n_candidates=2, cv=2, max_epochs=3, lrs=[0.01], random_state=42
+    ).fit(X, y)
+    assert clf.best_params_ == reference.best_params_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # fitted without names
+        np.testing.assert_allclose(
+            clf.predict_proba(X.to_numpy(dtype=object)),
+            reference.predict_proba(X),
+            rtol=1e-6,
+        )
+
+
+def test_fit_ensemble_maps_the_network_options_onto_its_members(
+    penguins_csv, saved, capsys
+):
+    argv = ["fit", str(penguins_csv), "--target", "species"]
+    tiny = ["--classifier", "ensemble", "--n-estimators", "2", "--epochs", "3", "-q"]
+    assert main([*argv, *tiny, "--validation-fraction", "0.25"]) == 0
+    out = capsys.readouterr().out
+    assert "Trained QwertyEnsembleClassifier on 45 rows (15 more held out)" in out
+    assert "Members' own validation accuracy:" in out
+    (clf,) = saved
+    assert clf.n_estimators == 2 and clf.random_state == 42
+    member = clf.estimator.get_params()
+    # Given: the epochs; the rest is the ensemble's own member.
+    assert member["max_epochs"] == 3
+    assert (member["hidden_layer_sizes"], member["optimizer"]) == ((64, 64), "adamw")
+    assert member["early_stopping"] is True
+    # Nothing given: the ensemble keeps its own member (None).
+    saved.clear()
+    assert main([*argv, "--classifier", "ensemble", "--n-estimators", "2", "-q"]) == 0
+    capsys.readouterr()
+    assert saved[0].estimator is None
+
+
+def test_fit_ensemble_matches_the_classifier_fitted_in_python(
+    penguins_csv, saved, capsys
+):
+    argv = ["fit", str(penguins_csv), "--target", "species", "--classifier"]
+    assert main([*argv, "ensemble", "--n-estimators", "2", "--hidden", "8", "-q"]) == 0
+    capsys.readouterr()
+    (clf,) = saved
+    from qwertyclf import QwertyEnsembleClassifier
+    from qwertyclf._ensemble import DEFAULT_MEMBER
+
+    frame = read_back(penguins_csv)
+    X, y = frame.drop(columns="species"), frame["species"].to_numpy()
+    member = clone(DEFAULT_MEMBER).set_params(hidden_layer_sizes=(8,))
+    reference = QwertyEnsembleClassifier(member, n_estimators=2, random_state=42)
+    reference.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # fitted without names
+        np.testing.assert_allclose(
+            clf.predict_proba(X.to_numpy(dtype=object)),
+            reference.predict_proba(X),
+            rtol=1e-6,
+        )
+
+
+def test_kind_options_show_the_classifiers_own_defaults():
+    from qwertyclf import QwertyEnsembleClassifier
+
+    defaults = {
+        **QwertyClassifierCV().get_params(),
+        **QwertyEnsembleClassifier().get_params(),
+    }
+    for option in KIND_OPTIONS:
+        assert f"(default: {defaults[option.param]})" in option.help, option.param
+    args = build_parser().parse_args(["fit", "d.csv", "--target", "y"])
+    assert args.classifier == "net"
+    assert all(getattr(args, o.param) is None for o in KIND_OPTIONS)

@@ -118,6 +118,7 @@ def number_type(convert, accept, expected: str):
 
 
 positive_int = number_type(int, lambda v: v >= 1, "an integer >= 1")
+at_least_two = number_type(int, lambda v: v >= 2, "an integer >= 2")
 non_negative_int = number_type(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = number_type(float, lambda v: 0 < v < float("inf"), "a number > 0")
 non_negative_float = number_type(

@@ -18,6 +18,9 @@ from functools import lru_cache
 from typing import Any
 
 from ._args import (
+    CommandLineError,
+    at_least_two,
+    describe_exception,
     non_negative_float,
     non_negative_int,
     open_fraction,
@@ -211,6 +214,7 @@ def add_model_options(
     *,
     title: str = "model",
     notes: dict[str, str] | None = None,
+    unset: bool = False,
 ) -> None:
     """Add one option per estimator parameter in `options` to `parser`.
 
@@ -227,6 +231,10 @@ def add_model_options(
         Title of the group in `--help`.
     notes : dict of str to str, default=None
         Extra help for some parameters of this command, by parameter name.
+    unset : bool, default=False
+        Leave the options that are not given None (their help still shows
+        the `QwertyClassifier` default), so that a command can tell what was
+        given; `model_params` fills in the defaults.
 
     Examples
     --------
@@ -255,7 +263,11 @@ def add_model_options(
         help_text = _help_text(description, default, note)
         if option.type is None and isinstance(default, bool):
             group.add_argument(
-                option.flag, dest=option.param, action="store_true", help=help_text
+                option.flag,
+                dest=option.param,
+                action="store_true",
+                default=None if unset else False,
+                help=help_text,
             )
             continue
         group.add_argument(
@@ -264,7 +276,7 @@ def add_model_options(
             type=option.type,
             nargs=option.nargs,
             metavar=option.metavar,
-            default=default,
+            default=None if unset else default,
             choices=choices,
             help=help_text,
         )
@@ -275,6 +287,9 @@ def model_params(
 ) -> dict[str, Any]:
     """The `QwertyClassifier` parameters given on the command line.
 
+    Options left unset (None, see `add_model_options(unset=True)`) take the
+    default their help shows.
+
     Examples
     --------
     >>> parser = argparse.ArgumentParser()
@@ -283,9 +298,41 @@ def model_params(
     >>> params["hidden_layer_sizes"], params["random_state"]
     ((4, 4), 42)
     """
-    params = {option.param: getattr(args, option.param) for option in options}
+    parameters = estimator_parameters()
+    params = {}
+    for option in options:
+        value = getattr(args, option.param)
+        if value is None:
+            value = (
+                parameters[option.param].default
+                if option.default is _FROM_ESTIMATOR
+                else option.default
+            )
+        params[option.param] = value
     if "hidden_layer_sizes" in params:
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    return params
+
+
+def given_params(
+    args: argparse.Namespace, options: tuple[ModelOption, ...]
+) -> dict[str, Any]:
+    """The parameters of `options` given on the command line (not None).
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_model_options(parser, unset=True)
+    >>> given_params(parser.parse_args(["--lr", "0.1", "--batch-norm"]), MODEL_OPTIONS)
+    {'batch_norm': True, 'lr': 0.1}
+    """
+    params = {}
+    for option in options:
+        value = getattr(args, option.param, None)
+        if value is not None:
+            params[option.param] = (
+                tuple(value) if option.param == "hidden_layer_sizes" else value
+            )
     return params
 
 
@@ -320,14 +367,206 @@ def make_classifier(
     """
     from qwertyclf._classifier import QwertyClassifier
 
-    from ._args import CommandLineError, describe_exception
     from ._progress import epoch_progress
 
     callbacks = None if args.quiet else [("progress", epoch_progress())]
     clf = QwertyClassifier(**model_params(args, options), callbacks=callbacks, **params)
+    # The estimator's own validation, which fit would otherwise run first.
+    _check_network(clf)
+    return clf
+
+
+#: `fit --classifier`: its choices and the class each trains.
+CLASSIFIERS = {
+    "net": "QwertyClassifier",
+    "cv": "QwertyClassifierCV",
+    "ensemble": "QwertyEnsembleClassifier",
+}
+
+
+@dataclass(frozen=True)
+class KindOption:
+    """An option of one `--classifier` only: a parameter of its own class.
+
+    Written out here (the classes' docstrings are not parsed); a test checks
+    that the defaults the help shows are the classes' own.
+    """
+
+    param: str
+    flag: str
+    type: Callable[[str], Any]
+    metavar: str
+    kind: str
+    help: str
+
+
+KIND_OPTIONS: tuple[KindOption, ...] = (
+    KindOption(
+        "n_candidates",
+        "--n-candidates",
+        positive_int,
+        "N",
+        "cv",
+        "Configurations QwertyClassifierCV tries, its budget (default: 6).",
+    ),
+    KindOption(
+        "cv",
+        "--cv",
+        at_least_two,
+        "K",
+        "cv",
+        "Cross-validation folds of QwertyClassifierCV (default: 5).",
+    ),
+    KindOption(
+        "n_estimators",
+        "--n-estimators",
+        positive_int,
+        "N",
+        "ensemble",
+        "Networks QwertyEnsembleClassifier averages (default: 10).",
+    ),
+)
+
+#: How the network's options become QwertyClassifierCV parameters: the
+#: parameter, and what the value becomes (one candidate, for a search space).
+_CV_PARAMS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "hidden_layer_sizes": ("hidden_layer_sizes", lambda v: [tuple(v)]),
+    "lr": ("lrs", lambda v: [v]),
+    "weight_decay": ("weight_decays", lambda v: [v]),
+    **{
+        name: (name, lambda v: v)
+        for name in (
+            "activation",
+            "batch_size",
+            "max_epochs",
+            "n_iter_no_change",
+            "random_state",
+            "device",
+            "dtype",
+        )
+    },
+}
+
+#: The network's options QwertyClassifierCV has no use for, and why.
+_CV_REFUSED = {
+    "batch_norm": "QwertyClassifierCV's networks have no batch normalisation",
+    "dropout": "QwertyClassifierCV's networks have no dropout",
+    "optimizer": "QwertyClassifierCV always trains with AdamW",
+    "early_stopping": (
+        "QwertyClassifierCV always stops early, on each fold's held-out rows"
+    ),
+}
+
+
+def add_classifier_options(parser: argparse.ArgumentParser) -> None:
+    """Add `--classifier` and the options of one classifier only to `parser`."""
+    group = parser.add_argument_group("classifier")
+    group.add_argument(
+        "--classifier",
+        choices=list(CLASSIFIERS),
+        default="net",
+        help=(
+            "What to train: net, one QwertyClassifier with the model options "
+            "below; cv, QwertyClassifierCV, which tunes itself by "
+            "cross-validation; ensemble, QwertyEnsembleClassifier, the average "
+            "of several early-stopped networks. cv and ensemble scale numeric "
+            "columns themselves and are the more accurate. (default: net)"
+        ),
+    )
+    for option in KIND_OPTIONS:
+        group.add_argument(
+            option.flag,
+            dest=option.param,
+            type=option.type,
+            metavar=option.metavar,
+            default=None,
+            help=f"With --classifier {option.kind}: {option.help}".replace("%", "%%"),
+        )
+
+
+def _flag(param: str) -> str:
+    return next(o.flag for o in MODEL_OPTIONS + FIT_OPTIONS if o.param == param)
+
+
+def make_estimator(args: argparse.Namespace, **params: Any) -> Any:
+    """The classifier `fit --classifier` asks for, with the options given.
+
+    For `net`, a `QwertyClassifier` as `make_classifier` builds it. For
+    `ensemble`, the network options set the members (over the defaults of
+    `QwertyEnsembleClassifier`'s own member, which apply to what is not
+    given) and `--seed` the ensemble. For `cv`, `--hidden`, `--lr` and
+    `--weight-decay` fix that part of the search to the value given, and
+    the options it has no use for are refused. `--validation-fraction` is
+    the command's own hold-out, not a parameter of the classifier.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed `fit` arguments (model options unset when not given).
+    **params
+        Further parameters of the classifier (`categorical_features`).
+
+    Returns
+    -------
+    estimator
+        Unfitted.
+
+    Raises
+    ------
+    CommandLineError
+        For an option the classifier does not take, or a setting it rejects.
+    """
+    kind = args.classifier
+    for option in KIND_OPTIONS:
+        if getattr(args, option.param) is not None and option.kind != kind:
+            raise CommandLineError(
+                f"{option.flag} applies to --classifier {option.kind} only "
+                f"(this is --classifier {kind})."
+            )
+    # --validation-fraction is the command's own hold-out (see run_fit).
+    options = tuple(
+        o for o in MODEL_OPTIONS + FIT_OPTIONS if o.param != "validation_fraction"
+    )
+    if kind == "net":
+        return make_classifier(args, options, **params)
+    from qwertyclf._classifier import QwertyClassifier
+
+    given = given_params(args, options)
+    own = {
+        o.param: getattr(args, o.param)
+        for o in KIND_OPTIONS
+        if o.kind == kind and getattr(args, o.param) is not None
+    }
+    seed = given.pop("random_state", model_params(args, options)["random_state"])
+    if kind == "cv":
+        refused = [p for p in given if p in _CV_REFUSED]
+        if refused:
+            raise CommandLineError(
+                f"{', '.join(map(_flag, refused))} cannot be used with "
+                f"--classifier cv: {'; '.join(_CV_REFUSED[p] for p in refused)}. "
+                "Leave it out, or use --classifier net or ensemble."
+            )
+        _check_network(QwertyClassifier(**given))
+        from qwertyclf._cv import QwertyClassifierCV
+
+        mapped = {_CV_PARAMS[p][0]: _CV_PARAMS[p][1](v) for p, v in given.items()}
+        return QwertyClassifierCV(**mapped, **own, random_state=seed, **params)
+    from sklearn.base import clone
+
+    from qwertyclf._ensemble import DEFAULT_MEMBER, QwertyEnsembleClassifier
+
+    member = None
+    if given:
+        # Only what is given changes the ensemble's own member; with nothing
+        # given, the ensemble keeps its rule for tables too small to hold out.
+        member = clone(DEFAULT_MEMBER).set_params(**given)
+        _check_network(member)
+    return QwertyEnsembleClassifier(member, **own, random_state=seed, **params)
+
+
+def _check_network(clf: Any) -> None:
+    """Run a network's own checks of its settings; a usage error if they fail."""
     try:
-        # The estimator's own validation, which fit would otherwise run first.
         clf._check_params()
     except (ValueError, TypeError) as exc:
         raise CommandLineError(describe_exception(exc)) from None
-    return clf
