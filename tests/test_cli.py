@@ -964,3 +964,45 @@ def test_kind_options_show_the_classifiers_own_defaults():
     args = build_parser().parse_args(["fit", "d.csv", "--target", "y"])
     assert args.classifier == "net"
     assert all(getattr(args, o.param) is None for o in KIND_OPTIONS)
+
+
+# Saving needs `save_model` to write QwertyClassifierCV and
+# QwertyEnsembleClassifier.
+@pytest.mark.parametrize(
+    ("kind", "tiny"),
+    [
+        ("cv", ["--n-candidates", "1", "--cv", "2", "--epochs", "3"]),
+        ("ensemble", ["--n-estimators", "2", "--epochs", "3"]),
+    ],
+)
+def test_cv_and_ensemble_models_are_saved_and_predict(
+    kind, tiny, penguins_csv, tmp_path, capsys
+):
+    model = tmp_path / f"{kind}.safetensors"
+    argv = ["fit", str(penguins_csv), "--target", "species", "--model", str(model)]
+    assert main([*argv, "--classifier", kind, *tiny, "--categorical", "zone"]) == 0
+    assert f"Model saved to {model}" in capsys.readouterr().out
+    fitted = load_model(model)
+    assert (
+        type(fitted).__name__
+        == {
+            "cv": "QwertyClassifierCV",
+            "ensemble": "QwertyEnsembleClassifier",
+        }[kind]
+    )
+    assert fitted.feature_names_in_.tolist() == [
+        "island",
+        "bill_length_mm",
+        "body_mass_g",
+        "sex",
+        "zone",
+    ]
+    assert fitted.encoder_.categories[2].tolist() == ["01", "02", "10"]
+    frame = read_back(penguins_csv, dtype={"zone": str}).drop(columns="species")
+    assert main(["predict", str(model), str(penguins_csv), "--proba"]) == 0
+    written = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    np.testing.assert_allclose(
+        written.filter(like="proba_").to_numpy(),
+        fitted.predict_proba(frame),
+        rtol=1e-6,
+    )
