@@ -943,3 +943,24 @@ def test_decision_regions_two_numeric_features_have_no_slice(clf, data):
     for scatter in disp.scatters_:
         assert len(scatter.get_facecolor()) == 1  # one colour, no fading
         assert scatter.get_facecolor()[0][3] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("display", "with_y"),
+    [
+        (DatasetDisplay, True),
+        (PredictionDisplay, True),
+        (ClassAccuracyDisplay, True),
+        (MisclassificationDisplay, True),
+        (DecisionRegionDisplay, True),
+        (DecisionRegionDisplay, False),
+    ],
+)
+def test_each_display_takes_a_pipeline_and_raw_rows(display, with_y, raw_pipeline):
+    pipe, frame, y = raw_pipeline
+    kwargs = {"grid_resolution": 8} if display is DecisionRegionDisplay else {}
+    args = (y,) if with_y else ()
+    disp = display.from_estimator(pipe, frame, *args, **kwargs)
+    np.testing.assert_array_equal(disp.classes, pipe.classes_)
+    if hasattr(disp, "xlabel"):
+        assert (disp.xlabel, disp.ylabel) == ("size", "ratio")

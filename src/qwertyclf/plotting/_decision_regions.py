@@ -228,6 +228,23 @@ default=None
         >>> fig, ax = plt.subplots()
         >>> disp.plot(ax=ax, plot_method="pcolormesh").surface_.get_array().size
         25
+
+        A slice through a third feature: the note says where it is, and the
+        sample one robust standard deviation away from it is fainter.
+
+        >>> disp = DecisionRegionDisplay(
+        ...     xx0=xx0, xx1=xx1, response=(xx0 > 0.5).astype(int),
+        ...     classes=np.array(["a", "b"]), X=np.array([[0.2, 0.3], [0.8, 0.9]]),
+        ...     y_true=np.array(["a", "b"]), y_pred=np.array(["a", "b"]),
+        ...     fixed_values={"depth": 1.0}, fixed_by={"depth": "given"},
+        ...     slice_distance=np.array([0.0, 1.0]),
+        ... )
+        >>> print(disp.plot().slice_note_.get_text())
+        Slice: other features fixed at
+          depth = 1 (given)
+        Points are projected onto it, fainter the farther away.
+        >>> [round(float(s.get_facecolor()[0, 3]), 2) for s in disp.scatters_]
+        [1.0, 0.67]
         """
         if plot_method not in _PLOT_METHODS:
             raise ValueError(
