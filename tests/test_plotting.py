@@ -675,3 +675,292 @@ def test_plot_diagnostics_refuses_a_bayes_estimator_of_other_classes(str_data):
         ValueError, match=r"not the estimator's classes.*bayes_accuracy"
     ):
         plot_diagnostics(clf, X, y, bayes_estimator=other, grid_resolution=10)
+
+
+# --- pipelines and raw tables ------------------------------------------------------
+
+
+def _raw_frame(n=90, seed=0):
+    """A raw table: two numbers, a string column; the class needs all three."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(seed)
+    colour = rng.choice(["red", "green", "blue"], n, p=[0.5, 0.3, 0.2])
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(size=n),
+            "ratio": rng.uniform(size=n),
+            "colour": colour.astype(object),
+        }
+    )
+    y = np.where(colour == "red", "a", np.where(frame["size"] > 0, "b", "c"))
+    return frame, y
+
+
+@pytest.fixture(scope="module")
+def raw_pipeline():
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame, y = _raw_frame()
+    pipe = make_pipeline(
+        make_column_transformer(
+            (StandardScaler(), ["size", "ratio"]), (OneHotEncoder(), ["colour"])
+        ),
+        QwertyClassifier(max_epochs=5, random_state=0),
+    ).fit(frame, y)
+    return pipe, frame, y
+
+
+def test_plot_diagnostics_pipeline_on_a_raw_dataframe(raw_pipeline):
+    pipe, frame, y = raw_pipeline
+    before = frame.copy()
+    fig, displays = plot_diagnostics(pipe, frame, y, grid_resolution=12)
+    assert set(displays) == {
+        "training_curves",
+        "class_accuracy",
+        "decision_regions",
+        "misclassification",
+        "confusion_matrix",
+        "predictions",
+    }
+    assert all(d.figure_ is fig for d in displays.values())
+    # The curves are the last step's history.
+    history = pipe[-1].history_
+    np.testing.assert_array_equal(
+        displays["training_curves"].lines_["train_loss"].get_ydata(),
+        [row["train_loss"] for row in history],
+    )
+    # Accuracy and mistakes come from predict on the raw rows.
+    y_pred = pipe.predict(frame)
+    np.testing.assert_array_equal(
+        displays["class_accuracy"].accuracy,
+        per_class_accuracy(y, y_pred, labels=pipe.classes_).accuracy,
+    )
+    np.testing.assert_array_equal(
+        displays["misclassification"].misclassified, y_pred != y
+    )
+    np.testing.assert_array_equal(displays["predictions"].y_pred, y_pred)
+    # The plane is the two numeric columns; the string column is held fixed.
+    regions = displays["decision_regions"]
+    assert (regions.ax_.get_xlabel(), regions.ax_.get_ylabel()) == ("size", "ratio")
+    assert displays["misclassification"].ax_.get_xlabel() == "size"
+    assert regions.fixed_values == {"colour": "red"}  # the most frequent
+    assert regions.fixed_by == {"colour": "most frequent"}
+    grid = frame.iloc[:0].reindex(range(regions.xx0.size))
+    grid["size"] = regions.xx0.ravel()
+    grid["ratio"] = regions.xx1.ravel()
+    grid["colour"] = "red"
+    expected = np.searchsorted(pipe.classes_, pipe.predict(grid))
+    np.testing.assert_array_equal(regions.response.ravel(), expected)
+    assert frame.equals(before)
+
+
+def test_plot_diagnostics_qwerty_classifier_on_categories_and_missing_values():
+    pd = pytest.importorskip("pandas")
+    frame, y = _raw_frame(seed=1)
+    frame["colour"] = frame["colour"].astype("category")
+    frame["flag"] = frame["ratio"] > 0.3
+    frame["count"] = pd.array(np.arange(len(frame)) % 5, dtype="Int64")
+    frame.loc[::7, "size"] = np.nan
+    frame.loc[::11, "count"] = pd.NA
+    clf = QwertyClassifier(max_epochs=3, random_state=0).fit(frame, y)
+    _, displays = plot_diagnostics(clf, frame, y, grid_resolution=10)
+    regions = displays["decision_regions"]
+    # Default axes: the first two numeric columns.
+    assert (regions.xlabel, regions.ylabel) == ("size", "ratio")
+    assert np.isfinite(regions.xx0).all()  # the missing sizes set no extent
+    seen = frame["size"].notna()
+    assert regions.xx0.min() < frame["size"].min() < frame["size"].max()
+    assert regions.fixed_values == {
+        "colour": "red",
+        "flag": True,
+        "count": float(frame["count"].dropna().median()),
+    }
+    assert regions.fixed_by == {
+        "colour": "most frequent",
+        "flag": "most frequent",
+        "count": "median",
+    }
+    note = regions.slice_note_.get_text()
+    assert "colour = red (most frequent)" in note and "flag = True" in note
+    assert "count = 2 (median)" in note
+    assert regions.slice_note_ in regions.ax_.texts
+    # Points are drawn at their own values; a missing size is not drawn.
+    np.testing.assert_array_equal(regions.X[seen], frame.loc[seen, ["size", "ratio"]])
+    assert np.isnan(regions.X[~seen, 0]).all()
+    np.testing.assert_array_equal(
+        displays["class_accuracy"].accuracy,
+        per_class_accuracy(y, clf.predict(frame), labels=clf.classes_).accuracy,
+    )
+
+
+def test_training_curves_of_a_pipeline_and_of_several_networks(raw_pipeline):
+    from qwertyclf import QwertyEnsembleClassifier
+
+    pipe = raw_pipeline[0]
+    disp = TrainingCurvesDisplay.from_estimator(pipe)
+    assert len(disp.epochs) == len(pipe[-1].history_)
+    X, y = _qwerty(15)
+    ensemble = QwertyEnsembleClassifier(
+        QwertyClassifier(max_epochs=3), n_estimators=2, random_state=0
+    ).fit(X, y)
+    with pytest.raises(ValueError, match=r"2 network.*estimators_\[0\]"):
+        TrainingCurvesDisplay.from_estimator(ensemble)
+    _, displays = plot_diagnostics(ensemble, X, y, grid_resolution=10)
+    curves = displays["training_curves"]
+    assert [ax.get_title() for ax in curves.axes_] == [
+        "Loss over epochs (network 1 of 2)",
+        "Accuracy over epochs (network 1 of 2)",
+    ]
+    np.testing.assert_array_equal(
+        curves.train_loss, [r["train_loss"] for r in ensemble.estimators_[0].history_]
+    )
+
+
+def _four_features(n=80, seed=0):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4)) + np.array([0.0, 0.0, 1.5, -2.0])
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    y = np.where(X[:, 0] + X[:, 2] - 1.5 > 0, "right", "left")
+    return frame, y
+
+
+def test_decision_regions_four_features_state_the_slice():
+    frame, y = _four_features()
+    est = LogisticRegression().fit(frame, y)
+    disp = DecisionRegionDisplay.from_estimator(est, frame, y, grid_resolution=15)
+    assert (disp.ax_.get_xlabel(), disp.ax_.get_ylabel()) == ("a", "b")
+    medians = {"c": frame["c"].median(), "d": frame["d"].median()}
+    assert disp.fixed_values == pytest.approx(medians)
+    assert disp.fixed_by == {"c": "median", "d": "median"}
+    note = disp.slice_note_.get_text()
+    assert f"c = {medians['c']:.3g} (median)" in note
+    assert f"d = {medians['d']:.3g} (median)" in note
+    assert "projected" in note
+    # The grid is the slice: c and d at their medians.
+    grid = frame.iloc[:0].reindex(range(disp.xx0.size))
+    grid["a"], grid["b"] = disp.xx0.ravel(), disp.xx1.ravel()
+    grid["c"], grid["d"] = medians["c"], medians["d"]
+    expected = np.searchsorted(est.classes_, est.predict(grid))
+    np.testing.assert_array_equal(disp.response.ravel(), expected)
+    # Points far from the slice are fainter.
+    alphas = np.concatenate([s.get_facecolor()[:, 3] for s in disp.scatters_])
+    order = np.concatenate([np.flatnonzero(disp.y_true == c) for c in disp.classes])
+    distance = disp.slice_distance[order]
+    assert alphas[np.argmin(distance)] > alphas[np.argmax(distance)]
+    assert alphas.max() <= 1.0 and alphas.min() >= 0.15
+
+
+def test_decision_regions_features_chosen_by_name(data):
+    frame, y = _four_features()
+    est = ThresholdOnFeature(feature=2).fit(frame.to_numpy(), y)
+    disp = DecisionRegionDisplay.from_estimator(
+        est, frame, y, features=("c", "a"), grid_resolution=10
+    )
+    assert (disp.xlabel, disp.ylabel) == ("c", "a")
+    np.testing.assert_array_equal(disp.X, frame[["c", "a"]].to_numpy())
+    assert set(disp.fixed_values) == {"b", "d"}
+    np.testing.assert_array_equal(disp.response[0], disp.xx0[0] > 0)
+    # An array takes the names the estimator was fitted with.
+    est.feature_names_in_ = np.array(["a", "b", "c", "d"], dtype=object)
+    disp = DecisionRegionDisplay.from_estimator(
+        est, frame.to_numpy(), y, features=("d", "c"), feature_values={"a": 1.0}
+    )
+    assert (disp.xlabel, disp.ylabel) == ("d", "c")
+    assert disp.fixed_values == {"a": 1.0, "b": pytest.approx(frame["b"].median())}
+    assert disp.fixed_by == {"a": "given", "b": "median"}
+
+
+def test_decision_regions_refuse_a_categorical_axis(raw_pipeline):
+    pipe, frame, y = raw_pipeline
+    with pytest.raises(ValueError, match=r"'colour' is categorical.*'size', 'ratio'"):
+        DecisionRegionDisplay.from_estimator(pipe, frame, y, features=("colour", 0))
+    with pytest.raises(ValueError, match="categorical"):
+        MisclassificationDisplay.from_estimator(pipe, frame, y, features=(2, 1))
+    with pytest.raises(ValueError, match="'shape' is not a column"):
+        DecisionRegionDisplay.from_estimator(pipe, frame, y, features=("shape", 0))
+    only_one = frame[["colour", "size"]]
+    with pytest.raises(ValueError, match="1 numeric feature"):
+        DatasetDisplay.from_data(only_one, y)
+
+
+def test_decision_regions_categorical_value_given(raw_pipeline):
+    pipe, frame, y = raw_pipeline
+    disp = DecisionRegionDisplay.from_estimator(
+        pipe, frame, y, feature_values={"colour": "blue"}, grid_resolution=10
+    )
+    assert disp.fixed_values == {"colour": "blue"}
+    assert "colour = blue (given)" in disp.slice_note_.get_text()
+    # Off the slice: every sample whose colour is not blue is faded.
+    far = np.asarray(frame["colour"] != "blue")
+    np.testing.assert_array_equal(disp.slice_distance, far.astype(float))
+
+
+def test_decision_regions_numbers_declared_categorical_are_not_axes():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "code": rng.choice([75001, 13001], 60),
+            "x": rng.normal(size=60),
+            "z": rng.normal(size=60),
+        }
+    )
+    y = np.where(frame["x"] > 0, 1, 0)
+    clf = QwertyClassifier(
+        categorical_features=["code"], max_epochs=2, random_state=0
+    ).fit(frame, y)
+    disp = DecisionRegionDisplay.from_estimator(clf, frame, y, grid_resolution=8)
+    assert (disp.xlabel, disp.ylabel) == ("x", "z")
+    assert disp.fixed_by == {"code": "most frequent"}
+    assert disp.fixed_values["code"] == frame["code"].mode()[0]
+    with pytest.raises(ValueError, match="'code' is categorical"):
+        DecisionRegionDisplay.from_estimator(clf, frame, y, features=("code", "x"))
+
+
+def test_plot_diagnostics_without_two_numeric_columns_leaves_out_the_plane():
+    frame, y = _raw_frame()
+    frame = frame[["size", "colour"]]
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    pipe = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["colour"]), remainder="passthrough"),
+        LogisticRegression(),
+    ).fit(frame, y)
+    _, displays = plot_diagnostics(pipe, frame, y, grid_resolution=10)
+    assert set(displays) == {"class_accuracy", "confusion_matrix", "predictions"}
+
+
+def test_decision_regions_two_numeric_features_have_no_slice(clf, data):
+    X, y = data
+    disp = DecisionRegionDisplay.from_estimator(clf, X, y, grid_resolution=10)
+    assert disp.fixed_values is None and disp.slice_distance is None
+    assert disp.slice_note_ is None and not disp.ax_.texts
+    for scatter in disp.scatters_:
+        assert len(scatter.get_facecolor()) == 1  # one colour, no fading
+        assert scatter.get_facecolor()[0][3] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("display", "with_y"),
+    [
+        (DatasetDisplay, True),
+        (PredictionDisplay, True),
+        (ClassAccuracyDisplay, True),
+        (MisclassificationDisplay, True),
+        (DecisionRegionDisplay, True),
+        (DecisionRegionDisplay, False),
+    ],
+)
+def test_each_display_takes_a_pipeline_and_raw_rows(display, with_y, raw_pipeline):
+    pipe, frame, y = raw_pipeline
+    kwargs = {"grid_resolution": 8} if display is DecisionRegionDisplay else {}
+    args = (y,) if with_y else ()
+    disp = display.from_estimator(pipe, frame, *args, **kwargs)
+    np.testing.assert_array_equal(disp.classes, pipe.classes_)
+    if hasattr(disp, "xlabel"):
+        assert (disp.xlabel, disp.ylabel) == ("size", "ratio")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from qwertyclf.plotting import _style
+from qwertyclf.plotting import _columns, _style
 
 
 class DatasetDisplay:
@@ -125,7 +125,7 @@ class DatasetDisplay:
         X: ArrayLike,
         y: ArrayLike,
         *,
-        features: Sequence[int | str] = (0, 1),
+        features: Sequence[int | str] | None = None,
         labels: ArrayLike | None = None,
         ax: Any = None,
         **plot_kw: Any,
@@ -138,8 +138,9 @@ class DatasetDisplay:
             Samples; a DataFrame's column names label the axes.
         y : array-like of shape (n_samples,)
             Class labels.
-        features : pair of int or str, default=(0, 1)
-            The two features to plot (indices, or column names of a DataFrame).
+        features : pair of int or str, default=None
+            The two numeric features to plot: column positions, or column names
+            of a DataFrame. `None` takes the first two numeric columns.
         labels : array-like of shape (n_classes,), default=None
             Classes in display order; by default the sorted labels of `y`.
         ax : matplotlib Axes, default=None
@@ -168,10 +169,9 @@ class DatasetDisplay:
         ('Feature 0', 3)
         """
         (y,) = _style.check_labels(y, names=["y"])
-        idx, (xlabel, ylabel) = _style.check_features(X, features)
-        X_arr = _style.check_X(X, y)
+        X2, (xlabel, ylabel) = _columns.plane(X, features, y=y)
         classes = _style.resolve_classes(y, classes=labels)
-        disp = cls(X_arr[:, idx], y, classes=classes, xlabel=xlabel, ylabel=ylabel)
+        disp = cls(X2, y, classes=classes, xlabel=xlabel, ylabel=ylabel)
         return disp.plot(ax=ax, **plot_kw)
 
     @classmethod
@@ -181,7 +181,7 @@ class DatasetDisplay:
         X: ArrayLike,
         y: ArrayLike | None = None,
         *,
-        features: Sequence[int | str] = (0, 1),
+        features: Sequence[int | str] | None = None,
         ax: Any = None,
         **plot_kw: Any,
     ) -> DatasetDisplay:
@@ -196,8 +196,10 @@ class DatasetDisplay:
             Samples.
         y : array-like of shape (n_samples,), default=None
             True labels; by default the estimator's predictions on `X`.
-        features : pair of int or str, default=(0, 1)
-            The two features to plot.
+        features : pair of int or str, default=None
+            The two numeric features to plot: column positions, or column names
+            (of a DataFrame, or the estimator's `feature_names_in_`). `None`
+            takes the first two numeric columns.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure when `None`.
         **plot_kw
@@ -228,7 +230,6 @@ class DatasetDisplay:
         if y is None:
             y = estimator.predict(X)
         (y,) = _style.check_labels(y, names=["y"])
-        idx, (xlabel, ylabel) = _style.check_features(X, features)
-        X_arr = _style.check_X(X, y)
-        disp = cls(X_arr[:, idx], y, classes=classes, xlabel=xlabel, ylabel=ylabel)
+        X2, (xlabel, ylabel) = _columns.plane(X, features, estimator=estimator, y=y)
+        disp = cls(X2, y, classes=classes, xlabel=xlabel, ylabel=ylabel)
         return disp.plot(ax=ax, **plot_kw)

@@ -9,53 +9,22 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from qwertyclf.plotting import _style
+from qwertyclf.plotting import _columns, _style
 
 _PLOT_METHODS = ("contourf", "pcolormesh")
-
-
-def _grid_values(
-    X: np.ndarray,
-    idx: list[int],
-    feature_values: Mapping[int | str, float] | ArrayLike | None,
-    columns: list[Any] | None,
-) -> np.ndarray:
-    """Values of every feature for the grid rows; the two plotted ones are ignored.
-
-    Features not plotted are held at `feature_values` (a full row, or a mapping
-    index/column name → value for some of them) and at their median otherwise.
-    """
-    n_features = X.shape[1]
-    values = np.median(X, axis=0)
-    if feature_values is None:
-        return values
-    if isinstance(feature_values, Mapping):
-        for key, value in feature_values.items():
-            if isinstance(key, str) and columns is not None and key in columns:
-                key = columns.index(key)
-            if not isinstance(key, int | np.integer) or not (
-                -n_features <= key < n_features
-            ):
-                raise ValueError(
-                    f"feature_values has the key {key!r}, which is not a feature of "
-                    f"X; use feature indices 0..{n_features - 1} or column names."
-                )
-            values[key] = value
-        return values
-    given = np.asarray(feature_values, dtype=float)
-    if given.shape != (n_features,):
-        raise ValueError(
-            f"feature_values has shape {given.shape}; pass one value per feature, "
-            f"shape ({n_features},), or a dict {{feature index: value}}."
-        )
-    return given.copy()
 
 
 def _meshgrid(
     X2: np.ndarray, eps: float | None, grid_resolution: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Grid over the samples' range, padded by `eps` (5% of each range if `None`)."""
-    lo, hi = X2.min(axis=0), X2.max(axis=0)
+    seen = ~np.isnan(X2)
+    if not seen.any(axis=0).all():
+        raise ValueError(
+            "A plotted feature has no values in X (every one is missing); pick "
+            "features with values."
+        )
+    lo, hi = np.nanmin(X2, axis=0), np.nanmax(X2, axis=0)
     if eps is None:
         pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
     else:
@@ -67,27 +36,24 @@ def _meshgrid(
 
 
 def _predict_grid(
-    estimator: Any,
-    rows: np.ndarray,
-    classes: np.ndarray,
-    batch_size: int,
-    columns: list[Any] | None,
+    estimator: Any, rows: Any, classes: np.ndarray, batch_size: int
 ) -> np.ndarray:
     """Class position predicted for every grid row, predicting `batch_size` at once."""
-    frame = None
-    if columns is not None:
-        import pandas as pd
-
-        # Keep the feature names the estimator was fitted with.
-        frame = pd.DataFrame(rows, columns=columns)
-    out = np.empty(len(rows), dtype=int)
-    for start in range(0, len(rows), batch_size):
-        stop = start + batch_size
-        chunk = rows[start:stop] if frame is None else frame.iloc[start:stop]
+    n_rows = len(rows)
+    out = np.empty(n_rows, dtype=int)
+    for start in range(0, n_rows, batch_size):
+        stop = min(start + batch_size, n_rows)
         out[start:stop] = _style.encode(
-            estimator.predict(chunk), classes, name="the predictions"
+            estimator.predict(_columns.take_rows(rows, start, stop)),
+            classes,
+            name="the predictions",
         )
     return out
+
+
+def _alphas(distance: np.ndarray) -> np.ndarray:
+    """Opacity of each point from its distance to the slice: 1 on it, 0.15 far."""
+    return 0.15 + 0.85 * np.exp(-0.5 * np.asarray(distance, dtype=float) ** 2)
 
 
 class DecisionRegionDisplay:
@@ -98,10 +64,19 @@ class DecisionRegionDisplay:
     misclassified ones circled, and, given a reference classifier such as the
     Bayes-optimal `GaussianBayesClassifier`, its decision boundary is drawn as
     black lines. The filled regions are drawn by scikit-learn's
-    `DecisionBoundaryDisplay`. With more than two features the plane is a slice:
-    the two chosen features vary, the others are held fixed (at their median by
-    default). Build it with
-    [`from_estimator`][qwertyclf.plotting.DecisionRegionDisplay.from_estimator].
+    `DecisionBoundaryDisplay`. Build it with
+    [`from_estimator`][qwertyclf.plotting.DecisionRegionDisplay.from_estimator],
+    which takes any fitted classifier or pipeline and the rows it was fitted on
+    (an array, or a raw DataFrame with categorical columns and missing values).
+
+    With more than two features the plane is a slice: the two plotted
+    (numeric) features vary and every other feature is held at one value, its
+    median for a numeric column and its most frequent value for a categorical
+    one unless `feature_values` says otherwise. The figure says so in a note,
+    the values are kept in `fixed_values`, and the samples, drawn at their two
+    plotted values, are projected onto the slice: a sample whose other
+    features are far from the fixed values can sit in a region of another
+    class and still be classified correctly. Such samples are drawn fainter.
 
     Parameters
     ----------
@@ -123,6 +98,17 @@ default=None
         Class position predicted by the reference classifier at each grid point.
     xlabel, ylabel : str, default=None
         Axis labels.
+    fixed_values : dict, default=None
+        Where the features not plotted are held on the slice: {column name
+        (or index, for an array without names): value}. `None` (or empty)
+        when `X` has only the two plotted features.
+    fixed_by : dict, default=None
+        How each fixed value was chosen, with the keys of `fixed_values`:
+        "median", "most frequent" or "given". Shown in the note.
+    slice_distance : ndarray of shape (n_samples,), default=None
+        How far each sample lies from the slice (root mean square over the
+        fixed features of the distance in robust standard deviations, 1 for
+        another category); points are drawn fainter the farther they are.
 
     Attributes
     ----------
@@ -138,6 +124,8 @@ default=None
         Circles around the misclassified samples.
     bayes_contours_ : list of matplotlib QuadContourSet or None
         The reference boundary: the outline of each reference class region.
+    slice_note_ : matplotlib Text or None
+        The note naming the fixed values of a slice; `None` without one.
     ax_ : matplotlib Axes
         Axes with the regions.
     figure_ : matplotlib Figure
@@ -152,8 +140,8 @@ default=None
     >>> y = np.array(["low", "low", "high", "high"])
     >>> clf = LogisticRegression().fit(X, y)
     >>> disp = DecisionRegionDisplay.from_estimator(clf, X, y, grid_resolution=50)
-    >>> disp.response.shape, disp.misclassified.tolist()
-    ((50, 50), [False, False, False, False])
+    >>> disp.response.shape, disp.misclassified.tolist(), disp.fixed_values
+    ((50, 50), [False, False, False, False], None)
     """
 
     def __init__(
@@ -169,6 +157,9 @@ default=None
         bayes_response: np.ndarray | None = None,
         xlabel: str | None = None,
         ylabel: str | None = None,
+        fixed_values: dict[Any, Any] | None = None,
+        fixed_by: dict[Any, str] | None = None,
+        slice_distance: np.ndarray | None = None,
     ) -> None:
         self.xx0 = xx0
         self.xx1 = xx1
@@ -180,6 +171,9 @@ default=None
         self.bayes_response = bayes_response
         self.xlabel = xlabel
         self.ylabel = ylabel
+        self.fixed_values = fixed_values
+        self.fixed_by = fixed_by
+        self.slice_distance = slice_distance
 
     @property
     def misclassified(self) -> np.ndarray | None:
@@ -211,7 +205,8 @@ default=None
         title : str or None, default="Decision regions"
             Axes title.
         scatter_kw : dict, default=None
-            Keyword arguments for the sample scatters, e.g. `{"s": 10}`.
+            Keyword arguments for the sample scatters, e.g. `{"s": 10}`. An
+            `"alpha"` here replaces the fading of samples far from a slice.
         **kwargs
             Passed to `DecisionBoundaryDisplay.plot` (and on to `plot_method`).
 
@@ -233,6 +228,23 @@ default=None
         >>> fig, ax = plt.subplots()
         >>> disp.plot(ax=ax, plot_method="pcolormesh").surface_.get_array().size
         25
+
+        A slice through a third feature: the note says where it is, and the
+        sample one robust standard deviation away from it is fainter.
+
+        >>> disp = DecisionRegionDisplay(
+        ...     xx0=xx0, xx1=xx1, response=(xx0 > 0.5).astype(int),
+        ...     classes=np.array(["a", "b"]), X=np.array([[0.2, 0.3], [0.8, 0.9]]),
+        ...     y_true=np.array(["a", "b"]), y_pred=np.array(["a", "b"]),
+        ...     fixed_values={"depth": 1.0}, fixed_by={"depth": "given"},
+        ...     slice_distance=np.array([0.0, 1.0]),
+        ... )
+        >>> print(disp.plot().slice_note_.get_text())
+        Slice: other features fixed at
+          depth = 1 (given)
+        Points are projected onto it, fainter the farther away.
+        >>> [round(float(s.get_facecolor()[0, 3]), 2) for s in disp.scatters_]
+        [1.0, 0.67]
         """
         if plot_method not in _PLOT_METHODS:
             raise ValueError(
@@ -244,6 +256,7 @@ default=None
         self._plot_regions(ax, classes, plot_method, alpha, kwargs)
         handles = self._plot_samples(ax, classes, scatter_kw)
         handles += self._plot_bayes_boundary(ax)
+        self._plot_slice_note(ax)
 
         if handles:
             ax.legend(handles=handles, fontsize="small", loc="best")
@@ -309,12 +322,36 @@ default=None
             shown_idx = _style.encode(shown, classes)
             style = {"edgecolors": "black", "linewidths": 0.4, "s": 20}
             style.update(scatter_kw or {})
-            self.scatters_ = _style.scatter_by_class(ax, X, shown_idx, classes, **style)
+            alphas = None
+            if self.slice_distance is not None and "alpha" not in style:
+                alphas = _alphas(self.slice_distance)
+            self.scatters_ = _style.scatter_by_class(
+                ax, X, shown_idx, classes, alphas=alphas, **style
+            )
             handles += self.scatters_
             if self.misclassified is not None:
                 self.circles_ = _style.circle(ax, X, self.misclassified)
+                if alphas is not None:
+                    _style.fade(self.circles_, alphas[self.misclassified])
                 handles.append(self.circles_)
         return handles
+
+    def _plot_slice_note(self, ax: Any) -> None:
+        """Say, inside the axes, where the other features are held."""
+        self.slice_note_ = None
+        if not self.fixed_values:
+            return
+        self.slice_note_ = ax.text(
+            0.01,
+            0.01,
+            _columns.slice_note(self.fixed_values, self.fixed_by or {}),
+            transform=ax.transAxes,
+            ha="left",
+            va="bottom",
+            fontsize="x-small",
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85},
+            zorder=5,
+        )
 
     def _plot_bayes_boundary(self, ax: Any) -> list[Any]:
         """Outline each reference class region in black; return its legend handles."""
@@ -349,8 +386,8 @@ default=None
         X: ArrayLike,
         y: ArrayLike | None = None,
         *,
-        features: Sequence[int | str] = (0, 1),
-        feature_values: Mapping[int | str, float] | ArrayLike | None = None,
+        features: Sequence[int | str] | None = None,
+        feature_values: Mapping[int | str, Any] | ArrayLike | None = None,
         bayes_estimator: Any = None,
         grid_resolution: int = 200,
         eps: float | None = None,
@@ -362,21 +399,28 @@ default=None
 
         Parameters
         ----------
-        estimator : fitted classifier
-            Its predictions colour the grid; its `classes_` give the colours.
-        X : array-like of shape (n_samples, n_features)
-            Samples, drawn on top; they also set the grid's extent. At least two
-            features.
+        estimator : fitted classifier or pipeline
+            Anything fitted with `predict` and `classes_`: a `QwertyClassifier`,
+            `QwertyClassifierCV`, `QwertyEnsembleClassifier`, a scikit-learn
+            classifier, or a `Pipeline` ending in one. Its predictions colour
+            the grid; its `classes_` give the colours.
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Samples as the estimator takes them (a raw DataFrame for a
+            pipeline that encodes its columns), drawn on top; they also set
+            the grid's extent. At least two numeric features.
         y : array-like of shape (n_samples,), default=None
             True labels; when given, samples take their true colour and mistakes
             are circled.
-        features : pair of int or str, default=(0, 1)
-            The two features spanning the plane (indices, or DataFrame column
-            names).
+        features : pair of int or str, default=None
+            The two numeric features spanning the plane: column positions, or
+            column names (of a DataFrame, or the estimator's
+            `feature_names_in_`). `None` takes the first two numeric columns.
+            A categorical feature cannot be an axis.
         feature_values : array-like of shape (n_features,) or dict, default=None
-            Where the other features are held: one value per feature (the plotted
-            ones are ignored), or a dict {index or column name: value} for some;
-            every feature not given is held at its median in `X`.
+            Where the other features are held on the slice: one value per
+            feature (the plotted ones are ignored), or a dict {index or column
+            name: value} for some. Every feature not given is held at its
+            median in `X` (numeric) or its most frequent value (categorical).
         bayes_estimator : fitted classifier, default=None
             Reference classifier (e.g. a `GaussianBayesClassifier`) whose boundary
             is drawn over the regions, evaluated on the same grid.
@@ -402,8 +446,9 @@ default=None
         sklearn.exceptions.NotFittedError
             If `estimator` (or `bayes_estimator`) is not fitted.
         ValueError
-            If `X` has fewer than two features, `features` are out of range,
-            `X` and `y` differ in length, or `grid_resolution` < 2.
+            If `X` has fewer than two numeric features, `features` are out of
+            range or categorical, `X` and `y` differ in length, or
+            `grid_resolution` < 2.
 
         Examples
         --------
@@ -417,8 +462,32 @@ default=None
         >>> disp = DecisionRegionDisplay.from_estimator(
         ...     clf, X, y, features=(0, 2), feature_values={1: 0.0}, grid_resolution=30
         ... )
-        >>> disp.ax_.get_xlabel(), disp.ax_.get_ylabel()
-        ('Feature 0', 'Feature 2')
+        >>> disp.ax_.get_xlabel(), disp.ax_.get_ylabel(), disp.fixed_values
+        ('Feature 0', 'Feature 2', {1: 0.0})
+
+        On a DataFrame, the axes take the column names, and the features not
+        plotted are held at their median (numbers) or most frequent value
+        (categories):
+
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame(
+        ...     {"width": X[:, 0], "depth": X[:, 1], "height": X[:, 2],
+        ...      "colour": np.where(X[:, 1] > 0.5, "red", "blue")}
+        ... )
+        >>> from sklearn.compose import make_column_transformer
+        >>> from sklearn.pipeline import make_pipeline
+        >>> from sklearn.preprocessing import OneHotEncoder
+        >>> pipe = make_pipeline(
+        ...     make_column_transformer(
+        ...         (OneHotEncoder(), ["colour"]), remainder="passthrough"
+        ...     ),
+        ...     LogisticRegression(),
+        ... ).fit(frame, y)
+        >>> disp = DecisionRegionDisplay.from_estimator(
+        ...     pipe, frame, y, features=("width", "height"), grid_resolution=30
+        ... )
+        >>> disp.ax_.get_xlabel(), disp.fixed_by, disp.fixed_values["colour"]
+        ('width', {'depth': 'median', 'colour': 'most frequent'}, 'blue')
         """
         classes = _style.check_fitted_classifier(estimator)
         if bayes_estimator is not None:
@@ -429,22 +498,25 @@ default=None
             )
         if y is not None:
             (y,) = _style.check_labels(y, names=["y"])
-        idx, (xlabel, ylabel) = _style.check_features(X, features)
-        X_arr = _style.check_X(X, y)
-        columns = list(X.columns) if hasattr(X, "columns") else None
+        columns = _columns.read_columns(X, estimator=estimator)
+        idx, (xlabel, ylabel) = _columns.plane_features(columns, features)
+        _columns.check_rows(columns, y=y)
+        at = _columns.slice_at(columns, idx, feature_values)
 
-        X2 = X_arr[:, idx]
+        X2 = _columns.points(columns, idx)
         xx0, xx1 = _meshgrid(X2, eps, grid_resolution)
-        rows = np.tile(_grid_values(X_arr, idx, feature_values, columns), (xx0.size, 1))
-        rows[:, idx[0]] = xx0.ravel()
-        rows[:, idx[1]] = xx1.ravel()
+        rows = _columns.grid_rows(columns, idx, at, xx0, xx1)
 
-        response = _predict_grid(estimator, rows, classes, batch_size, columns)
+        response = _predict_grid(estimator, rows, classes, batch_size)
         bayes_response = None
         if bayes_estimator is not None:
             bayes_response = _predict_grid(
-                bayes_estimator, rows, bayes_classes, batch_size, columns
+                bayes_estimator, rows, bayes_classes, batch_size
             ).reshape(xx0.shape)
+        fixed_values = fixed_by = None
+        if at.values:
+            fixed_values = {columns.key(j): v for j, v in at.values.items()}
+            fixed_by = {columns.key(j): by for j, by in at.by.items()}
         disp = cls(
             xx0=xx0,
             xx1=xx1,
@@ -456,5 +528,8 @@ default=None
             bayes_response=bayes_response,
             xlabel=xlabel,
             ylabel=ylabel,
+            fixed_values=fixed_values,
+            fixed_by=fixed_by,
+            slice_distance=_columns.slice_distance(columns, at),
         )
         return disp.plot(ax=ax, **plot_kw)

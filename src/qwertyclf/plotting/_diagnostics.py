@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,13 +11,16 @@ from sklearn.utils import check_consistent_length
 
 from qwertyclf._reference import reference_per_class
 from qwertyclf.metrics import per_class_accuracy
-from qwertyclf.plotting import _style
+from qwertyclf.plotting import _columns, _style
 from qwertyclf.plotting._class_accuracy import ClassAccuracyDisplay
 from qwertyclf.plotting._dataset import DatasetDisplay
 from qwertyclf.plotting._decision_regions import DecisionRegionDisplay
 from qwertyclf.plotting._misclassification import MisclassificationDisplay
 from qwertyclf.plotting._predictions import PredictionDisplay
-from qwertyclf.plotting._training_curves import TrainingCurvesDisplay
+from qwertyclf.plotting._training_curves import (
+    TrainingCurvesDisplay,
+    trained_networks,
+)
 
 
 def _evaluation_data(
@@ -95,17 +98,26 @@ def _training_panels(
     y_train: ArrayLike,
     *,
     bayes_accuracy: float | None,
-    features: Sequence[int | str],
+    features: Sequence[int | str] | None,
 ) -> dict[str, Any]:
-    """Draw the first row: the training curves, else the training data."""
-    if getattr(estimator, "history_", None) is not None:
+    """Draw the first row: the training curves, else the training data.
+
+    A model of several networks (`QwertyClassifierCV`, the ensemble) shows
+    the curves of its first network, and the titles say so.
+    """
+    networks = trained_networks(estimator)
+    if networks:
         curves = TrainingCurvesDisplay.from_estimator(
-            estimator,
+            networks[0],
             bayes_accuracy=bayes_accuracy,
             ax=[fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])],
         )
+        if networks[0] is not _style.final_step(estimator):
+            for axis in curves.axes_:
+                axis.set_title(f"{axis.get_title()} (network 1 of {len(networks)})")
         return {"training_curves": curves}
-    if np.ndim(X_train) == 2 and np.shape(X_train)[1] >= 2:
+    columns = _columns.read_columns(X_train, estimator=estimator)
+    if features is not None or _columns.has_plane(columns):
         dataset = DatasetDisplay.from_estimator(
             estimator,
             X_train,
@@ -146,17 +158,21 @@ def plot_diagnostics(
     *,
     bayes_estimator: Any = None,
     bayes_accuracy: float | None = None,
-    features: Sequence[int | str] = (0, 1),
+    features: Sequence[int | str] | None = None,
+    feature_values: Mapping[int | str, Any] | ArrayLike | None = None,
     grid_resolution: int = 200,
     figsize: tuple[float, float] = (12, 16),
 ) -> tuple[Any, dict[str, Any]]:
     """Draw every diagnostic of a fitted classifier in one figure.
 
     Panels, two to a row so that each stays legible when the figure is scaled to
-    a page or a screen: loss and accuracy per epoch (from `estimator.history_`;
-    the training data's scatter instead when there is no history), decision
-    regions and misclassified samples, accuracy per class and the confusion
-    matrix, then predicted vs true class across the full width.
+    a page or a screen: loss and accuracy per epoch (from the `history_` of the
+    estimator, or of a pipeline's last step; the training data's scatter
+    instead when there is none), decision regions and misclassified samples,
+    accuracy per class and the confusion matrix, then predicted vs true class
+    across the full width. A `QwertyClassifierCV` or
+    `QwertyEnsembleClassifier` predicts with several networks: the curves are
+    those of its first network, and their titles say "network 1 of n".
     All but the training curves are computed on the test set when given, else on
     the training set; every panel uses the estimator's `classes_`, so a class has
     the same colour and name throughout. Save the figure with
@@ -164,10 +180,14 @@ def plot_diagnostics(
 
     Parameters
     ----------
-    estimator : fitted classifier
-        The model to diagnose, e.g. a fitted `QwertyClassifier`.
-    X_train : array-like of shape (n_samples, n_features)
-        Training samples.
+    estimator : fitted classifier or pipeline
+        The model to diagnose: a fitted `QwertyClassifier`, `QwertyClassifierCV`
+        or `QwertyEnsembleClassifier`, any fitted classifier with `predict`, or
+        a `Pipeline` ending in one.
+    X_train : array-like or DataFrame of shape (n_samples, n_features)
+        Training samples, as the estimator takes them: a raw DataFrame with
+        categorical columns and missing values works wherever the estimator
+        accepts one.
     y_train : array-like of shape (n_samples,)
         Training labels.
     X_test : array-like of shape (n_test, n_features), default=None
@@ -186,9 +206,18 @@ def plot_diagnostics(
         shown instead of the `bayes_estimator`'s accuracy on the data. Its
         `per_class` values, if any, are the per-class reference (aligned with the
         estimator's `classes_`).
-    features : pair of int or str, default=(0, 1)
-        The two features of the spatial panels; other features are held at
-        their median for the decision regions.
+    features : pair of int or str, default=None
+        The two numeric features of the spatial panels, by position or column
+        name; `None` takes the first two numeric columns, and leaves the
+        spatial panels out when there are fewer than two. With more features,
+        the decision regions are a slice through the others (see
+        [`DecisionRegionDisplay`][qwertyclf.plotting.DecisionRegionDisplay]),
+        and the panel's note says where it is.
+    feature_values : array-like of shape (n_features,) or dict, default=None
+        Where the slice of the decision regions holds the features not
+        plotted: one value per feature, or a dict {index or column name:
+        value} for some; the others stay at their median (numeric) or most
+        frequent value (categorical) in the evaluated data.
     grid_resolution : int, default=200
         Grid points per axis of the decision regions.
     figsize : tuple of float, default=(12, 16)
@@ -202,7 +231,8 @@ def plot_diagnostics(
         The displays drawn, keyed "training_curves" (or "dataset"),
         "class_accuracy", "decision_regions", "misclassification",
         "confusion_matrix" (a `sklearn.metrics.ConfusionMatrixDisplay`) and
-        "predictions". The spatial panels are left out when `X` has one feature.
+        "predictions". The spatial panels are left out when `X` has fewer
+        than two numeric features and `features` is `None`.
 
     Raises
     ------
@@ -226,6 +256,27 @@ def plot_diagnostics(
     >>> sorted(displays)  # no history_, so the dataset replaces the curves
     ['class_accuracy', 'confusion_matrix', 'dataset', 'decision_regions',
      'misclassification', 'predictions']
+
+    A pipeline and a raw table, its third column held at a chosen value:
+
+    >>> import pandas as pd
+    >>> from sklearn.compose import make_column_transformer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    >>> frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 0] ** 2,
+    ...                       "kind": np.where(X[:, 1] > 0, "up", "down")})
+    >>> pipe = make_pipeline(
+    ...     make_column_transformer(
+    ...         (StandardScaler(), ["a", "b", "c"]), (OneHotEncoder(), ["kind"])
+    ...     ),
+    ...     LogisticRegression(),
+    ... ).fit(frame, y)
+    >>> fig, displays = plot_diagnostics(
+    ...     pipe, frame, y, feature_values={"c": 0.5}, grid_resolution=20
+    ... )
+    >>> regions = displays["decision_regions"]
+    >>> regions.ax_.get_xlabel(), regions.fixed_values["c"], regions.fixed_by
+    ('a', 0.5, {'c': 'given', 'kind': 'most frequent'})
     """
     import matplotlib.pyplot as plt
 
@@ -257,23 +308,25 @@ def plot_diagnostics(
         title=f"Accuracy per class ({split})",
     )
 
-    if np.shape(X_eval)[1] >= 2:
+    columns = _columns.read_columns(X_eval, estimator=estimator)
+    if features is not None or _columns.has_plane(columns):
         displays["decision_regions"] = DecisionRegionDisplay.from_estimator(
             estimator,
             X_eval,
             y_eval,
             features=features,
+            feature_values=feature_values,
             bayes_estimator=bayes_estimator,
             grid_resolution=grid_resolution,
             ax=fig.add_subplot(grid[1, 0]),
             title=f"Decision regions ({split})",
         )
-        displays["misclassification"] = MisclassificationDisplay.from_predictions(
-            X_eval,
-            y_eval,
-            y_pred,
-            features=features,
-            labels=classes,
+        X2, (xlabel, ylabel) = _columns.plane(
+            X_eval, features, estimator=estimator, y=y_eval
+        )
+        displays["misclassification"] = MisclassificationDisplay(
+            X2, y_eval, y_pred, classes=classes, xlabel=xlabel, ylabel=ylabel
+        ).plot(
             ax=fig.add_subplot(grid[1, 1]),
             title=f"Misclassified samples ({split})",
         )

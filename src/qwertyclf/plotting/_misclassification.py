@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from qwertyclf.plotting import _style
+from qwertyclf.plotting import _columns, _style
 
 
 class MisclassificationDisplay:
@@ -137,7 +137,7 @@ class MisclassificationDisplay:
         y_true: ArrayLike,
         y_pred: ArrayLike,
         *,
-        features: Sequence[int | str] = (0, 1),
+        features: Sequence[int | str] | None = None,
         labels: ArrayLike | None = None,
         ax: Any = None,
         **plot_kw: Any,
@@ -152,8 +152,9 @@ class MisclassificationDisplay:
             True labels.
         y_pred : array-like of shape (n_samples,)
             Predicted labels.
-        features : pair of int or str, default=(0, 1)
-            The two features to plot (indices, or column names of a DataFrame).
+        features : pair of int or str, default=None
+            The two numeric features to plot: column positions, or column names
+            of a DataFrame. `None` takes the first two numeric columns.
         labels : array-like of shape (n_classes,), default=None
             Classes in display order; by default the sorted union of both.
         ax : matplotlib Axes, default=None
@@ -184,11 +185,10 @@ class MisclassificationDisplay:
         [[2.0, 7.0]]
         """
         y_true, y_pred = _style.check_labels(y_true, y_pred, names=["y_true", "y_pred"])
-        idx, (xlabel, ylabel) = _style.check_features(X, features)
-        X_arr = _style.check_X(X, y_true, names=["y_true"])
+        X2, (xlabel, ylabel) = _columns.plane(X, features, y_true=y_true)
         classes = _style.resolve_classes(y_true, y_pred, classes=labels)
         disp = cls(
-            X_arr[:, idx],
+            X2,
             y_true,
             y_pred,
             classes=classes,
@@ -204,7 +204,7 @@ class MisclassificationDisplay:
         X: ArrayLike,
         y: ArrayLike,
         *,
-        features: Sequence[int | str] = (0, 1),
+        features: Sequence[int | str] | None = None,
         ax: Any = None,
         **plot_kw: Any,
     ) -> MisclassificationDisplay:
@@ -218,8 +218,10 @@ class MisclassificationDisplay:
             Samples.
         y : array-like of shape (n_samples,)
             True labels.
-        features : pair of int or str, default=(0, 1)
-            The two features to plot.
+        features : pair of int or str, default=None
+            The two numeric features to plot: column positions, or column names
+            (of a DataFrame, or the estimator's `feature_names_in_`). `None`
+            takes the first two numeric columns.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure when `None`.
         **plot_kw
@@ -250,10 +252,9 @@ class MisclassificationDisplay:
         """
         classes = _style.check_fitted_classifier(estimator)
         (y,) = _style.check_labels(y, names=["y"])
-        idx, (xlabel, ylabel) = _style.check_features(X, features)
-        X_arr = _style.check_X(X, y)
+        X2, (xlabel, ylabel) = _columns.plane(X, features, estimator=estimator, y=y)
         disp = cls(
-            X_arr[:, idx],
+            X2,
             y,
             estimator.predict(X),
             classes=classes,

@@ -69,65 +69,6 @@ def check_labels(*ys: ArrayLike, names: Sequence[str]) -> list[np.ndarray]:
     return arrays
 
 
-def check_X(
-    X: ArrayLike, *ys: ArrayLike | None, names: Sequence[str] = ("y",)
-) -> np.ndarray:
-    """X as a 2d float array with as many rows as each non-None y."""
-    X_arr = np.asarray(X, dtype=float)
-    if X_arr.ndim != 2:
-        raise ValueError(
-            f"X must be 2d, of shape (n_samples, n_features); got shape {X_arr.shape}."
-        )
-    lengths = {"X": len(X_arr)}
-    lengths.update({n: len(y) for n, y in zip(names, ys, strict=True) if y is not None})
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"Inconsistent numbers of samples: {lengths}.")
-    return X_arr
-
-
-def check_features(
-    X: ArrayLike, features: Sequence[int | str], *, min_features: int = 2
-) -> tuple[list[int], list[str]]:
-    """Column indices and axis labels of the two plotted features.
-
-    `features` holds two column indices, or column names when `X` is a DataFrame.
-    """
-    columns = list(X.columns) if hasattr(X, "columns") else None
-    n_features = np.shape(X)[1] if np.ndim(X) == 2 else 0
-    if n_features < min_features:
-        raise ValueError(
-            f"X has {n_features} feature(s); plotting it in the plane needs at least "
-            f"{min_features}. Add a feature or use a display that does not need two."
-        )
-    if isinstance(features, str | int) or len(features) != 2:
-        raise ValueError(
-            "features must be a pair of feature indices, e.g. (0, 1); "
-            f"got {features!r}."
-        )
-    indices = []
-    for f in features:
-        if isinstance(f, str):
-            if columns is None or f not in columns:
-                raise ValueError(
-                    f"Feature {f!r} is not a column of X; pass a column name of a "
-                    "DataFrame or an integer index."
-                )
-            indices.append(columns.index(f))
-        elif isinstance(f, int | np.integer) and -n_features <= f < n_features:
-            indices.append(int(f) % n_features)
-        else:
-            raise ValueError(
-                f"Feature index {f!r} is out of range for X with {n_features} "
-                f"features; pick two indices in 0..{n_features - 1}."
-            )
-    if indices[0] == indices[1]:
-        raise ValueError(f"features must be two different features; got {features!r}.")
-    labels = [
-        str(columns[i]) if columns is not None else f"Feature {i}" for i in indices
-    ]
-    return indices, labels
-
-
 def check_fitted_classifier(estimator: Any) -> np.ndarray:
     """`estimator.classes_` of a fitted classifier (NotFittedError otherwise)."""
     check_is_fitted(estimator)
@@ -138,6 +79,13 @@ def check_fitted_classifier(estimator: Any) -> np.ndarray:
             "fitted classifier."
         )
     return np.asarray(classes)
+
+
+def final_step(estimator: Any) -> Any:
+    """The last step of a (nested) `Pipeline`, else `estimator` itself."""
+    while hasattr(estimator, "steps") and estimator.steps:
+        estimator = estimator.steps[-1][1]
+    return estimator
 
 
 def get_axes(ax: Any = None, **subplots_kw: Any) -> Any:
@@ -154,17 +102,39 @@ def scatter_by_class(
     X2: np.ndarray,
     y_idx: np.ndarray,
     classes: np.ndarray,
+    *,
+    alphas: np.ndarray | None = None,
     **kwargs: Any,
 ) -> list[Any]:
-    """One scatter per class (so legends name them), colour from class position."""
+    """One scatter per class (so legends name them), colour from class position.
+
+    `alphas`, one opacity per point, fades points one by one.
+    """
     colors = class_colors(len(classes))
     scatters = []
     for i, name in enumerate(class_names(classes)):
         mask = y_idx == i
-        scatters.append(
-            ax.scatter(X2[mask, 0], X2[mask, 1], color=colors[i], label=name, **kwargs)
+        scatter = ax.scatter(
+            X2[mask, 0], X2[mask, 1], color=colors[i], label=name, **kwargs
         )
+        if alphas is not None:
+            fade(scatter, alphas[mask])
+        scatters.append(scatter)
     return scatters
+
+
+def fade(collection: Any, alphas: np.ndarray) -> None:
+    """Give each point of a scatter its own opacity, face and edge alike."""
+    for get, set_ in (
+        (collection.get_facecolor, collection.set_facecolor),
+        (collection.get_edgecolor, collection.set_edgecolor),
+    ):
+        colours = np.asarray(get(), dtype=float)
+        if len(colours) == 0:  # "none": nothing to fade
+            continue
+        colours = np.broadcast_to(colours, (len(alphas), 4)).copy()
+        colours[:, 3] *= alphas
+        set_(colours)
 
 
 def circle(ax: Any, X2: np.ndarray, mask: np.ndarray, **kwargs: Any) -> Any:

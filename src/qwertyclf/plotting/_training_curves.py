@@ -16,6 +16,27 @@ _KEYS = ("train_loss", "valid_loss", "train_acc", "valid_acc")
 _ALIASES = {"test_loss": "valid_loss", "test_acc": "valid_acc"}
 
 
+def trained_networks(estimator: Any) -> list[Any]:
+    """The fitted networks with a `history_` that a fitted model predicts with.
+
+    The model itself when it has a `history_` (the last step of a pipeline is
+    looked at), else the members of an `estimators_` list that have one (the
+    networks a `QwertyClassifierCV` or `QwertyEnsembleClassifier` averages);
+    empty when there are none.
+    """
+    final = _style.final_step(estimator)
+    if getattr(final, "history_", None) is not None:
+        return [final]
+    members = getattr(final, "estimators_", None)
+    if (
+        isinstance(members, list | tuple)
+        and members
+        and all(getattr(m, "history_", None) is not None for m in members)
+    ):
+        return list(members)
+    return []
+
+
 def _curves_from_history(history: Any) -> dict[str, np.ndarray | None]:
     """Epochs and the four curves from a skorch History or a dict of lists."""
     if isinstance(history, Mapping):
@@ -279,9 +300,12 @@ class TrainingCurvesDisplay:
 
         Parameters
         ----------
-        estimator : fitted estimator
+        estimator : fitted estimator or pipeline
             Any fitted estimator with a skorch-style `history_`, such as
-            `QwertyClassifier`.
+            `QwertyClassifier`, or a `Pipeline` whose last step has one.
+            `QwertyClassifierCV` and `QwertyEnsembleClassifier` predict with
+            several networks, each with its own history: pass one of their
+            `estimators_`.
         bayes_accuracy : float, default=None
             Bayes-optimal accuracy to draw as a horizontal reference.
         ax : matplotlib Axes or sequence of two Axes, default=None
@@ -299,7 +323,8 @@ class TrainingCurvesDisplay:
         sklearn.exceptions.NotFittedError
             If `estimator` is not fitted.
         ValueError
-            If `estimator` has no `history_`.
+            If `estimator` (or its last step) has no `history_`, or has several
+            networks with their own histories.
 
         Examples
         --------
@@ -315,13 +340,25 @@ class TrainingCurvesDisplay:
         [0.6, 0.8]
         """
         check_is_fitted(estimator)
-        history = getattr(estimator, "history_", None)
-        if history is None:
+        final = _style.final_step(estimator)
+        name = type(final).__name__
+        if final is not estimator:
+            name = f"The pipeline's last step, {name},"
+        networks = trained_networks(estimator)
+        if not networks:
             raise ValueError(
-                f"{type(estimator).__name__} has no history_; training curves need "
-                "an estimator that records one per epoch (e.g. QwertyClassifier), "
-                "or use from_history."
+                f"{name} has no history_; training curves need an estimator that "
+                "records one per epoch (e.g. QwertyClassifier), or use "
+                "from_history."
+            )
+        if networks[0] is not final:
+            where = "estimator[-1]" if final is not estimator else "estimator"
+            raise ValueError(
+                f"{name} has no history_ of its own: it predicts with "
+                f"{len(networks)} network(s), each trained with its own history. "
+                f"Plot one of them: TrainingCurvesDisplay.from_estimator("
+                f"{where}.estimators_[0])."
             )
         return cls.from_history(
-            history, bayes_accuracy=bayes_accuracy, ax=ax, **plot_kw
+            final.history_, bayes_accuracy=bayes_accuracy, ax=ax, **plot_kw
         )
