@@ -352,3 +352,58 @@ def test_batched_fit_is_a_serial_fit_field_by_field(lecture, params, tmp_path):
             m.fit(X[r], y[r])
         _assert_same_model(model, serial, X)
         _assert_same_optimizer(model, serial)
+
+
+def test_epoch_means_are_np_average_bitwise():
+    from qwertyclf.training._batched import _size_groups, _weighted_means
+
+    rng = np.random.default_rng(0)
+    sizes = [[16] * n + [r] for n, r in ((40, 3), (40, 5), (12, 1), (0, 7))]
+    values = rng.random((len(sizes), 41)) * 3
+    means = _weighted_means(values, _size_groups(sizes))
+    for k, weights in enumerate(sizes):
+        expected = np.average(values[k, : len(weights)].tolist(), weights=weights)
+        assert means[k] == expected  # bitwise, as the serial fit records it
+
+
+def test_batched_runs_stay_in_this_process_when_workers_do_not_pay(
+    lecture, monkeypatch
+):
+    # Two small runs (two depths) under joblib's default process backend:
+    # worker processes would cost more than they save, so the runs are
+    # trained here (a patched fit_batched sees them; in a worker it would
+    # not), and the results are those of n_jobs=1.
+    import qwertyclf.model_selection._search as search_module
+    from qwertyclf.model_selection import BatchedGridSearchCV
+
+    X, y = lecture
+    runs = []
+
+    def counting(estimators, *args, **kwargs):
+        runs.append(len(estimators))
+        return fit_batched(estimators, *args, **kwargs)
+
+    monkeypatch.setattr(search_module, "fit_batched", counting)
+    grid = {"hidden_layer_sizes": [(4,), (4, 4)], "lr": [0.01, 0.03]}
+    estimator = QwertyClassifier(max_epochs=2, random_state=0)
+    two = BatchedGridSearchCV(estimator, grid, cv=2, n_jobs=2).fit(X, y)
+    assert runs == [4, 4]
+    one = BatchedGridSearchCV(estimator, grid, cv=2, n_jobs=1).fit(X, y)
+    np.testing.assert_array_equal(
+        one.cv_results_["mean_test_score"], two.cv_results_["mean_test_score"]
+    )
+
+
+def test_long_batched_runs_are_spread_over_worker_processes():
+    import joblib
+
+    from qwertyclf.model_selection._search import WORKER_START_SECONDS, _spread_runs
+
+    long = [4 * WORKER_START_SECONDS] * 2
+    short = [WORKER_START_SECONDS / 2] * 2
+    assert _spread_runs(long, n_jobs=2)
+    assert not _spread_runs(short, n_jobs=2)
+    assert not _spread_runs(long, n_jobs=1)
+    assert not _spread_runs(long[:1], n_jobs=2)  # one run: nothing to share
+    with joblib.parallel_backend("threading"):
+        assert _spread_runs(short, n_jobs=2)  # other backends as configured

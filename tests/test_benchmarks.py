@@ -282,3 +282,42 @@ def test_registry_lists_every_table_with_sources_and_reasons():
     assert all(why for t in reg.values() for why in t.dropped.values())
     with pytest.raises(ValueError, match="unknown table 'nope'"):
         tables.load("nope")
+
+
+def test_benchmarks_run_without_openblas_overrides(tmp_path):
+    # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE make numpy's OpenBLAS run another
+    # kernel than the CPU's own; a benchmark script starts again without them.
+    import json
+    import os
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import json, os, sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
+        "import cases, threadpoolctl\n"
+        "cases.without_blas_overrides(sys.argv)\n"
+        "print(json.dumps([[os.environ.get(n) for n in cases.BLAS_OVERRIDES],\n"
+        "    sorted(lib.get('architecture') or '' for lib in\n"
+        "           threadpoolctl.threadpool_info())]))\n"
+    )
+
+    def run(env):
+        done = subprocess.run(
+            [sys.executable, str(probe)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return json.loads(done.stdout.splitlines()[-1])
+
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    }
+    forced = {**clean, "OPENBLAS_CORETYPE": "Prescott", "OPENBLAS_L2_SIZE": "65536"}
+    variables, kernels = run(forced)
+    assert variables == [None, None]
+    assert kernels == run(clean)[1]

@@ -144,3 +144,51 @@ def test_probabilities_do_not_depend_on_the_other_rows(dtype, activation):
                 )
     finally:
         torch.set_num_threads(threads)
+
+
+def test_float32_last_layer_is_padded_to_whole_vectors(data):
+    # The padded outputs have zero weights and bias -inf: their logits are
+    # -inf, their probabilities exact zeros, the real ones unchanged.
+    X, y = data
+    clf = QwertyClassifier(hidden_layer_sizes=(8,), **FAST).fit(X, y)
+    forward = clf._chunk_forward(clf.net_.module_, 32, torch.float32, clf.device_)
+    with torch.inference_mode():
+        x = torch.tensor(X[:32], dtype=torch.float32)
+        logits = forward(x)
+        expected = clf.net_.module_(x)
+    assert logits.shape == (32, 16)
+    assert torch.isneginf(logits[:, 3:]).all()
+    torch.testing.assert_close(logits[:, :3], expected, rtol=1e-6, atol=1e-6)
+    expected_labels = clf.classes_[reference_proba(clf, X).argmax(1)]
+    np.testing.assert_array_equal(clf.predict(X), expected_labels)
+
+
+@pytest.mark.parametrize("n_classes", [2, 10, 17])
+def test_many_rows_and_classes_do_not_depend_on_the_other_rows(n_classes):
+    # Several chunks, rows at every offset in a chunk (also at its end), class
+    # counts below and above one vector of padding, both input dtypes.
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        5000,
+        20,
+        n_informative=10,
+        n_classes=n_classes,
+        n_clusters_per_class=1,
+        random_state=0,
+    )
+    clf = QwertyClassifier(hidden_layer_sizes=(64, 64), max_epochs=1, random_state=0)
+    clf.fit(X[:600], y[:600])
+    rng = np.random.default_rng(0)
+    for X_in in (X, X.astype(np.float32)):
+        full = clf.predict_proba(X_in)
+        assert full.shape == (5000, n_classes)
+        np.testing.assert_allclose(full.sum(axis=1), 1, rtol=1e-5)
+        for start, length in ((2040, 8), (4090, 910), (0, 1), (1, 2047)):
+            rows = np.arange(start, min(start + length, 5000))
+            np.testing.assert_array_equal(clf.predict_proba(X_in[rows]), full[rows])
+        shuffled = rng.permutation(5000)[:3000]
+        np.testing.assert_array_equal(clf.predict_proba(X_in[shuffled]), full[shuffled])
+        np.testing.assert_array_equal(
+            clf.predict(X_in), clf.classes_[full.argmax(axis=1)]
+        )

@@ -10,7 +10,8 @@ from collections import defaultdict
 
 import numpy as np
 import sklearn
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
+from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import (
     GridSearchCV,
@@ -36,6 +37,17 @@ from ..training import training_threads
 #: candidates than this runs one fold at a time). Larger runs amortise the
 #: per-step overhead over more models; smaller ones give workers more runs.
 MODELS_PER_RUN = 64
+
+#: Seconds a fresh worker process spends before a batched run in it pays:
+#: importing torch and scikit-learn (about 2 s, the start-up case of the
+#: benchmarks) and the fast-path checks of its first run (1.4 s more CPU
+#: than a later run, measured on the grid of the benchmarks).
+WORKER_START_SECONDS = 3.0
+
+#: Measured seconds per optimizer step of a batched run: a fixed part (its
+#: many small operations) and a part per activation (models x batch rows x
+#: widest layer); from the cost-per-model case of the benchmarks.
+STEP_SECONDS, ACTIVATION_SECONDS = 2.5e-4, 2.5e-8
 
 
 def _release(version: str) -> tuple[int, ...]:
@@ -183,7 +195,7 @@ class _BatchedSearchMixin:
                 serial.append(c)
             else:
                 groups[key].append((c, estimator))
-        tasks, slots = [], []
+        tasks, slots, costs = [], [], []
         for members in groups.values():
             # Whole folds per run, as many as fit in MODELS_PER_RUN models.
             per_run = max(1, MODELS_PER_RUN // len(members))
@@ -205,6 +217,9 @@ class _BatchedSearchMixin:
                     )
                 )
                 slots.append(pairs)
+                costs.append(
+                    _run_seconds(estimators, [len(splits[s][0]) for _, s in pairs], X)
+                )
         for c in serial:
             for s, (train, test) in enumerate(splits):
                 tasks.append(
@@ -230,13 +245,62 @@ class _BatchedSearchMixin:
                 )
                 slots.append([(c, s)])
         parallel = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)
-        finished = parallel(tasks)
+        n_batched = len(costs)
+        if n_batched and not _spread_runs(costs, self.n_jobs):
+            # The batched runs here, one after the other; the ordinary fits
+            # (if any) spread over the workers as GridSearchCV spreads them.
+            finished = [
+                function(*args, **kwargs)
+                for function, args, kwargs in tasks[:n_batched]
+            ]
+            if len(tasks) > n_batched:
+                finished += parallel(tasks[n_batched:])
+        else:
+            finished = parallel(tasks)
         out = [None] * (len(candidates) * n_splits)
         for pairs, result in zip(slots, finished, strict=True):
             results = result if isinstance(result, list) else [result]
             for (c, s), one in zip(pairs, results, strict=True):
                 out[c * n_splits + s] = one
         return out
+
+
+def _run_seconds(estimators, n_train, X) -> float:
+    """Rough seconds one batched run of `estimators` takes, one thread.
+
+    Its optimizer steps (epochs x batches of the most rows) at the measured
+    `STEP_SECONDS` and `ACTIVATION_SECONDS`; early stopping is ignored.
+    """
+    first = estimators[0]
+    rows = max(n_train) * (1 - (first.validation_fraction or 0.0))
+    steps = first.max_epochs * -(-int(rows) // first.batch_size)
+    widest = max(max((*est.hidden_layer_sizes, _num_features(X))) for est in estimators)
+    work = len(estimators) * first.batch_size * widest
+    return steps * (STEP_SECONDS + ACTIVATION_SECONDS * work)
+
+
+def _spread_runs(costs, n_jobs) -> bool:
+    """Whether batched runs of these estimated `costs` go to joblib's workers.
+
+    A batched run is one thread of many small operations: what worker
+    processes save is their share of the runs' time, what they cost is
+    their start (`WORKER_START_SECONDS`, and more when another process
+    holds the cores). Under joblib's process backends (the default), the
+    runs are spread only when the time saved with `n_jobs` workers exceeds
+    that start; otherwise they run here, so `n_jobs` never makes a search
+    slower than `n_jobs=1`. Any other backend (threads, Dask, Ray) gets
+    them, as the caller configured it.
+    """
+    backend, _ = get_active_backend()
+    processes = tuple(BACKENDS[name] for name in ("loky", "multiprocessing"))
+    if not isinstance(backend, processes):
+        return True
+    workers = min(effective_n_jobs(n_jobs), len(costs))
+    if workers <= 1:
+        return False
+    total = sum(costs)
+    longest = max(max(costs), total / workers)
+    return total - longest > WORKER_START_SECONDS
 
 
 def _batched_fit_and_score(

@@ -399,7 +399,8 @@ class BatchedTrainer:
             ce = torch.logsumexp(logits, 2) - logits.gather(
                 2, targets.unsqueeze(2)
             ).squeeze(2)
-            losses = (ce * coef).view(K, n_batches, bs).sum(2).tolist()
+            # float64 holds each float32 loss exactly, as Python floats do.
+            losses = (ce * coef).view(K, n_batches, bs).sum(2).cpu().double().numpy()
             hits = ((logits.argmax(2) == targets) * real_f).sum(1, dtype=torch.float64)
             acc = (hits / torch.as_tensor(n_train, device=device)).tolist()
             valid = self._validate() if self.data[0].valid is not None else None
@@ -425,6 +426,10 @@ class BatchedTrainer:
             None if s.valid is None else batch_sizes(len(s.valid), INFERENCE_CHUNK)
             for s in self.data
         ]
+        self.train_weights = _size_groups(self.train_sizes)
+        self.valid_weights = (
+            None if self.data[0].valid is None else _size_groups(self.valid_sizes)
+        )
         self.histories = [History() for _ in range(K)]
         self.best_scores = [{} for _ in range(K)]
         self.generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
@@ -474,17 +479,24 @@ class BatchedTrainer:
         validation chunk, the epoch means, and whether each score is the
         best yet. A model whose loss is not finite fails with the serial
         fit's error; with early stopping, a model whose validation loss
-        stopped improving finishes.
+        stopped improving finishes. `losses` is a (models, batches) array.
         """
         t = self.specs[0]
-        for k in range(len(self.specs)):
-            if self.finished[k]:
-                continue
+        train_means = _weighted_means(losses, self.train_weights)
+        valid_means = None
+        if valid is not None:
+            width = max(len(sizes) for sizes in self.valid_sizes)
+            scores = np.zeros((len(valid), width))
+            for k, (chunks, _) in enumerate(valid):
+                scores[k, : len(chunks)] = chunks
+            valid_means = _weighted_means(scores, self.valid_weights)
+        for k in np.flatnonzero(~self.finished):
             sizes = self.train_sizes[k]
-            scores = losses[k][: len(sizes)]
             batches = [
                 {"train_loss": loss, "train_batch_size": size}
-                for loss, size in zip(scores, sizes, strict=True)
+                for loss, size in zip(
+                    losses[k, : len(sizes)].tolist(), sizes, strict=True
+                )
             ]
             row = {
                 "batches": batches,
@@ -503,8 +515,9 @@ class BatchedTrainer:
             row["dur"] = duration
             self.histories[k].append(row)
             # Epoch means weighted by batch size, as skorch's
-            # PassthroughScoring takes them.
-            loss = self._score(k, row, "train_loss", np.average(scores, weights=sizes))
+            # PassthroughScoring takes them (np.average's arithmetic, for all
+            # models at once).
+            loss = self._score(k, row, "train_loss", train_means[k])
             if not math.isfinite(loss):
                 self._fail(
                     k,
@@ -515,7 +528,7 @@ class BatchedTrainer:
                 )
                 continue
             if valid is not None:
-                score = np.average(valid_scores, weights=valid_sizes)
+                score = valid_means[k]
                 self._score(k, row, "valid_loss", score)
                 self._score(k, row, "valid_acc", valid_acc, higher=True)
                 if t.early_stopping:
@@ -857,3 +870,35 @@ class BatchedTrainer:
         with torch.no_grad():
             logits = self._forward(self.X[index])
         return torch.isfinite(logits).flatten(1).all(1).tolist()
+
+
+def _size_groups(sizes):
+    """Models grouped by their number of batches, with their batch sizes.
+
+    A list of (model indices, (models, batches) array of batch sizes), one
+    entry per distinct number of batches: the weights `_weighted_means`
+    takes.
+    """
+    groups = {}
+    for k, row in enumerate(sizes):
+        groups.setdefault(len(row), []).append(k)
+    return [
+        (np.array(members), np.array([sizes[k] for k in members]))
+        for members in groups.values()
+    ]
+
+
+def _weighted_means(values, groups):
+    """Each model's batch-size weighted mean of its row of `values`.
+
+    The arithmetic of `np.average(row, weights=sizes)` (the product summed,
+    divided by the summed weights, in float64), row by row, so each mean is
+    bitwise the one a serial fit records; one call per group, not per model.
+    """
+    means = np.empty(len(values))
+    for members, weights in groups:
+        part = values[members, : weights.shape[1]]
+        means[members] = np.multiply(part, weights, dtype=np.float64).sum(
+            1
+        ) / weights.sum(1, dtype=np.float64)
+    return means
