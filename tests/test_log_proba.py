@@ -30,7 +30,10 @@ def _classifiers():
             random_state=0,
         ),
         "QwertyEnsembleClassifier": QwertyEnsembleClassifier(
-            QwertyClassifier(max_epochs=5), n_estimators=2, random_state=0
+            QwertyClassifier(max_epochs=5),
+            n_estimators=2,
+            preprocessing=None,  # as above
+            random_state=0,
         ),
     }
 
