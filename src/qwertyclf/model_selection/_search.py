@@ -6,7 +6,6 @@ import numbers
 import re
 import time
 import traceback
-from collections import defaultdict
 
 import numpy as np
 import sklearn
@@ -28,9 +27,10 @@ from sklearn.model_selection._validation import (
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_features, indexable
 
-from .._batched import batch_key, fit_batched
+from .._batched import fit_batched
 from .._interrupts import all_or_nothing
 from ..training import training_threads
+from ._candidates import pipeline_fit_and_score, plan_candidates, warn_not_batched
 
 #: Models per batched run in a search (whole folds, so a group with more
 #: candidates than this runs one fold at a time). Larger runs amortise the
@@ -167,38 +167,26 @@ class _BatchedSearchMixin:
         """
         fit_params = dict(routed.estimator.fit)
         score_params = routed.scorer.score
-        sample_weight = fit_params.pop("sample_weight", None)
-        batchable = not fit_params
-        if sample_weight is not None and not batchable:
-            fit_params["sample_weight"] = sample_weight
+        plan = plan_candidates(base_estimator, candidates, fit_params)
+        warn_not_batched(plan, len(candidates))
         n_splits = len(splits)
-        groups = defaultdict(list)
-        serial = []
-        for c, parameters in enumerate(candidates):
-            estimator = clone(base_estimator).set_params(
-                **clone(parameters, safe=False)
-            )
-            key = batch_key(estimator) if batchable else None
-            if key is None:
-                serial.append(c)
-            else:
-                groups[key].append((c, estimator))
+        serial = plan.serial
         tasks, slots = [], []
-        for members in groups.values():
+        for group in plan.groups:
+            members = group.members
             # Whole folds per run, as many as fit in MODELS_PER_RUN models.
             per_run = max(1, MODELS_PER_RUN // len(members))
             n_runs = -(-n_splits // per_run)
             for chunk in np.array_split(np.arange(n_splits), n_runs):
                 pairs = [(c, s) for c, _ in members for s in chunk]
-                estimators = [est for _, est in members for _ in chunk]
                 tasks.append(
-                    delayed(_batched_fit_and_score)(
-                        estimators,
+                    _group_task(
+                        group,
                         X,
                         y,
-                        [splits[s] for _, s in pairs],
+                        splits,
+                        chunk,
                         scorer=scorers,
-                        sample_weight=sample_weight,
                         score_params=score_params,
                         return_train_score=self.return_train_score,
                         error_score=self.error_score,
@@ -237,6 +225,27 @@ class _BatchedSearchMixin:
             for (c, s), one in zip(pairs, results, strict=True):
                 out[c * n_splits + s] = one
         return out
+
+
+def _group_task(group, X, y, splits, chunk, **kwargs):
+    """The delayed call that trains and scores `group` on the folds `chunk`.
+
+    Its results are candidate-major: every fold of `chunk` for the first
+    member, then for the next.
+    """
+    folds = [splits[s] for s in chunk]
+    if group.prefix is not None:
+        return delayed(pipeline_fit_and_score)(
+            group, X, y, folds, score_one=_score_one, **kwargs
+        )
+    return delayed(_batched_fit_and_score)(
+        [est for _, est in group.members for _ in chunk],
+        X,
+        y,
+        [fold for _ in group.members for fold in folds],
+        sample_weight=group.sample_weight,
+        **kwargs,
+    )
 
 
 def _batched_fit_and_score(
