@@ -78,9 +78,10 @@ class _BatchedSearchMixin:
             Target labels.
         **params : dict of str -> object
             Parameters passed to the estimator's `fit`, the scorer and the
-            CV splitter, as in scikit-learn's searches. `sample_weight` is
-            split with the folds and supported by batched runs; any other fit
-            parameter sends every candidate to an ordinary fit.
+            CV splitter, as in scikit-learn's searches. `sample_weight` (for
+            a Pipeline, the last step's, and any parameter of the earlier
+            steps) is split with the folds and supported by batched runs; any
+            other fit parameter sends every candidate to an ordinary fit.
 
         Returns
         -------
@@ -157,9 +158,11 @@ class _BatchedSearchMixin:
     def _evaluate(self, base_estimator, candidates, splits, X, y, scorers, routed):
         """One result dict per (candidate, split), candidate-major.
 
-        Candidates that `batch_key` accepts are grouped by key; each group's
-        folds are cut into runs of whole folds (every candidate of the group
-        in every run) of about `MODELS_PER_RUN` models. What a run holds
+        `plan_candidates` groups the candidates that train together (by
+        `batch_key`, or for a Pipeline by the settings of its earlier steps)
+        and warns about the rest; each group's folds are cut into runs of
+        whole folds (every candidate of the group in every run) of about
+        `MODELS_PER_RUN` models. What a run holds
         depends only on the candidates and folds, never on `n_jobs`, so
         neither do the results; `n_jobs` only spreads the runs over workers.
         The rest go through scikit-learn's `_fit_and_score`, in the same
@@ -370,10 +373,14 @@ class BatchedGridSearchCV(_BatchedSearchMixin, GridSearchCV):
     can reproduce is trained together with the others of the same
     architecture depth, activation, batch size, epochs and optimizer, as
     stacked networks updated in one step; each ends where its ordinary fit
-    would (exactly so in float64, up to summation order in float32).
+    would (exactly so in float64, up to summation order in float32). A
+    `Pipeline` ending in a `QwertyClassifier` is batched too: its earlier
+    steps are fitted once per fold and per setting of their parameters, and
+    its classifiers train as batched runs on the transformed rows.
     Candidates it cannot batch (batch norm, dropout, custom callbacks, other
     estimators, fit parameters other than `sample_weight`) are fitted one by
-    one as `GridSearchCV` would, in the same search. Batched runs are spread
+    one as `GridSearchCV` would, in the same search, with one
+    `NotBatchedWarning` saying why. Batched runs are spread
     over `n_jobs` workers with joblib (so `joblib.parallel_backend("dask")`
     works); the results do not depend on `n_jobs`. The best candidate is
     refitted with an ordinary `fit`.
@@ -381,7 +388,8 @@ class BatchedGridSearchCV(_BatchedSearchMixin, GridSearchCV):
     Parameters
     ----------
     estimator : estimator object
-        Usually a `QwertyClassifier`; anything else is fitted per candidate.
+        Usually a `QwertyClassifier` or a `Pipeline` ending in one; anything
+        else is fitted per candidate.
     param_grid : dict or list of dict
         Parameter names mapped to lists of values, as in `GridSearchCV`.
     scoring : str, callable, list, tuple or dict, default=None
@@ -481,7 +489,7 @@ class BatchedRandomizedSearchCV(_BatchedSearchMixin, RandomizedSearchCV):
     Parameters
     ----------
     estimator : estimator object
-        Usually a `QwertyClassifier`.
+        Usually a `QwertyClassifier` or a `Pipeline` ending in one.
     param_distributions : dict or list of dict
         Parameter names mapped to distributions (with `rvs`) or lists.
     n_iter : int, default=10
