@@ -582,3 +582,31 @@ def test_unbatched_candidates_keep_their_sample_weight(data):
         rtol=0,
         atol=1e-9,
     )
+
+
+class PickyScaler(StandardScaler):
+    """A StandardScaler whose fit fails without centring."""
+
+    def fit(self, X, y=None, sample_weight=None):
+        if not self.with_mean:
+            raise ValueError("PickyScaler needs with_mean=True")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_failing_preceding_step_gets_error_score(data):
+    X, y = data
+    pipe = Pipeline(
+        [
+            ("scale", PickyScaler()),
+            ("clf", QwertyClassifier(dtype="float64", max_epochs=3, random_state=0)),
+        ]
+    )
+    grid = {"scale__with_mean": [True, False], "clf__lr": [0.003, 0.03]}
+    with pytest.warns(FitFailedWarning, match="4 fits failed"):
+        serial = GridSearchCV(pipe, grid, cv=2, error_score=-1.0).fit(X, y)
+    with pytest.warns(FitFailedWarning, match="4 fits failed") as caught:
+        batched = BatchedGridSearchCV(pipe, grid, cv=2, error_score=-1.0).fit(X, y)
+    assert "PickyScaler needs with_mean=True" in str(caught[0].message)
+    _assert_same_search(batched, serial, X)
+    with pytest.raises(ValueError, match="PickyScaler needs"):
+        BatchedGridSearchCV(pipe, grid, cv=2, error_score="raise").fit(X, y)

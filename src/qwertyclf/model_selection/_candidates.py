@@ -297,7 +297,7 @@ def warn_not_batched(plan: Plan, n_candidates: int) -> None:
         f"{len(plan.serial)} of {n_candidates} candidates are fitted one by one, "
         f"as GridSearchCV fits them, not in batched runs: {why}.",
         NotBatchedWarning,
-        stacklevel=4,
+        stacklevel=5,  # the user's call of the search's fit
     )
 
 
