@@ -1,12 +1,14 @@
-"""Benchmark cases for batched model selection: (e) grid search, (f) cost per
-model against the number of models trained together, (g) QwertyClassifierCV
-and QwertyEnsembleClassifier against one default network.
+"""Benchmark cases for batched model selection: (e) grid search, (e') grid
+search over a Pipeline with its scaler inside, (f) cost per model against the
+number of models trained together, (g) QwertyClassifierCV and
+QwertyEnsembleClassifier against one default network.
 
 `run.py` calls `run_all` and appends the Markdown it returns; run this file
 on its own to time these cases only:
 
     python benchmarks/search_cases.py            # full sizes
     python benchmarks/search_cases.py --quick    # smoke test
+    python benchmarks/search_cases.py --case pipeline   # (e') only
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import log_loss  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from qwertyclf import (  # noqa: E402
     QwertyClassifier,
@@ -96,6 +100,72 @@ def case_batched_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs=2)
         )
         for name in names
     ]
+
+
+def case_pipeline_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs=1):
+    """(e') The grid of (e) over make_pipeline(StandardScaler(), QwertyClassifier()).
+
+    The scaler is fitted inside each fold, as a search without leaks fits it:
+    GridSearchCV fits it for every (candidate, fold); the batched search once
+    per fold, and trains the 12 x `folds` networks as batched runs.
+    """
+    X, y = make_qwerty(random_state=42)
+    pipe = make_pipeline(
+        StandardScaler(), QwertyClassifier(max_epochs=epochs, random_state=0)
+    )
+    grid = {
+        f"qwertyclassifier__{name}": values
+        for name, values in {**GRID, "lr": [0.01, 0.003]}.items()
+    }
+    searches = {
+        "GridSearchCV(pipe)": GridSearchCV(pipe, grid, cv=folds, n_jobs=n_jobs),
+        "BatchedGridSearchCV(pipe)": BatchedGridSearchCV(
+            pipe, grid, cv=folds, n_jobs=n_jobs
+        ),
+    }
+    rows = []
+    for name, search in searches.items():
+        seconds, fitted = cases.timed(lambda search=search: search.fit(X, y), repeats)
+        rows.append(
+            cases.Row(
+                "e'",
+                name,
+                seconds,
+                rows=len(fitted.cv_results_["params"]) * folds,
+                accuracy=float(fitted.best_score_),
+                notes={"best_params": fitted.best_params_},
+            )
+        )
+    return rows
+
+
+def pipeline_lines(rows, folds: int) -> list[str]:
+    """The Markdown section of (e'): median and best of the runs, ratios."""
+    serial = rows[0]
+    lines = [
+        "",
+        f"## (e') Batched grid search over a Pipeline: make_pipeline(StandardScaler(), "
+        f"QwertyClassifier()), 12 candidates x {folds} folds on the qwerty data, "
+        "n_jobs=1",
+        "",
+        "| search | median time (s) | best time (s) | median vs GridSearchCV(pipe) "
+        "| best vs GridSearchCV(pipe) | best score | runs (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.contender} | {row.median:.3f} | {min(row.seconds):.3f} | "
+            f"{row.median / serial.median:.2f}x | "
+            f"{min(row.seconds) / min(serial.seconds):.2f}x | "
+            f"{row.accuracy:.3f} | {_runs(row)} |"
+        )
+    same = rows[1].notes["best_params"] == serial.notes["best_params"]
+    lines += [
+        "",
+        f"Best parameters of the batched search: `{rows[1].notes['best_params']}` "
+        f"({'the same as' if same else 'different from'} GridSearchCV's).",
+    ]
+    return lines
 
 
 def case_cost_per_model(repeats: int, sizes=(1, 10, 100, 1000), epochs: int = 100):
@@ -218,6 +288,8 @@ def run_all(repeats: int, quick: bool = False, figure: Path | None = None) -> li
     sizes = (1, 8) if quick else (1, 10, 100, 1000)
     print("(e) batched grid search ...", flush=True)
     grid = case_batched_grid(repeats, folds=folds, epochs=epochs)
+    print("(e') batched grid search over a Pipeline ...", flush=True)
+    pipeline = case_pipeline_grid(repeats, folds=folds, epochs=epochs)
     print("(f) cost per model ...", flush=True)
     cost = case_cost_per_model(repeats, sizes=sizes, epochs=epochs)
     print("(g) QwertyClassifierCV ...", flush=True)
@@ -258,6 +330,7 @@ def run_all(repeats: int, quick: bool = False, figure: Path | None = None) -> li
         "",
         f"Best parameters of the batched search: `{batched.notes['best_params']}` "
         f"({'the same as' if same else 'different from'} GridSearchCV's).",
+        *pipeline_lines(pipeline, folds),
         "",
         f"## (f) Cost per model: K qwerty-sized networks ({epochs} epochs, widths "
         "4-16, learning rates 1e-3 to 3e-2) trained as one batched run, one process",
@@ -304,6 +377,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--case", choices=["all", "pipeline"], default="all", help="cases to run"
+    )
     args = parser.parse_args(argv)
     if argv is None:
         cases.without_blas_overrides(sys.argv)
@@ -311,7 +387,12 @@ def main(argv=None) -> int:
     cases.WARM_UP = not args.quick
     repeats = args.repeats or (1 if args.quick else 3)
     start = time.perf_counter()
-    print("\n".join(run_all(repeats, quick=args.quick)))
+    if args.case == "pipeline":
+        folds, epochs = (2, 5) if args.quick else (5, 100)
+        rows = case_pipeline_grid(repeats, folds=folds, epochs=epochs)
+        print("\n".join(pipeline_lines(rows, folds)))
+    else:
+        print("\n".join(run_all(repeats, quick=args.quick)))
     print(f"\n({time.perf_counter() - start:.0f} s in all)")
     return 0
 

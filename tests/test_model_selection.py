@@ -9,17 +9,25 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+import sklearn
 from scipy.stats import rankdata
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import qwertyclf
 from qwertyclf import QwertyClassifier, QwertyClassifierCV
 from qwertyclf.datasets import make_qwerty
-from qwertyclf.model_selection import BatchedGridSearchCV, BatchedRandomizedSearchCV
+from qwertyclf.model_selection import (
+    BatchedGridSearchCV,
+    BatchedRandomizedSearchCV,
+    NotBatchedWarning,
+)
 
 GRID = {"lr": [0.003, 0.03], "hidden_layer_sizes": [(3,), (8,)]}
 TIME_KEYS = {"mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"}
@@ -99,9 +107,14 @@ def test_unbatchable_candidates_fall_back_to_ordinary_fits(data):
     serial = GridSearchCV(
         estimator, grid, cv=2, scoring=["accuracy", "neg_log_loss"], refit="accuracy"
     ).fit(X, y)
-    batched = BatchedGridSearchCV(
-        estimator, grid, cv=2, scoring=["accuracy", "neg_log_loss"], refit="accuracy"
-    ).fit(X, y)
+    with pytest.warns(NotBatchedWarning, match="2 of 3 candidates.*dropout=0.2"):
+        batched = BatchedGridSearchCV(
+            estimator,
+            grid,
+            cv=2,
+            scoring=["accuracy", "neg_log_loss"],
+            refit="accuracy",
+        ).fit(X, y)
     assert batched.cv_results_.keys() == serial.cv_results_.keys()
     assert batched.multimetric_
     # Fallback fits are the ordinary ones: identical scores.
@@ -115,12 +128,14 @@ def test_other_estimators_run_as_in_grid_search(data):
     X, y = data
     grid = {"C": [0.1, 1.0]}
     serial = GridSearchCV(LogisticRegression(), grid, cv=3).fit(X, y)
-    batched = BatchedGridSearchCV(LogisticRegression(), grid, cv=3).fit(X, y)
+    with pytest.warns(NotBatchedWarning, match="LogisticRegression is neither"):
+        batched = BatchedGridSearchCV(LogisticRegression(), grid, cv=3).fit(X, y)
     np.testing.assert_array_equal(
         batched.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
     )
     knn = BatchedGridSearchCV(KNeighborsClassifier(), {"n_neighbors": [3, 5]}, cv=2)
-    assert len(knn.fit(X, y).cv_results_["params"]) == 2
+    with pytest.warns(NotBatchedWarning, match="KNeighborsClassifier"):
+        assert len(knn.fit(X, y).cv_results_["params"]) == 2
 
 
 def test_results_do_not_depend_on_n_jobs(data):
@@ -240,7 +255,9 @@ def test_fitted_search_has_exactly_grid_search_attributes(data, options):
     X, y = data
     grid = {"C": [0.1, 1.0]}
     serial = GridSearchCV(LogisticRegression(), grid, cv=3, **options).fit(X, y)
-    batched = BatchedGridSearchCV(LogisticRegression(), grid, cv=3, **options).fit(X, y)
+    with pytest.warns(NotBatchedWarning):
+        batched = BatchedGridSearchCV(LogisticRegression(), grid, cv=3, **options)
+        batched.fit(X, y)
     assert set(vars(batched)) == set(vars(serial))
 
 
@@ -357,3 +374,239 @@ def test_self_tuning_ranks_are_scikit_learns_rule():
     results = _results([{}] * len(scores), scores, np.ones_like(scores))
     # Means 0.6, 0.9, 0.6, 0.9, -inf (a failed fold), 0.6.
     np.testing.assert_array_equal(results["rank_test_score"], [3, 1, 3, 1, 6, 3])
+
+
+# --- searches over a Pipeline ---------------------------------------------
+
+
+class CountingScaler(StandardScaler):
+    """A StandardScaler that records every fit: its setting and its rows."""
+
+    fits: list = []  # noqa: RUF012 (shared on purpose: clones record here too)
+
+    def fit(self, X, y=None, sample_weight=None):
+        type(self).fits.append((self.with_mean, len(X), float(np.asarray(X).sum())))
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+PIPE_GRID = {
+    "scale__with_mean": [True, False],
+    "clf__lr": [0.003, 0.03],
+    "clf__hidden_layer_sizes": [(3,), (8,)],
+}
+PIPE_SCORES = ["accuracy", "neg_log_loss"]
+
+
+def _pipe(**clf):
+    return Pipeline(
+        [
+            ("scale", CountingScaler()),
+            (
+                "clf",
+                QwertyClassifier(dtype="float64", max_epochs=8, random_state=0, **clf),
+            ),
+        ]
+    )
+
+
+def _assert_same_search(batched, serial, X):
+    assert batched.cv_results_.keys() == serial.cv_results_.keys()
+    assert batched.cv_results_["params"] == serial.cv_results_["params"]
+    for key, value in serial.cv_results_.items():
+        if key.startswith(("split", "mean_test", "std_test", "mean_train")):
+            np.testing.assert_allclose(
+                batched.cv_results_[key], value, rtol=0, atol=1e-9, err_msg=key
+            )
+    assert batched.best_params_ == serial.best_params_
+    np.testing.assert_allclose(
+        batched.best_estimator_.predict_proba(X),
+        serial.best_estimator_.predict_proba(X),
+        rtol=0,
+        atol=1e-9,
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline_pair(data):
+    X, y = data
+    kwargs = dict(
+        cv=StratifiedKFold(3),
+        scoring=PIPE_SCORES,
+        refit="neg_log_loss",
+        return_train_score=True,
+    )
+    serial = GridSearchCV(_pipe(), PIPE_GRID, **kwargs).fit(X, y)
+    CountingScaler.fits.clear()
+    batched = BatchedGridSearchCV(_pipe(), PIPE_GRID, **kwargs).fit(X, y)
+    return serial, batched, list(CountingScaler.fits)
+
+
+def test_float64_pipeline_search_matches_grid_search(pipeline_pair, data):
+    serial, batched, _ = pipeline_pair
+    _assert_same_search(batched, serial, data[0])
+    assert type(batched.best_estimator_) is Pipeline
+    assert set(vars(batched)) == set(vars(serial))
+
+
+def test_pipeline_preceding_steps_fit_once_per_fold_and_setting(pipeline_pair, data):
+    _, batched, fits = pipeline_pair
+    X, y = data
+    n_train = {len(train) for train, _ in StratifiedKFold(3).split(X, y)}
+    # 3 folds x 2 scaler settings, each fitted once on its fold's training
+    # rows (8 candidates share them), then the refit on all rows.
+    *in_folds, refit = fits
+    assert len(in_folds) == 3 * 2
+    assert len(set(in_folds)) == len(in_folds)
+    assert {with_mean for with_mean, _, _ in in_folds} == {True, False}
+    assert {n for _, n, _ in in_folds} <= n_train
+    assert refit[:2] == (batched.best_params_["scale__with_mean"], len(y))
+
+
+def test_pipeline_search_honours_step_sample_weights(data):
+    X, y = data
+    weight = np.random.RandomState(0).uniform(0.2, 2.0, len(y))
+    grid = {"scale__with_mean": [True, False], "clf__lr": [0.003, 0.03]}
+    params = {"scale__sample_weight": weight, "clf__sample_weight": weight}
+    serial = GridSearchCV(_pipe(), grid, cv=2, scoring=PIPE_SCORES, refit="accuracy")
+    serial.fit(X, y, **params)
+    CountingScaler.fits.clear()
+    batched = BatchedGridSearchCV(
+        _pipe(), grid, cv=2, scoring=PIPE_SCORES, refit="accuracy"
+    ).fit(X, y, **params)
+    _assert_same_search(batched, serial, X)
+    assert len(CountingScaler.fits) == 2 * 2 + 1
+
+
+def test_pipeline_search_under_metadata_routing(data):
+    X, y = data
+    weight = np.random.RandomState(1).uniform(0.2, 2.0, len(y))
+    grid = {"scale__with_mean": [True, False], "clf__lr": [0.003, 0.03]}
+
+    def pipe():
+        pipe = _pipe()
+        pipe.steps[0][1].set_fit_request(sample_weight="scale_weight")
+        pipe.steps[1][1].set_fit_request(sample_weight=True)
+        return pipe
+
+    params = {"scale_weight": weight[::-1].copy(), "sample_weight": weight}
+    with sklearn.config_context(enable_metadata_routing=True):
+        # Weighted scores too: the scorer asks for the same weights.
+        scorer = get_scorer("neg_log_loss").set_score_request(sample_weight=True)
+        serial = GridSearchCV(pipe(), grid, cv=2, scoring=scorer)
+        serial.fit(X, y, **params)
+        CountingScaler.fits.clear()
+        batched = BatchedGridSearchCV(pipe(), grid, cv=2, scoring=scorer)
+        batched.fit(X, y, **params)
+    _assert_same_search(batched, serial, X)
+    assert len(CountingScaler.fits) == 2 * 2 + 1
+
+
+def test_pipeline_with_table_output_and_a_passthrough_setting(data):
+    X, y = data
+    pipe = make_pipeline(
+        StandardScaler().set_output(transform="pandas"),
+        QwertyClassifier(dtype="float64", max_epochs=4, random_state=0),
+    )
+    grid = {
+        "standardscaler": [StandardScaler().set_output(transform="pandas"), None],
+        "qwertyclassifier__lr": [0.003, 0.03],
+    }
+    serial = GridSearchCV(pipe, grid, cv=2, scoring="neg_log_loss").fit(X, y)
+    batched = BatchedGridSearchCV(pipe, grid, cv=2, scoring="neg_log_loss")
+    _assert_same_search(batched.fit(X, y), serial, X)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "grid", "fit_params", "match"),
+    [
+        (
+            make_pipeline(StandardScaler(), LogisticRegression()),
+            {"logisticregression__C": [0.1, 1.0]},
+            {},
+            "2 of 2 candidates.*last step is LogisticRegression",
+        ),
+        (
+            make_pipeline(
+                StandardScaler(),
+                QwertyClassifier(dtype="float64", max_epochs=2, random_state=0),
+            ),
+            {"qwertyclassifier__dropout": [0.0, 0.3]},
+            {},
+            "1 of 2 candidates.*dropout=0.3",
+        ),
+        (
+            make_pipeline(
+                StandardScaler(), QwertyClassifier(max_epochs=2, random_state=0)
+            ),
+            {"qwertyclassifier__lr": [0.01]},
+            {"qwertyclassifier__validation_data": None},
+            "last step other than sample_weight \\(validation_data\\)",
+        ),
+        (
+            QwertyClassifierCV(n_candidates=1, max_epochs=2, cv=2, random_state=0),
+            {"n_candidates": [1]},
+            {},
+            "QwertyClassifierCV is neither a QwertyClassifier nor a Pipeline",
+        ),
+    ],
+)
+def test_searches_that_cannot_batch_warn_why(data, estimator, grid, fit_params, match):
+    X, y = data
+    search = BatchedGridSearchCV(estimator, grid, cv=2, scoring="neg_log_loss")
+    with pytest.warns(NotBatchedWarning, match=match) as caught:
+        search.fit(X, y, **fit_params)
+    assert len(caught) == 1  # once per search, however many fits fall back
+    serial = GridSearchCV(estimator, grid, cv=2, scoring="neg_log_loss")
+    serial.fit(X, y, **fit_params)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"],
+        serial.cv_results_["mean_test_score"],
+        rtol=0,
+        atol=1e-9,
+    )
+
+
+def test_unbatched_candidates_keep_their_sample_weight(data):
+    X, y = data
+    weight = np.random.RandomState(2).uniform(0.2, 2.0, len(y))
+    estimator = QwertyClassifier(dtype="float64", max_epochs=3, random_state=0)
+    grid = {"dropout": [0.0, 0.3]}
+    serial = GridSearchCV(estimator, grid, cv=2, scoring="neg_log_loss")
+    serial.fit(X, y, sample_weight=weight)
+    batched = BatchedGridSearchCV(estimator, grid, cv=2, scoring="neg_log_loss")
+    with pytest.warns(NotBatchedWarning, match="dropout=0.3"):
+        batched.fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(
+        batched.cv_results_["mean_test_score"],
+        serial.cv_results_["mean_test_score"],
+        rtol=0,
+        atol=1e-9,
+    )
+
+
+class PickyScaler(StandardScaler):
+    """A StandardScaler whose fit fails without centring."""
+
+    def fit(self, X, y=None, sample_weight=None):
+        if not self.with_mean:
+            raise ValueError("PickyScaler needs with_mean=True")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_failing_preceding_step_gets_error_score(data):
+    X, y = data
+    pipe = Pipeline(
+        [
+            ("scale", PickyScaler()),
+            ("clf", QwertyClassifier(dtype="float64", max_epochs=3, random_state=0)),
+        ]
+    )
+    grid = {"scale__with_mean": [True, False], "clf__lr": [0.003, 0.03]}
+    with pytest.warns(FitFailedWarning, match="4 fits failed"):
+        serial = GridSearchCV(pipe, grid, cv=2, error_score=-1.0).fit(X, y)
+    with pytest.warns(FitFailedWarning, match="4 fits failed") as caught:
+        batched = BatchedGridSearchCV(pipe, grid, cv=2, error_score=-1.0).fit(X, y)
+    assert "PickyScaler needs with_mean=True" in str(caught[0].message)
+    _assert_same_search(batched, serial, X)
+    with pytest.raises(ValueError, match="PickyScaler needs"):
+        BatchedGridSearchCV(pipe, grid, cv=2, error_score="raise").fit(X, y)

@@ -6,7 +6,6 @@ import numbers
 import re
 import time
 import traceback
-from collections import defaultdict
 
 import numpy as np
 import sklearn
@@ -29,9 +28,10 @@ from sklearn.model_selection._validation import (
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_features, indexable
 
-from .._batched import batch_key, fit_batched
+from .._batched import fit_batched
 from .._interrupts import all_or_nothing
 from ..training import training_threads
+from ._candidates import pipeline_fit_and_score, plan_candidates, warn_not_batched
 
 #: Models per batched run in a search (whole folds, so a group with more
 #: candidates than this runs one fold at a time). Larger runs amortise the
@@ -90,9 +90,10 @@ class _BatchedSearchMixin:
             Target labels.
         **params : dict of str -> object
             Parameters passed to the estimator's `fit`, the scorer and the
-            CV splitter, as in scikit-learn's searches. `sample_weight` is
-            split with the folds and supported by batched runs; any other fit
-            parameter sends every candidate to an ordinary fit.
+            CV splitter, as in scikit-learn's searches. `sample_weight` (for
+            a Pipeline, the last step's, and any parameter of the earlier
+            steps) is split with the folds and supported by batched runs; any
+            other fit parameter sends every candidate to an ordinary fit.
 
         Returns
         -------
@@ -169,9 +170,11 @@ class _BatchedSearchMixin:
     def _evaluate(self, base_estimator, candidates, splits, X, y, scorers, routed):
         """One result dict per (candidate, split), candidate-major.
 
-        Candidates that `batch_key` accepts are grouped by key; each group's
-        folds are cut into runs of whole folds (every candidate of the group
-        in every run) of about `MODELS_PER_RUN` models. What a run holds
+        `plan_candidates` groups the candidates that train together (by
+        `batch_key`, or for a Pipeline by the settings of its earlier steps)
+        and warns about the rest; each group's folds are cut into runs of
+        whole folds (every candidate of the group in every run) of about
+        `MODELS_PER_RUN` models. What a run holds
         depends only on the candidates and folds, never on `n_jobs`, so
         neither do the results; `n_jobs` only spreads the runs over workers.
         The rest go through scikit-learn's `_fit_and_score`, in the same
@@ -179,38 +182,26 @@ class _BatchedSearchMixin:
         """
         fit_params = dict(routed.estimator.fit)
         score_params = routed.scorer.score
-        sample_weight = fit_params.pop("sample_weight", None)
-        batchable = not fit_params
-        if sample_weight is not None and not batchable:
-            fit_params["sample_weight"] = sample_weight
+        plan = plan_candidates(base_estimator, candidates, fit_params)
+        warn_not_batched(plan, len(candidates))
         n_splits = len(splits)
-        groups = defaultdict(list)
-        serial = []
-        for c, parameters in enumerate(candidates):
-            estimator = clone(base_estimator).set_params(
-                **clone(parameters, safe=False)
-            )
-            key = batch_key(estimator) if batchable else None
-            if key is None:
-                serial.append(c)
-            else:
-                groups[key].append((c, estimator))
+        serial = plan.serial
         tasks, slots, costs = [], [], []
-        for members in groups.values():
+        for group in plan.groups:
+            members = group.members
             # Whole folds per run, as many as fit in MODELS_PER_RUN models.
             per_run = max(1, MODELS_PER_RUN // len(members))
             n_runs = -(-n_splits // per_run)
             for chunk in np.array_split(np.arange(n_splits), n_runs):
                 pairs = [(c, s) for c, _ in members for s in chunk]
-                estimators = [est for _, est in members for _ in chunk]
                 tasks.append(
-                    delayed(_batched_fit_and_score)(
-                        estimators,
+                    _group_task(
+                        group,
                         X,
                         y,
-                        [splits[s] for _, s in pairs],
+                        splits,
+                        chunk,
                         scorer=scorers,
-                        sample_weight=sample_weight,
                         score_params=score_params,
                         return_train_score=self.return_train_score,
                         error_score=self.error_score,
@@ -218,7 +209,11 @@ class _BatchedSearchMixin:
                 )
                 slots.append(pairs)
                 costs.append(
-                    _run_seconds(estimators, [len(splits[s][0]) for _, s in pairs], X)
+                    _run_seconds(
+                        [_final_step(est) for _, est in members],
+                        [len(splits[s][0]) for _, s in pairs],
+                        X,
+                    )
                 )
         for c in serial:
             for s, (train, test) in enumerate(splits):
@@ -301,6 +296,32 @@ def _spread_runs(costs, n_jobs) -> bool:
     total = sum(costs)
     longest = max(max(costs), total / workers)
     return total - longest > WORKER_START_SECONDS
+
+
+def _final_step(estimator):
+    """The classifier of a candidate: a Pipeline's last step, or itself."""
+    return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+
+
+def _group_task(group, X, y, splits, chunk, **kwargs):
+    """The delayed call that trains and scores `group` on the folds `chunk`.
+
+    Its results are candidate-major: every fold of `chunk` for the first
+    member, then for the next.
+    """
+    folds = [splits[s] for s in chunk]
+    if group.prefix is not None:
+        return delayed(pipeline_fit_and_score)(
+            group, X, y, folds, score_one=_score_one, **kwargs
+        )
+    return delayed(_batched_fit_and_score)(
+        [est for _, est in group.members for _ in chunk],
+        X,
+        y,
+        [fold for _ in group.members for fold in folds],
+        sample_weight=group.sample_weight,
+        **kwargs,
+    )
 
 
 def _batched_fit_and_score(
@@ -425,10 +446,14 @@ class BatchedGridSearchCV(_BatchedSearchMixin, GridSearchCV):
     can reproduce is trained together with the others of the same
     architecture depth, activation, batch size, epochs and optimizer, as
     stacked networks updated in one step; each ends where its ordinary fit
-    would (exactly so in float64, up to summation order in float32).
+    would (exactly so in float64, up to summation order in float32). A
+    `Pipeline` ending in a `QwertyClassifier` is batched too: its earlier
+    steps are fitted once per fold and per setting of their parameters, and
+    its classifiers train as batched runs on the transformed rows.
     Candidates it cannot batch (batch norm, dropout, custom callbacks, other
     estimators, fit parameters other than `sample_weight`) are fitted one by
-    one as `GridSearchCV` would, in the same search. Batched runs are spread
+    one as `GridSearchCV` would, in the same search, with one
+    `NotBatchedWarning` saying why. Batched runs are spread
     over `n_jobs` workers with joblib (so `joblib.parallel_backend("dask")`
     works); the results do not depend on `n_jobs`. The best candidate is
     refitted with an ordinary `fit`.
@@ -436,7 +461,8 @@ class BatchedGridSearchCV(_BatchedSearchMixin, GridSearchCV):
     Parameters
     ----------
     estimator : estimator object
-        Usually a `QwertyClassifier`; anything else is fitted per candidate.
+        Usually a `QwertyClassifier` or a `Pipeline` ending in one; anything
+        else is fitted per candidate.
     param_grid : dict or list of dict
         Parameter names mapped to lists of values, as in `GridSearchCV`.
     scoring : str, callable, list, tuple or dict, default=None
@@ -536,7 +562,7 @@ class BatchedRandomizedSearchCV(_BatchedSearchMixin, RandomizedSearchCV):
     Parameters
     ----------
     estimator : estimator object
-        Usually a `QwertyClassifier`.
+        Usually a `QwertyClassifier` or a `Pipeline` ending in one.
     param_distributions : dict or list of dict
         Parameter names mapped to distributions (with `rvs`) or lists.
     n_iter : int, default=10
