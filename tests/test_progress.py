@@ -91,7 +91,7 @@ def test_the_engine_reports_epochs_and_models_still_training():
     ]
 
 
-def test_the_callback_changes_nothing_in_the_run(data):
+def test_the_callback_changes_nothing_in_the_run():
     X, y = make_qwerty(60, random_state=0)
     X = torch.as_tensor(X, dtype=torch.float32)
     y = torch.as_tensor(np.unique(y, return_inverse=True)[1])
@@ -238,7 +238,7 @@ def test_search_keeps_its_verbose_and_adds_the_bar(data, capsys):
     )
     # Fewer than 10 epochs: a line each.
     lines = [line[:6] for line in _lines(captured.err)]
-    assert lines == [(1, 1, epoch, 4, 4, 4) for epoch in range(1, 5)]
+    assert lines == [(None, None, epoch, 4, 4, 4) for epoch in range(1, 5)]
     assert len(search.cv_results_["params"]) == 2
 
 

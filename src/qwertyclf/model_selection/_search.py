@@ -222,7 +222,9 @@ class _BatchedSearchMixin:
                 return_train_score=self.return_train_score,
                 error_score=self.error_score,
                 verbose=self.verbose,
-                progress_label=f"batched run {i}/{n_batched}",
+                progress_label=(
+                    "batched run" if n_batched == 1 else f"batched run {i}/{n_batched}"
+                ),
                 # Bars of several workers would overwrite each other's line.
                 progress_bar=False if spread else None,
             )
