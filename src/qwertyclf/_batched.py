@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from ._classifier import QwertyClassifier, _to_tensor
 from ._labels import encode_labels
+from ._progress import batched_run_progress
 from ._table import TableEncoder, read_table
 from .training import (
     BatchedTrainer,
@@ -83,6 +84,9 @@ def fit_batched(
     sample_weight=None,
     valid_rows: Sequence[np.ndarray] | None = None,
     max_models: int = MAX_MODELS_PER_RUN,
+    verbose: int = 0,
+    progress_label: str = "batched run",
+    progress_bar: bool | None = None,
 ) -> list[QwertyClassifier | Exception]:
     """Fit K estimators, each on its own rows, as batched runs.
 
@@ -114,6 +118,15 @@ def fit_batched(
         training rows: a fold's held-out rows, for example.
     max_models : int, default=4096
         Largest number of models in one run; bigger groups are split.
+    verbose : int, default=0
+        0 is silent; 1 or more shows each run's progress on stderr (epochs
+        done, models still training, elapsed time; `qwertyclf._progress`).
+    progress_label : str, default="batched run"
+        The runs' label in the progress display, numbered when there are
+        several.
+    progress_bar : bool, default=None
+        Whether the display is a bar; None draws one when stderr is a
+        terminal, plain lines otherwise.
 
     Returns
     -------
@@ -158,11 +171,18 @@ def fit_batched(
         classes = np.unique(y[rows])
         inputs = encoders.fit(k, est, rows)
         groups.setdefault((key, tuple(classes.tolist()), inputs), []).append(k)
+    n_runs = sum(-(-len(members) // max_models) for members in groups.values())
+    labels = iter(
+        [progress_label]
+        if n_runs == 1
+        else [f"{progress_label} {i}/{n_runs}" for i in range(1, n_runs + 1)]
+    )
     for (_, classes, inputs), members in groups.items():
         classes = np.asarray(classes, dtype=y.dtype)
         X = encoders.inputs(inputs)
         for start in range(0, len(members), max_models):
             chunk = members[start : start + max_models]
+            label = next(labels)
             fitted = _fit_group(
                 [estimators[k] for k in chunk],
                 [encoders.of[k] for k in chunk],
@@ -173,6 +193,7 @@ def fit_batched(
                 [valid_rows[k] for k in chunk],
                 sample_weight,
                 checked,
+                progress=(label, progress_bar) if verbose else None,
             )
             for k, result in zip(chunk, fitted, strict=True):
                 results[k] = result
@@ -226,9 +247,22 @@ class _Encodings:
 
 
 def _fit_group(
-    estimators, encoders, X, y, classes, train_rows, valid_rows, sample_weight, checked
+    estimators,
+    encoders,
+    X,
+    y,
+    classes,
+    train_rows,
+    valid_rows,
+    sample_weight,
+    checked,
+    progress=None,
 ):
-    """Train one group (equal `batch_key` and classes) as one run."""
+    """Train one group (equal `batch_key` and classes) as one run.
+
+    `progress`, if not None, is the (label, bar) of the run's progress
+    display (see `fit_batched`).
+    """
     models = [clone(est) for est in estimators]
     first = models[0]
     if len(classes) < 2:
@@ -260,13 +294,24 @@ def _fit_group(
             failed[k] = exc
     states = []
     if specs:
-        states = BatchedTrainer(
-            X=_to_tensor(X, device, first.dtype),
-            y=torch.as_tensor(y_enc, dtype=torch.long, device=device),
-            classes=classes,
-            specs=specs,
-            data=data,
-        ).run()
+        bar = on_epoch = None
+        if progress is not None:
+            label, draw = progress
+            bar, on_epoch = batched_run_progress(
+                label, len(specs), specs[0].max_epochs, bar=draw
+            )
+        try:
+            states = BatchedTrainer(
+                X=_to_tensor(X, device, first.dtype),
+                y=torch.as_tensor(y_enc, dtype=torch.long, device=device),
+                classes=classes,
+                specs=specs,
+                data=data,
+                on_epoch=on_epoch,
+            ).run()
+        finally:
+            if bar is not None:
+                bar.close()
     states = iter(states)
     out = []
     for k, model in enumerate(models):

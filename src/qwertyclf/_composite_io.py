@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._classifier import QwertyClassifier
 from ._module import check_architecture
 from ._persistence import CompositeState, read_composite, write_composite
+from ._progress import check_verbose
 from ._table import check_encoding_params
 
 CV = "QwertyClassifierCV"
@@ -48,6 +49,9 @@ def save_composite(estimator, path: str | os.PathLike, *, kind: str) -> Path:
     """
     check_is_fitted(estimator)
     params = estimator.get_params(deep=False)
+    if "verbose" in params:
+        # As an int (True is 1), so that the file reads back.
+        params["verbose"] = check_verbose(params["verbose"])
     template = params.pop("estimator", None) if kind == ENSEMBLE else None
     if template is not None and not isinstance(template, QwertyClassifier):
         raise TypeError(
@@ -198,6 +202,7 @@ def _check_ensemble_params(params: dict) -> None:
 
 
 def _check_common(params: dict) -> None:
+    _check_int(params, "verbose", 0)
     check_encoding_params(
         params.get("categorical_features", "from_dtype"),
         params.get("min_frequency"),

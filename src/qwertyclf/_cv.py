@@ -21,6 +21,7 @@ from ._classifier import QwertyClassifier, _to_tensor
 from ._composite_io import load_composite, save_composite
 from ._interrupts import all_or_nothing
 from ._labels import encode_labels
+from ._progress import check_verbose
 from ._table import encode, fit_encoding
 from .training import TensorDataset, train_serial
 
@@ -149,6 +150,12 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the candidates drawn, the folds of an int `cv` and every
         network.
+    verbose : int, default=0
+        0 is silent. 1 or more shows a progress bar on stderr for each
+        batched run (a plain line every tenth of the epochs when stderr is
+        not a terminal): the epochs done, the networks still training
+        (early stopping ends them at different epochs) and the time
+        elapsed.
 
     Attributes
     ----------
@@ -203,6 +210,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         random_state: int | np.random.RandomState | None = None,
         categorical_features="from_dtype",
         min_frequency: int | float | None = None,
+        verbose: int = 0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.lrs = lrs
@@ -221,6 +229,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.categorical_features = categorical_features
         self.min_frequency = min_frequency
+        self.verbose = verbose
 
     @all_or_nothing
     def fit(self, X, y, *, sample_weight=None):
@@ -243,6 +252,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         n = self.n_candidates
         if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n_candidates must be an int >= 1, got {n!r}.")
+        verbose = check_verbose(self.verbose)
         encoder, X, y = fit_encoding(self, X, y, sample_weight=sample_weight)
         check_classification_targets(y)
         if sample_weight is not None:
@@ -283,6 +293,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
             [train for _ in candidates for train, _ in folds],
             [test for _ in candidates for _, test in folds],
             sample_weight,
+            verbose=verbose,
         )
         scores, epochs = self._scores(fitted, X, y, folds, sample_weight)
         self.cv_results_ = _results(candidates, scores, epochs)
@@ -445,12 +456,15 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         return load_composite(cls, path, kind="QwertyClassifierCV", device=device)
 
 
-def _fit_models(models, X, y, train_rows, valid_rows, sample_weight) -> list:
+def _fit_models(
+    models, X, y, train_rows, valid_rows, sample_weight, *, verbose=0
+) -> list:
     """Fit each model on its rows, early-stopped on its held-out rows.
 
     Batched runs where `batch_key` allows them, serial runs otherwise, each
     ending where `fit_batched` would leave it (up to floating-point
-    summation order). Failed fits come back as their exceptions.
+    summation order). Failed fits come back as their exceptions. With
+    `verbose`, each batched run shows its progress.
     """
     keys = [batch_key(model) for model in models]
     batched = [k for k, key in enumerate(keys) if key is not None]
@@ -463,6 +477,7 @@ def _fit_models(models, X, y, train_rows, valid_rows, sample_weight) -> list:
         [train_rows[k] for k in batched],
         valid_rows=[valid_rows[k] for k in batched],
         sample_weight=sample_weight,
+        verbose=verbose,
     )
     for k, result in zip(batched, fitted, strict=True):
         results[k] = result

@@ -13,6 +13,7 @@ from ._batched import batch_key, fit_batched
 from ._classifier import QwertyClassifier
 from ._composite_io import load_composite, save_composite
 from ._interrupts import all_or_nothing
+from ._progress import check_verbose
 from ._table import encode, fit_encoding
 
 #: The member configuration of `QwertyEnsembleClassifier(estimator=None)`.
@@ -62,6 +63,13 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         Which columns are categorical, as in `QwertyClassifier`.
     min_frequency : int, float or None, default=None
         Rare categories share one input, as in `QwertyClassifier`.
+    verbose : int, default=0
+        0 is silent. 1 or more shows a progress bar on stderr for each
+        batched run (a plain line every tenth of the epochs when stderr is
+        not a terminal): the epochs done, the members still training (early
+        stopping ends them at different epochs) and the time elapsed. A
+        member whose own `verbose` is set trains on its own, with its own
+        output.
 
     The table is encoded once, by the ensemble (`encoder_`), and the members
     train on its encoding.
@@ -100,6 +108,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         preprocessing: str | None = "robust",
         categorical_features="from_dtype",
         min_frequency: int | float | None = None,
+        verbose: int = 0,
     ) -> None:
         self.estimator = estimator
         self.n_estimators = n_estimators
@@ -108,6 +117,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         self.preprocessing = preprocessing
         self.categorical_features = categorical_features
         self.min_frequency = min_frequency
+        self.verbose = verbose
 
     @all_or_nothing
     def fit(self, X, y, *, sample_weight=None):
@@ -130,6 +140,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         n = self.n_estimators
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n_estimators must be an int >= 1, got {n!r}.")
+        verbose = check_verbose(self.verbose)
         encoder, X, y = fit_encoding(self, X, y, sample_weight=sample_weight)
         check_classification_targets(y)
         if sample_weight is not None:
@@ -168,6 +179,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
             y,
             [rows[k] for k in batched],
             sample_weight=sample_weight,
+            verbose=verbose,
         )
         for k, result in zip(batched, results, strict=True):
             fitted[k] = result

@@ -1,8 +1,12 @@
-"""Training progress on stderr, one update per epoch."""
+"""Training progress on stderr, one update per epoch.
+
+The display itself (a bar on a terminal, plain lines elsewhere) is
+`qwertyclf._progress.EpochBar`, which the batched runs of the cv and
+ensemble classifiers show as well (their `verbose`).
+"""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from ._args import seconds_since_start
@@ -32,50 +36,34 @@ def epoch_progress(every: float = 0.1) -> Any:
     """
     from skorch.callbacks import Callback
 
+    from qwertyclf._progress import EpochBar
+
     class EpochProgress(Callback):
         def __init__(self, every: float = 0.1) -> None:
             self.every = every
 
         def on_train_begin(self, net, X=None, y=None, **kwargs):
-            # stderr is looked up here, not stored in __init__: the classifier
-            # deep-copies its callbacks, and streams cannot be copied.
-            stream = sys.stderr
-            self.total_ = net.max_epochs
-            self.step_ = max(1, round(self.total_ * self.every))
-            self.done_ = 0
-            self.bar_ = None
-            if stream.isatty():
-                from tqdm import tqdm
-
-                self.bar_ = tqdm(
-                    total=self.total_, desc="training", unit="epoch", file=stream
-                )
+            # The display (and stderr) is made here, not in __init__: the
+            # classifier deep-copies its callbacks, and streams cannot be copied.
+            self.display_ = EpochBar(
+                net.max_epochs,
+                every=self.every,
+                clock=seconds_since_start,
+                clock_note=" since start",
+                prefix_desc=False,
+            )
 
         def on_epoch_end(self, net, **kwargs):
-            self.done_ += 1
             row = net.history[-1]
-            if self.bar_ is not None:
-                # Short, so that the bar keeps its width in an 80-column terminal.
-                self.bar_.set_postfix_str(epoch_summary(row, short=True), refresh=False)
-                self.bar_.update(1)
-            elif self.done_ % self.step_ == 0 or self.done_ == self.total_:
-                self._print_line(epoch_summary(row))
+            self.display_.update(
+                self.display_.done + 1,
+                lambda short: epoch_summary(row, short=short),
+            )
 
         def on_train_end(self, net, X=None, y=None, **kwargs):
-            if self.bar_ is not None:
-                self.bar_.close()
-            elif self.done_ % self.step_ and self.done_ != self.total_:
-                # Stopped early, between two lines.
-                self._print_line(epoch_summary(net.history[-1]))
-
-        def _print_line(self, summary: str) -> None:
-            width = len(str(self.total_))
-            print(
-                f"epoch {self.done_:>{width}}/{self.total_}  {summary}  "
-                f"({seconds_since_start():.1f} s since start)",
-                file=sys.stderr,
-                flush=True,
-            )
+            self.display_.close()
+            # The fitted net keeps its callbacks: no stream left in them.
+            self.display_ = None
 
     return EpochProgress(every)
 

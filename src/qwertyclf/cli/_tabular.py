@@ -531,10 +531,15 @@ def run_fit(args: argparse.Namespace) -> int:
     name = type(clf).__name__
     if not args.quiet and args.classifier != "net":
         print(f"training {name} ({_size(clf)}) ...", file=sys.stderr, flush=True)
+        # Each batched run's progress: epochs, networks still training, time.
+        clf.set_params(verbose=1)
     start = time.perf_counter()
     with failures_while_running():
         clf.fit(X, y, **fit_params)
     seconds = time.perf_counter() - start
+    if args.classifier != "net":
+        # The display was the command's; the saved model fits silently.
+        clf.set_params(verbose=0)
     # What fitting on a table with these columns records: `predict` matches
     # the columns of new files by these names.
     clf.feature_names_in_ = np.asarray(data.names, dtype=object)

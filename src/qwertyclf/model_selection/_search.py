@@ -186,7 +186,7 @@ class _BatchedSearchMixin:
         warn_not_batched(plan, len(candidates))
         n_splits = len(splits)
         serial = plan.serial
-        tasks, slots, costs = [], [], []
+        runs, slots, costs = [], [], []
         for group in plan.groups:
             members = group.members
             # Whole folds per run, as many as fit in MODELS_PER_RUN models.
@@ -194,19 +194,7 @@ class _BatchedSearchMixin:
             n_runs = -(-n_splits // per_run)
             for chunk in np.array_split(np.arange(n_splits), n_runs):
                 pairs = [(c, s) for c, _ in members for s in chunk]
-                tasks.append(
-                    _group_task(
-                        group,
-                        X,
-                        y,
-                        splits,
-                        chunk,
-                        scorer=scorers,
-                        score_params=score_params,
-                        return_train_score=self.return_train_score,
-                        error_score=self.error_score,
-                    )
-                )
+                runs.append((group, chunk))
                 slots.append(pairs)
                 costs.append(
                     _run_seconds(
@@ -215,6 +203,32 @@ class _BatchedSearchMixin:
                         X,
                     )
                 )
+        n_batched = len(runs)
+        spread = bool(n_batched) and _spread_runs(costs, self.n_jobs)
+        tasks = [
+            _group_task(
+                group,
+                X,
+                y,
+                splits,
+                chunk,
+                scorer=scorers,
+                score_params=score_params,
+                return_train_score=self.return_train_score,
+                error_score=self.error_score,
+                progress={
+                    "verbose": self.verbose,
+                    "progress_label": (
+                        "batched run"
+                        if n_batched == 1
+                        else f"batched run {i}/{n_batched}"
+                    ),
+                    # Bars of several workers would overwrite each other's line.
+                    "progress_bar": False if spread else None,
+                },
+            )
+            for i, (group, chunk) in enumerate(runs, start=1)
+        ]
         for c in serial:
             for s, (train, test) in enumerate(splits):
                 tasks.append(
@@ -240,8 +254,7 @@ class _BatchedSearchMixin:
                 )
                 slots.append([(c, s)])
         parallel = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)
-        n_batched = len(costs)
-        if n_batched and not _spread_runs(costs, self.n_jobs):
+        if n_batched and not spread:
             # The batched runs here, one after the other; the ordinary fits
             # (if any) spread over the workers as GridSearchCV spreads them.
             finished = [
@@ -303,11 +316,12 @@ def _final_step(estimator):
     return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
 
 
-def _group_task(group, X, y, splits, chunk, **kwargs):
+def _group_task(group, X, y, splits, chunk, *, progress, **kwargs):
     """The delayed call that trains and scores `group` on the folds `chunk`.
 
     Its results are candidate-major: every fold of `chunk` for the first
-    member, then for the next.
+    member, then for the next. `progress` (verbose, label, bar) applies to the
+    batched runs of a bare classifier.
     """
     folds = [splits[s] for s in chunk]
     if group.prefix is not None:
@@ -321,6 +335,7 @@ def _group_task(group, X, y, splits, chunk, **kwargs):
         [fold for _ in group.members for fold in folds],
         sample_weight=group.sample_weight,
         **kwargs,
+        **progress,
     )
 
 
@@ -335,11 +350,15 @@ def _batched_fit_and_score(
     score_params,
     return_train_score,
     error_score,
+    verbose=0,
+    progress_label="batched run",
+    progress_bar=None,
 ):
     """`_fit_and_score` for K (estimator, split) pairs trained as one run.
 
     Returns one dict per pair, with the keys `_fit_and_score` returns in a
-    search; the batched run's time is shared equally among its models.
+    search; the batched run's time is shared equally among its models. With
+    `verbose` >= 1 the run shows its progress (see `fit_batched`).
     """
     if not isinstance(error_score, numbers.Number) and error_score != "raise":
         raise ValueError(
@@ -354,6 +373,9 @@ def _batched_fit_and_score(
         y,
         [train for train, _ in splits],
         sample_weight=sample_weight,
+        verbose=verbose,
+        progress_label=progress_label,
+        progress_bar=progress_bar,
     )
     fit_time = (time.time() - start) / len(estimators)
     out = []
@@ -474,7 +496,12 @@ class BatchedGridSearchCV(_BatchedSearchMixin, GridSearchCV):
     cv : int, cross-validation generator or iterable, default=None
         Splitting strategy (5-fold stratified by default for classifiers).
     verbose : int, default=0
-        Print the number of fits (and, for unbatched fits, their progress).
+        Print the number of fits (and, for unbatched fits, their progress,
+        as `GridSearchCV` does); from 1 on, also a progress bar on stderr
+        for each batched run: its epochs done, the models still training
+        (early stopping ends them at different epochs) and the time elapsed
+        (plain lines when stderr is not a terminal or the runs are spread
+        over workers).
     pre_dispatch : int or str, default="2*n_jobs"
         As in `GridSearchCV`.
     error_score : "raise" or numeric, default=np.nan
@@ -576,7 +603,8 @@ class BatchedRandomizedSearchCV(_BatchedSearchMixin, RandomizedSearchCV):
     cv : int, cross-validation generator or iterable, default=None
         Splitting strategy.
     verbose : int, default=0
-        Verbosity.
+        Verbosity, as in `BatchedGridSearchCV`: from 1 on, a progress bar
+        for each batched run as well.
     pre_dispatch : int or str, default="2*n_jobs"
         As in `RandomizedSearchCV`.
     random_state : int, RandomState instance or None, default=None

@@ -173,6 +173,12 @@ class BatchedTrainer:
         One per model; `batchable`, with equal `shared_settings`.
     data : list of RunData
         Each model's rows; all have validation rows or none do.
+    on_epoch : callable, default=None
+        Called after each epoch as `on_epoch(epoch, max_epochs, n_running,
+        n_models)`: the epochs done, the most the run trains, the models
+        still training (early stopping and divergence end models at
+        different epochs) and the models in the run. For a progress
+        display; it must not change the run.
 
     Examples
     --------
@@ -190,13 +196,14 @@ class BatchedTrainer:
     [2, 2]
     """
 
-    def __init__(self, *, X, y, classes, specs, data):
+    def __init__(self, *, X, y, classes, specs, data, on_epoch=None):
         self.X = X
         self.y = y
         self.classes = classes
         self.n_classes = len(classes)
         self.specs = list(specs)
         self.data = list(data)
+        self.on_epoch = on_epoch
 
     def run(self) -> list:
         """Train; per model, a `ModelState` or the exception its run raised."""
@@ -406,6 +413,8 @@ class BatchedTrainer:
             valid = self._validate() if self.data[0].valid is not None else None
             duration = time.time() - start
             self._record_epoch(epoch, losses, acc, valid, duration)
+            if self.on_epoch is not None:
+                self.on_epoch(epoch, t.max_epochs, int(K - self.finished.sum()), K)
             if self.finished.all():
                 break
         if t.early_stopping:
