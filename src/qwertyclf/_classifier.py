@@ -143,9 +143,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     preprocessing : {None, "robust"}, default=None
         None feeds numeric columns as they are; "robust" centres each on its
         median, divides it by its robust deviation and bounds it smoothly to
-        about +-3 (see `QwertyClassifierCV`). Missing numeric values are
-        replaced by the column's median in fit either way, and every numeric
-        column with missing values in fit gets a missing-indicator input.
+        about +-3 (see `QwertyClassifierCV`); a sparse `X` is not centred,
+        since that would fill in its zeros (see the guide "Your own table").
+        Missing numeric values are replaced by the column's median in fit
+        either way, and every numeric column with missing values in fit gets
+        a missing-indicator input.
 
     Attributes
     ----------
@@ -241,10 +243,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training features: an array, or a pandas or polars DataFrame
-            with numeric, boolean, categorical and string columns; missing
-            values are allowed (see `categorical_features` and
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Training features: an array, a scipy sparse matrix (kept
+            sparse, each batch made dense on its own), or a pandas or polars
+            DataFrame with numeric, boolean, categorical and string columns;
+            missing values are allowed (see `categorical_features` and
             `preprocessing`).
         y : array-like of shape (n_samples,)
             Class labels of any hashable type.
