@@ -350,3 +350,23 @@ def test_batched_runs_densify_a_batch_at_a_time(monkeypatch):
     # outputs takes each model's first 1024 rows.
     assert rows.count(2 * batch) >= 2 * (n // batch)
     assert max(rows) <= 2 * 1024 < n
+
+
+def test_duplicate_entries_count_as_their_sum():
+    X, y = _data()
+    S = sp.csr_matrix(X)
+    # Every value stored as two halves, in a CSR matrix that keeps both.
+    doubled = sp.csr_matrix(
+        (np.repeat(S.data / 2, 2), np.repeat(S.indices, 2), 2 * S.indptr),
+        shape=X.shape,
+    )
+    assert doubled.nnz == 2 * S.nnz and not doubled.has_canonical_format
+    assert np.allclose(doubled.toarray(), X)
+    before = doubled.data.copy()
+    params = {"max_epochs": 3, "preprocessing": "robust", "random_state": 0}
+    model = QwertyClassifier(**params).fit(doubled, y)
+    expected = QwertyClassifier(**params).fit(sp.csr_matrix(doubled.toarray()), y)
+    np.testing.assert_allclose(
+        model.predict_proba(doubled), expected.predict_proba(X), rtol=1e-5
+    )
+    assert np.array_equal(doubled.data, before)

@@ -870,9 +870,18 @@ def _categorical_mask(categorical_features, table: Table) -> np.ndarray:
 
 
 def _as_rows(X):
-    """A checked `X`, sparse columns (CSC) turned into sparse rows (CSR)."""
-    if sparse.issparse(X) and X.format != "csr":
-        return X.tocsr()
+    """A checked `X`, sparse columns (CSC) turned into sparse rows (CSR).
+
+    Duplicate entries of a sparse `X` are summed (in a copy), as its dense
+    array sums them, so that each value is scaled once.
+    """
+    if not sparse.issparse(X):
+        return X
+    if X.format != "csr":
+        X = X.tocsr()
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
     return X
 
 
