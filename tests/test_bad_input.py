@@ -114,10 +114,16 @@ BAD_INPUT_CASES = [
     ("1-D X", _P(_fit, X[:, 0]), ValueError, "Expected 2D array, got 1D array"),
     ("3-D X", _P(_fit, X[:, :, None]), ValueError, "Found array with dim 3"),
     (
-        "scipy sparse X",
-        _P(_fit, sp.csr_matrix(X)),
-        TypeError,
-        "Sparse data was passed.*dense data is required",
+        "categorical columns in a scipy sparse X",
+        _P(_fit, sp.csr_matrix(X), categorical_features=[0]),
+        ValueError,
+        "categorical_features lists columns of a sparse X",
+    ),
+    (
+        "infinity in a scipy sparse X",
+        lambda: _fit(sp.csr_matrix(_inf_X())),
+        ValueError,
+        "Input X contains infinity",
     ),
     (
         "text in a column of numbers",
@@ -519,10 +525,10 @@ BAD_INPUT_CASES = [
         "Column 'colour' held categories in fit but holds numbers now",
     ),
     (
-        "sparse X at predict",
-        lambda: _predict(sp.csr_matrix(X)),
-        TypeError,
-        "Sparse data was passed",
+        "sparse X at predict, model centred on dense X",
+        lambda: _fit(preprocessing="robust").predict(sp.csr_matrix(X)),
+        ValueError,
+        "centring a sparse X would fill in all of its zeros",
     ),
     (
         "values beyond float32 range at predict",

@@ -2,10 +2,11 @@
 
 `test_common.py` runs the checks with fast settings; this file runs them on
 `QwertyClassifier(random_state=0)`, `QwertyClassifierCV(random_state=0)` and
-`QwertyEnsembleClassifier(random_state=0)` as they are. One check is expected
-to fail, and the reason is documented on the reproducibility page: with
-mini-batches, weighting a row by k is not the same training run as repeating
-it k times (the repeated copies land in different batches and folds).
+`QwertyEnsembleClassifier(random_state=0)` as they are. One check, run on
+dense and on sparse data, is expected to fail, and the reason is documented on
+the reproducibility page: with mini-batches, weighting a row by k is not the
+same training run as repeating it k times (the repeated copies land in
+different batches and folds).
 """
 
 import pytest
@@ -15,9 +16,10 @@ from qwertyclf import QwertyClassifier, QwertyClassifierCV, QwertyEnsembleClassi
 
 #: What differs between weighting and repeating rows, per estimator.
 SAMPLE_WEIGHT = {
-    "check_sample_weight_equivalence_on_dense_data": (
+    f"check_sample_weight_equivalence_on_{kind}_data": (
         "mini-batch training: a row weighted by k is not k repeated rows"
-    ),
+    )
+    for kind in ("dense", "sparse")
 }
 
 

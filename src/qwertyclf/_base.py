@@ -94,6 +94,9 @@ class ProbaPredictMixin:
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        # Sparse X stays sparse through the encoding; the members make each
+        # batch and chunk dense on its own.
+        tags.input_tags.sparse = True
         tags.input_tags.allow_nan = True
         # As HistGradientBoostingClassifier: categories are read from the
         # columns' dtypes; scikit-learn's "categorical" tag is for estimators

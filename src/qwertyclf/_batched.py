@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.utils.multiclass import check_classification_targets
 
@@ -215,7 +216,10 @@ class _Encodings:
         self.of: dict[int, TableEncoder] = {}  # model index -> its encoding
         self._fitted: dict = {}
         self._inputs: dict = {}
-        self._plain = table.numeric is not None and not np.isnan(table.numeric).any()
+        numeric = table.numeric
+        # A sparse table's missing values are among its stored ones.
+        values = numeric.data if sparse.issparse(numeric) else numeric
+        self._plain = numeric is not None and not np.isnan(values).any()
 
     def fit(self, k, estimator, rows) -> int | None:
         """Fit model `k`'s encoding; return the key of its network inputs."""

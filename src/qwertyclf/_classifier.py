@@ -9,6 +9,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
@@ -36,6 +37,7 @@ from ._table import (
 )
 from .training import (
     FitSpec,
+    SparseRows,
     TensorDataset,
     build_net,
     normalised,
@@ -141,9 +143,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     preprocessing : {None, "robust"}, default=None
         None feeds numeric columns as they are; "robust" centres each on its
         median, divides it by its robust deviation and bounds it smoothly to
-        about +-3 (see `QwertyClassifierCV`). Missing numeric values are
-        replaced by the column's median in fit either way, and every numeric
-        column with missing values in fit gets a missing-indicator input.
+        about +-3 (see `QwertyClassifierCV`); a sparse `X` is not centred,
+        since that would fill in its zeros (see the guide "Your own table").
+        Missing numeric values are replaced by the column's median in fit
+        either way, and every numeric column with missing values in fit gets
+        a missing-indicator input.
 
     Attributes
     ----------
@@ -239,10 +243,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training features: an array, or a pandas or polars DataFrame
-            with numeric, boolean, categorical and string columns; missing
-            values are allowed (see `categorical_features` and
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Training features: an array, a scipy sparse matrix (kept
+            sparse, each batch made dense on its own), or a pandas or polars
+            DataFrame with numeric, boolean, categorical and string columns;
+            missing values are allowed (see `categorical_features` and
             `preprocessing`).
         y : array-like of shape (n_samples,)
             Class labels of any hashable type.
@@ -681,7 +686,8 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        # Sparse X stays sparse: each batch and chunk is made dense on its own.
+        tags.input_tags.sparse = True
         tags.input_tags.allow_nan = True
         # As HistGradientBoostingClassifier: categories are read from the
         # columns' dtypes; scikit-learn's "categorical" tag is for estimators
@@ -736,7 +742,8 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         buffer that the next chunk overwrites.
 
         No full-size copy of `X` is made: a chunk is used in place when it
-        already has the network's dtype (`dtype_`), else converted on its own.
+        already has the network's dtype (`dtype_`), else converted on its own;
+        a sparse `X` (scipy CSR) is made dense one chunk at a time.
         On the CPU, with several intra-op threads and several chunks, the
         chunks are shared among that many worker threads that each compute
         with one intra-op thread: a worker the system pauses delays only its
@@ -749,6 +756,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
 
         module = self.net_.module_
         module.eval()
+        is_sparse = sparse.issparse(X)
         name = getattr(self, "dtype_", self.dtype)
         dtype, np_dtype = getattr(torch, name), np.dtype(name)
         n_classes = len(self.classes_)
@@ -766,7 +774,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                 local.forward = self._chunk_forward(module, rows, dtype, self.device_)
                 local.staging = None  # reused for chunks that need converting
             part = slice(start, start + rows)
-            chunk = X[part]
+            chunk = X[part].toarray() if is_sparse else X[part]
             with torch.inference_mode():
                 n = len(chunk)
                 if n == rows and chunk.dtype == np_dtype and chunk.flags.c_contiguous:
@@ -794,7 +802,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
                 ):
                     raise ValueError(
                         "The network's outputs overflowed: X holds values up to "
-                        f"{np.abs(X).max():.3g}, too large for {name} arithmetic. "
+                        f"{_largest(X):.3g}, too large for {name} arithmetic. "
                         "Scale the features (for example with StandardScaler) or "
                         "use dtype='float64'."
                     )
@@ -1109,21 +1117,42 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return log_proba(self.predict_proba(X))
 
 
-def _as_float(X: np.ndarray, dtype: str) -> np.ndarray:
-    """A C-contiguous, writable view or copy of `X` with the given dtype."""
-    converted = np.asarray(X, dtype=dtype, order="C")
+def _as_float(X, dtype: str):
+    """A C-contiguous, writable view or copy of `X` with the given dtype.
+
+    A sparse `X` stays sparse (CSR), converted to `dtype` if it has another.
+    """
+    if sparse.issparse(X):
+        converted = X.astype(dtype, copy=False)
+        converted = converted if converted.format == "csr" else converted.tocsr()
+        values = converted.data
+    else:
+        converted = np.asarray(X, dtype=dtype, order="C")
+        values = converted
     # X is finite (validated), so an infinity here is a float32 overflow.
-    if converted.size and not np.isfinite(converted.min() + converted.max()):
+    if values.size and not np.isfinite(values.min() + values.max()):
         raise ValueError(
-            f"X holds values up to {np.abs(X).max():.3g}, beyond the {dtype} "
+            f"X holds values up to {_largest(X):.3g}, beyond the {dtype} "
             "range the network computes in. Scale the features (for example "
             "with StandardScaler) or use dtype='float64'."
         )
-    return converted if converted.flags.writeable else converted.copy()
+    if sparse.issparse(converted) or converted.flags.writeable:
+        return converted
+    return converted.copy()
 
 
-def _to_tensor(X: np.ndarray, device: torch.device, dtype: str) -> torch.Tensor:
+def _to_tensor(X, device: torch.device, dtype: str):
+    """`X` as a tensor on `device`; a sparse `X` as `SparseRows` (kept sparse)."""
+    if sparse.issparse(X):
+        return SparseRows(_as_float(X, dtype), device=device)
     return torch.from_numpy(_as_float(X, dtype)).to(device)
+
+
+def _largest(X) -> float:
+    """The largest absolute value in `X`, dense or sparse."""
+    if sparse.issparse(X):
+        return float(np.abs(X.data).max()) if X.nnz else 0.0
+    return float(np.abs(X).max())
 
 
 def _check_optimizer(optimizer) -> type[torch.optim.Optimizer]:

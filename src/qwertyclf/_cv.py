@@ -125,6 +125,9 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         "robust": centre each numeric column on its median, divide by its
         robust deviation and bound it smoothly to about +-3; None: use the
         numbers as they are.
+        A sparse `X` (taken as it is) is not centred, which would fill in
+        its zeros: columns of median 0, such as one-hot columns, are scaled
+        as in a dense array (see the guide "Your own table").
     categorical_features : "from_dtype", None or array-like, default="from_dtype"
         Which columns are categorical, as in `QwertyClassifier`.
     min_frequency : int, float or None, default=None

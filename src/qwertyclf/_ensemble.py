@@ -59,6 +59,9 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         "robust": numeric columns are robustly scaled and smoothly clipped
         (as in `QwertyClassifierCV`), so raw scales need no scaler in
         front; None: the numbers as they are.
+        A sparse `X` (taken as it is) is not centred, which would fill in
+        its zeros: columns of median 0, such as one-hot columns, are scaled
+        as in a dense array (see the guide "Your own table").
     categorical_features : "from_dtype", None or array-like, default="from_dtype"
         Which columns are categorical, as in `QwertyClassifier`.
     min_frequency : int, float or None, default=None

@@ -22,6 +22,12 @@ for a category is that category's learned embedding (as wide as the layer).
 A float array without missing values and without scaling passes through
 unchanged: the encoder is then the identity, and the numbers a network
 computes from it are those of an estimator without an encoder.
+
+A sparse matrix (scipy CSR or CSC, matrix or array) is a table of numbers
+and stays sparse (CSR): missing values (stored NaN) are imputed and flagged
+as in a dense array, with the same medians, and `preprocessing="robust"`
+scales without centring, since centring would fill in every zero (see
+`TableEncoder.fit`). Its columns cannot be categorical.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 
 from ._scaling import robust_scaling, smooth_clip, weighted_percentile
@@ -41,6 +48,14 @@ PREPROCESSING = ("robust", None)
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
+#: How a plain numeric `X` is checked: float, missing values allowed, and
+#: sparse matrices kept sparse (CSC is converted to CSR after the check).
+_NUMERIC_CHECK = {
+    "dtype": _FLOAT_DTYPES,
+    "ensure_all_finite": "allow-nan",
+    "accept_sparse": ("csr", "csc"),
+}
+
 
 @dataclass
 class Table:
@@ -48,8 +63,9 @@ class Table:
 
     Parameters
     ----------
-    numeric : ndarray of shape (n_rows, n_columns) or None
-        The whole table as one float array, when every column is numeric.
+    numeric : ndarray or scipy.sparse CSR matrix of shape (n_rows, n_columns) or None
+        The whole table as one float array (or sparse matrix), when every
+        column is numeric.
     columns : list of ndarray or None
         Otherwise one array per column: float64 for a numeric column, object
         (str or None for missing) for a column of categories.
@@ -85,7 +101,9 @@ class Table:
         return len(self.text)
 
     def column(self, j: int) -> np.ndarray:
-        """The values of column `j`."""
+        """The values of column `j` (a dense array)."""
+        if sparse.issparse(self.numeric):
+            return self.numeric[:, [j]].toarray().ravel()
         if self.numeric is not None:
             return self.numeric[:, j]
         return self.columns[j]
@@ -114,7 +132,7 @@ def is_table_like(X) -> bool:
     if frame == "polars":
         return any(not dtype.is_numeric() for dtype in X.schema.values())
     if hasattr(X, "tocsr") or hasattr(X, "toarray"):
-        return False  # sparse: refused by scikit-learn's own check
+        return False  # sparse: numbers, checked by scikit-learn's own check
     dtype = getattr(X, "dtype", None)
     if dtype is None and isinstance(X, (list, tuple)):
         try:
@@ -159,11 +177,11 @@ def read_table(estimator, X, y=None, *, reset: bool) -> tuple[Table, np.ndarray 
     """
     if not is_table_like(X):
         names = _frame_names(X)
-        kwargs = {"dtype": _FLOAT_DTYPES, "ensure_all_finite": "allow-nan"}
         if y is None:
-            X = validate_data(estimator, X, reset=reset, **kwargs)
+            X = validate_data(estimator, X, reset=reset, **_NUMERIC_CHECK)
         else:
-            X, y = validate_data(estimator, X, y, reset=reset, **kwargs)
+            X, y = validate_data(estimator, X, y, reset=reset, **_NUMERIC_CHECK)
+        X = _as_rows(X)
         return Table(X, None, np.zeros(X.shape[1], dtype=bool), names), y
     if y is None:
         validate_data(estimator, X, reset=reset, skip_check_array=True)
@@ -205,9 +223,7 @@ def table_of(X, *, input_name: str = "X") -> Table:
     """
     if not is_table_like(X):
         names = _frame_names(X)
-        X = check_array(
-            X, dtype=_FLOAT_DTYPES, ensure_all_finite="allow-nan", input_name=input_name
-        )
+        X = _as_rows(check_array(X, input_name=input_name, **_NUMERIC_CHECK))
         return Table(X, None, np.zeros(X.shape[1], dtype=bool), names)
     columns, text, names = _read_columns(X, input_name)
     n_rows = len(columns[0]) if columns else 0
@@ -293,7 +309,14 @@ class TableEncoder:
             Categories seen fewer times (an int) or in a smaller fraction of
             the rows (a float in (0, 1)) share one pooled input.
         preprocessing : {"robust", None}, default=None
-            Robust scaling and smooth clipping of the numeric columns.
+            Robust scaling and smooth clipping of the numeric columns. A
+            sparse table is scaled without centring, since centring would
+            fill in its zeros: a column whose median is 0 (one with at least
+            half its values 0, as one-hot and most count columns are) is
+            scaled by its robust deviation, as in a dense array, and a
+            column with another median by that median's absolute value plus
+            its robust deviation, which brings its typical values within
+            about +-1.
         sample_weight : ndarray of shape (n_rows,), default=None
             Non-negative row weights: every statistic (medians, quantiles,
             category counts) is that of the rows repeated by their weights, so
@@ -318,6 +341,22 @@ class TableEncoder:
             counted = np.flatnonzero(weight > 0)
             if len(counted) < table.n_rows:
                 table, weight = table.take(counted), weight[counted]
+        if sparse.issparse(table.numeric):
+            if is_categorical.any():
+                raise ValueError(
+                    "categorical_features lists columns of a sparse X, whose "
+                    "columns are numbers. Encode the categories first (for "
+                    "example with OneHotEncoder), or pass X as a DataFrame."
+                )
+            return cls(
+                table.n_columns,
+                (),
+                (False,) * table.n_columns,
+                *_sparse_statistics(table.numeric, weight, preprocessing == "robust"),
+                (),
+                (),
+                (),
+            )
         numeric = [j for j in range(table.n_columns) if not is_categorical[j]]
         values = _numeric_block(table, numeric, dtype=np.float64)
         missing = np.isnan(values)
@@ -448,11 +487,14 @@ class TableEncoder:
 
         Returns
         -------
-        X : ndarray of shape (n_rows, n_outputs)
+        X : ndarray or scipy.sparse CSR matrix of shape (n_rows, n_outputs)
             Float inputs: the table's own array where the encoding is the
             identity and nothing is missing, float64 where categories are
-            encoded, else the table's float dtype.
+            encoded, else the table's float dtype; sparse (CSR) for a sparse
+            table.
         """
+        if sparse.issparse(table.numeric):
+            return self._transform_sparse(table.numeric)
         numeric = self.numeric
         dtype = np.float64 if table.numeric is None else table.numeric.dtype
         if self.identity and table.numeric is not None:
@@ -497,6 +539,52 @@ class TableEncoder:
             out[rows[known], width + codes[known]] = 1.0
             width += len(cats) + miss + other
         return out
+
+    def _transform_sparse(self, X):
+        """`transform` of a sparse (CSR) table, whose result stays sparse.
+
+        The same values as for the dense array: stored NaN replaced by the
+        fill values, scaled where the encoding scales, and the missing
+        indicators appended as sparse columns. `X` itself is not modified.
+        """
+        if self.categorical:
+            raise ValueError(
+                "This model one-hot encodes categorical columns, which a sparse "
+                "X cannot hold. Pass the table the model was fitted on (a "
+                "DataFrame or an object array)."
+            )
+        if self.centre is not None and np.any(self.centre != 0):
+            raise ValueError(
+                "This model centres its numeric inputs (preprocessing='robust', "
+                "fitted on a dense X), and centring a sparse X would fill in all "
+                "of its zeros. Pass X as a dense array (X.toarray()), or fit the "
+                "model on sparse data."
+            )
+        missing = np.isnan(X.data)
+        if missing.any() or self.centre is not None:
+            X = X.copy()
+        if missing.any():
+            X.data[missing] = self.fill[X.indices[missing]]
+        if self.centre is not None:
+            at = X.indices
+            X.data = smooth_clip(X.data, self.centre[at], self.scale[at]).astype(
+                X.dtype
+            )
+        if not self.indicated:
+            return X
+        slot = np.full(self.n_features, -1)
+        slot[list(self.indicated)] = np.arange(len(self.indicated))
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[missing]
+        columns = slot[X.indices[missing]]
+        flagged = columns >= 0
+        indicators = sparse.csr_matrix(
+            (
+                np.ones(int(flagged.sum()), dtype=X.dtype),
+                (rows[flagged], columns[flagged]),
+            ),
+            shape=(X.shape[0], len(self.indicated)),
+        )
+        return sparse.hstack([X, indicators], format="csr", dtype=X.dtype)
 
     def to_dict(self) -> dict:
         """The fitted values as plain JSON values (see `from_dict`)."""
@@ -779,6 +867,104 @@ def _categorical_mask(categorical_features, table: Table) -> np.ndarray:
         "categorical_features must list column names or indices, or be a "
         f"boolean mask, got {categorical_features!r}."
     )
+
+
+def _as_rows(X):
+    """A checked `X`, sparse columns (CSC) turned into sparse rows (CSR).
+
+    Duplicate entries of a sparse `X` are summed (in a copy), as its dense
+    array sums them, so that each value is scaled once.
+    """
+    if not sparse.issparse(X):
+        return X
+    if X.format != "csr":
+        X = X.tocsr()
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
+
+
+def _sparse_statistics(X, weight, robust: bool) -> tuple:
+    """`fill`, `indicated`, `centre` and `scale` of a sparse table's columns.
+
+    Computed from each column's stored values and its number (or weight) of
+    implicit zeros, never from a dense copy: the statistics of the dense
+    array, that is the median of the values present (exactly `np.median`'s
+    without weights), and with `robust`, the quartiles and the standard
+    deviation of the column with its missing values filled in (up to
+    rounding). With `robust`, the centre is 0 (see `TableEncoder.fit`).
+    """
+    X = X.tocsc()
+    n_rows, n_columns = X.shape
+    data = X.data.astype(np.float64)
+    weighted = weight is not None
+    weight = np.ones(n_rows) if weight is None else weight
+    entry_weight = weight[X.indices]
+    total = weight.sum()
+    missing = np.isnan(data)
+    columns = np.repeat(np.arange(n_columns), np.diff(X.indptr))
+    indicated = tuple(int(j) for j in np.unique(columns[missing]))
+    fill = np.zeros(n_columns)
+    for j in range(n_columns):
+        part = slice(X.indptr[j], X.indptr[j + 1])
+        seen = ~missing[part]
+        values, weights = data[part][seen], entry_weight[part][seen]
+        implicit = _implicit_weight(total, entry_weight[part])
+        if not weighted:
+            fill[j] = _median_with_zeros(values, X.shape[0] - (part.stop - part.start))
+        elif len(values) or implicit > 0:
+            fill[j] = weighted_percentile(
+                np.r_[values, 0.0], np.r_[weights, implicit], (50,)
+            )[0]
+    if not robust:
+        return fill, indicated, None, None
+    data[missing] = fill[columns[missing]]
+    centre, scale = np.zeros(n_columns), np.ones(n_columns)
+    for j in range(n_columns):
+        part = slice(X.indptr[j], X.indptr[j + 1])
+        values, weights = data[part], entry_weight[part]
+        implicit = _implicit_weight(total, weights)
+        median, q25, q75 = weighted_percentile(
+            np.r_[values, 0.0], np.r_[weights, implicit], (50, 25, 75)
+        )
+        mean = np.dot(weights, values) / total
+        squares = np.dot(weights, (values - mean) ** 2) + implicit * mean**2
+        deviation = (q75 - q25) / 1.349
+        deviation = deviation if deviation > 0 else np.sqrt(squares / total)
+        scale[j] = abs(median) + deviation
+        if not scale[j] > 0:
+            scale[j] = 1.0
+    return fill, indicated, centre, scale
+
+
+def _median_with_zeros(values: np.ndarray, n_zeros: int) -> float:
+    """`np.median` of `values` and `n_zeros` zeros, without making the zeros.
+
+    0 where there are no values at all, as for a dense column.
+    """
+    n = len(values) + n_zeros
+    if n == 0:
+        return 0.0
+    ordered = np.sort(values)
+    n_negative = int(np.searchsorted(ordered, 0.0, side="left"))
+
+    def kth(k):
+        if k < n_negative:
+            return ordered[k]
+        if k < n_negative + n_zeros:
+            return 0.0
+        return ordered[k - n_zeros]
+
+    if n % 2:
+        return float(kth(n // 2))
+    # np.median's arithmetic for an even count: the mean of the middle two.
+    return float(np.mean(np.array([kth(n // 2 - 1), kth(n // 2)])))
+
+
+def _implicit_weight(total: float, stored: np.ndarray) -> float:
+    """Weight of a sparse column's implicit zeros: all rows' less its stored ones."""
+    return max(float(total - stored.sum()), 0.0)
 
 
 def _frequency_threshold(min_frequency, total: float) -> float:

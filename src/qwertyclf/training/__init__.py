@@ -16,7 +16,13 @@ The engine imports nothing from the estimator modules.
 
 from ._batched import BatchedTrainer, RunData, batchable, shared_settings
 from ._fast_path import fast_path
-from ._net import DivergenceGuard, QwertySkorchNet, TensorBatches, TensorDataset
+from ._net import (
+    DivergenceGuard,
+    QwertySkorchNet,
+    SparseRows,
+    TensorBatches,
+    TensorDataset,
+)
 from ._runtime import (
     INFERENCE_CHUNK,
     diverged,
@@ -45,6 +51,7 @@ __all__ = [
     "ModelState",
     "QwertySkorchNet",
     "RunData",
+    "SparseRows",
     "TensorBatches",
     "TensorDataset",
     "batchable",

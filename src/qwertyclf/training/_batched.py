@@ -37,7 +37,7 @@ from .._activations import ACTIVATIONS
 from .._module import QwertyNet
 from ._fast_path import fused_adam_works, hand_written_gradients
 from ._fused_step import fused_adam_update
-from ._net import batch_sizes
+from ._net import SparseRows, batch_sizes
 from ._runtime import INFERENCE_CHUNK, diverged, one_thread, seeded
 from ._spec import FitSpec, best_epoch, check_converged
 from ._state import ModelState
@@ -163,8 +163,9 @@ class BatchedTrainer:
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n_samples, n_features)
-        All rows, on the training device, in the training dtype.
+    X : torch.Tensor or SparseRows of shape (n_samples, n_features)
+        All rows, on the training device, in the training dtype; sparse
+        rows are made dense one batch (of every model) at a time.
     y : torch.Tensor of shape (n_samples,)
         Encoded class indices.
     classes : ndarray of shape (n_classes,)
@@ -381,7 +382,11 @@ class BatchedTrainer:
         real = torch.as_tensor(position[None, :] < n_train[:, None])
         real_f = real.to(dtype=dtype, device=device)
         self._init_records(n_train)
-        gather_epoch = K * n_pad * X.shape[1] * X.element_size() <= GATHER_EPOCH_BYTES
+        # Sparse rows are made dense batch by batch, never a whole epoch.
+        gather_epoch = (
+            not isinstance(X, SparseRows)
+            and K * n_pad * X.shape[1] * X.element_size() <= GATHER_EPOCH_BYTES
+        )
         # Models with a batch at each step, on the host (for the update).
         active_steps = [n_train > b * bs for b in range(n_batches)]
         shuffle = self._row_order(n_train, n_pad)

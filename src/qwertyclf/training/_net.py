@@ -9,7 +9,8 @@ semantics, and runs an epoch over in-memory tensors faster:
 
 * the data is converted to tensors once, on the target device
   (`TensorDataset`), and batches are slices of a seeded permutation
-  (`TensorBatches`);
+  (`TensorBatches`); sparse features stay sparse (`SparseRows`), and each
+  batch's rows are made dense on their own;
 * batch losses are kept on the device and written to the history once per
   epoch;
 * callbacks are called per batch only when one of them does something there;
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import sparse
 from skorch import NeuralNetClassifier
 from skorch.callbacks import (
     BatchScoring,
@@ -86,13 +88,78 @@ _SINGLE_EVALUATION = (
 )
 
 
+_FLOATS = (np.float32, np.float64)
+
+
+class SparseRows:
+    """A sparse matrix of features whose rows are made dense only when taken.
+
+    Training data that stays sparse: indexed with row indices as a tensor
+    would be (`rows[i]`, `rows[a:b]`, `rows[index]` for an index array or
+    tensor of any shape), it returns those rows as a dense tensor of the
+    matrix's dtype on `device`, shape `index.shape + (n_features,)`. Only
+    the rows asked for are made dense: a batch, a validation chunk, never
+    the whole matrix. `TensorDataset`, `TensorBatches` and `BatchedTrainer`
+    take it where they take a feature tensor.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix or array of shape (n_samples, n_features)
+        Float32 or float64 features; held in CSR format (converted if it is
+        in another format, shared if it is CSR already; never modified).
+    device : str or torch.device, default="cpu"
+        Where the dense rows go.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> rows = SparseRows(sp.csr_matrix(np.eye(4)))
+    >>> rows.shape, rows.dtype
+    (torch.Size([4, 4]), torch.float64)
+    >>> rows[torch.tensor([2, 0])]
+    tensor([[0., 0., 1., 0.],
+            [1., 0., 0., 0.]], dtype=torch.float64)
+    """
+
+    ndim = 2
+
+    def __init__(self, matrix, device="cpu"):
+        if not sparse.issparse(matrix) or matrix.dtype not in _FLOATS:
+            raise TypeError("SparseRows takes a float32 or float64 sparse matrix.")
+        self.matrix = matrix if matrix.format == "csr" else matrix.tocsr()
+        self.dtype = torch.from_numpy(np.empty(0, dtype=matrix.dtype)).dtype
+        self.device = torch.device(device)
+        self.shape = torch.Size(matrix.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def element_size(self) -> int:
+        """Bytes per dense element."""
+        return self.matrix.dtype.itemsize
+
+    def __getitem__(self, index) -> torch.Tensor:
+        if isinstance(index, slice):
+            rows, shape = self.matrix[index], None
+        else:
+            if isinstance(index, torch.Tensor):
+                index = index.cpu().numpy()
+            index = np.asarray(index, dtype=np.intp)
+            rows, shape = self.matrix[index.reshape(-1)], index.shape
+        dense = torch.from_numpy(rows.toarray())
+        if shape is not None:
+            dense = dense.reshape(*shape, self.shape[1])
+        return dense.to(self.device)
+
+
 class TensorDataset(Dataset):
     """Features, encoded targets and optional row weights, held as tensors.
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n_samples, n_features)
-        Features, already on the training device.
+    X : torch.Tensor or SparseRows of shape (n_samples, n_features)
+        Features, already on the training device (or sparse, their batches
+        made dense on the device one at a time).
     y : torch.Tensor of shape (n_samples,), default=None
         Class indices (int64).
     sample_weight : torch.Tensor of shape (n_samples,), default=None
@@ -115,7 +182,7 @@ class TensorDataset(Dataset):
         y = self.y[i] if self.y is not None else torch.zeros((), dtype=torch.long)
         return self.X[i], y
 
-    def tensors(self) -> list[torch.Tensor]:
+    def tensors(self) -> list:
         """The tensors a batch is sliced from: X, then y and weights if present."""
         return [t for t in (self.X, self.y, self.sample_weight) if t is not None]
 
@@ -125,8 +192,9 @@ class TensorBatches:
 
     With `shuffle=True` each pass draws a new row order from `generator`. Small
     data is gathered once in that order and batches are views of consecutive
-    slices; large data is gathered batch by batch. Either way there is no
-    per-row indexing and no collate.
+    slices; large data, and sparse features (`SparseRows`), are gathered
+    batch by batch, each sparse batch made dense on its own. Either way there
+    is no per-row indexing and no collate, and the batches hold the same rows.
 
     Parameters
     ----------
@@ -168,7 +236,12 @@ class TensorBatches:
     def __iter__(self):
         tensors = self.dataset.tensors()
         sizes = self.batch_sizes()
-        if not self.shuffle:
+        if isinstance(tensors[0], SparseRows):
+            order = None
+            if self.shuffle:  # the same draw as for dense features
+                order = torch.randperm(len(self.dataset), generator=self.generator)
+            batches = _gathered(tensors, sizes, order)
+        elif not self.shuffle:
             batches = _split(tensors, sizes)
         else:
             order = torch.randperm(len(self.dataset), generator=self.generator)
@@ -210,6 +283,26 @@ def batch_sizes(n: int, batch_size: int, min_last: int = 1) -> list[int]:
 def _split(tensors, sizes):
     """Batches as views: one `split` per tensor makes all of them at once."""
     return zip(*(t.split(sizes) for t in tensors), strict=True)
+
+
+def _gathered(tensors, sizes, order):
+    """Batches taken one at a time, rows in `order` (None: as stored).
+
+    Sparse features are made dense here, batch by batch.
+    """
+    start = 0
+    for size in sizes:
+        if order is None:
+            rows = slice(start, start + size)
+        else:
+            rows = order[start : start + size]
+        start += size
+        yield tuple(
+            t[rows]
+            if isinstance(rows, slice) or isinstance(t, SparseRows)
+            else t.index_select(0, rows.to(t.device))
+            for t in tensors
+        )
 
 
 class QwertySkorchNet(NeuralNetClassifier):
