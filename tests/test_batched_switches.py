@@ -8,7 +8,7 @@ import qwertyclf.training._batched as batched_engine
 import qwertyclf.training._fast_path as fast_path_module
 from qwertyclf import QwertyClassifier
 from qwertyclf.datasets import make_qwerty
-from qwertyclf.model_selection import BatchedGridSearchCV
+from qwertyclf.model_selection import BatchedGridSearchCV, NotBatchedWarning
 from qwertyclf.training import BatchedTrainer, fast_path
 
 X, y = make_qwerty(90, random_state=0)
@@ -69,7 +69,10 @@ def test_lean_step_switch_turns_the_kernel_off(kernel_calls, batched_runs):
 
 
 def test_manual_gradients_switch_sends_fits_to_the_serial_engine(batched_runs):
-    with fast_path(manual_gradients=False):
+    with (
+        fast_path(manual_gradients=False),
+        pytest.warns(NotBatchedWarning, match="2 of 2 candidates"),
+    ):
         result = search()
     assert batched_runs == []
     assert len(result.cv_results_["params"]) == 2
@@ -90,5 +93,6 @@ def test_a_failing_agreement_check_is_honoured(monkeypatch, kernel_calls, batche
         fast_path_module._checked, ("manual", "relu", torch.float32, "cpu"), False
     )
     batched_runs.clear()
-    search()
+    with pytest.warns(NotBatchedWarning, match="does not reproduce"):
+        search()
     assert batched_runs == []

@@ -20,7 +20,7 @@ from qwertyclf import (
 from qwertyclf._interrupts import interrupts_propagate
 from qwertyclf.cli import main
 from qwertyclf.datasets import make_qwerty
-from qwertyclf.model_selection import BatchedGridSearchCV
+from qwertyclf.model_selection import BatchedGridSearchCV, NotBatchedWarning
 from qwertyclf.training import DivergenceGuard
 
 X, y = make_qwerty(120, random_state=0)
@@ -146,7 +146,7 @@ def test_a_search_stops_at_the_interrupt_instead_of_skipping_a_candidate():
         {"lr": [0.01, 0.02]},
         cv=2,
     )
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), pytest.warns(NotBatchedWarning):
         search.fit(X, y)
     assert not hasattr(search, "cv_results_")
     assert not hasattr(search, "best_estimator_")

@@ -37,7 +37,7 @@ def test_validation_data_through_the_pipeline_is_not_transformed(page):
     pipe = page["make_pipe"]()
     X_train, y_train = page["X_train"], page["y_train"]
     X_valid, y_valid = page["X_valid"], page["y_valid"]
-    with pytest.raises(ValueError, match="X_val has 3 features, but .* with 4"):
+    with pytest.raises(ValueError, match=r"X_val has 3 features, but .* with 4"):
         pipe.fit(X_train, y_train, clf__validation_data=(X_valid, y_valid))
     # ... and with a scaler alone the validation loss is that of unscaled rows.
     columns = ["length_cm", "width_cm"]

@@ -54,8 +54,8 @@ def weighted_percentile(
     --------
     >>> weighted_percentile(np.array([1.0, 2.0, 10.0]), np.array([2, 1, 1]), (50,))
     array([1.5])
-    >>> np.percentile([1.0, 1.0, 2.0, 10.0], 50)
-    np.float64(1.5)
+    >>> float(np.percentile([1.0, 1.0, 2.0, 10.0], 50))
+    1.5
     """
     order = np.argsort(values, kind="stable")
     values, cumulative = values[order], np.cumsum(weights[order])
