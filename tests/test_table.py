@@ -290,3 +290,22 @@ def _assert_close(a, b):
             np.testing.assert_allclose(a[key], b[key], rtol=1e-12)
         else:
             assert a[key] == b[key], key
+
+
+def test_the_encoder_attributes_the_docstring_names():
+    # QwertyClassifier's docstring describes encoder_ by these attributes.
+    X, y = _table()
+    encoder = QwertyClassifier(**FAST).fit(X, y).encoder_
+    for name in (
+        "categorical",
+        "categories",
+        "missing_slot",
+        "other_slot",
+        "indicated",
+        "n_outputs",
+    ):
+        assert hasattr(encoder, name), name
+    assert (
+        encoder.n_outputs
+        == encoder.transform(read_table(QwertyClassifier(), X, reset=True)[0]).shape[1]
+    )

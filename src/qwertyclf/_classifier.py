@@ -171,7 +171,12 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         The device the net was trained on.
     encoder_ : TableEncoder
         How the columns of `X` become the network's inputs (the identity for
-        a float array without missing values and `preprocessing=None`).
+        a float array without missing values and `preprocessing=None`): its
+        `categorical` (the categorical columns' positions), `categories` (their
+        categories with an input each), `missing_slot` and `other_slot` (the
+        inputs for missing and for pooled rare categories), `indicated` (the
+        numeric columns with a missing indicator) and `n_outputs` (the number
+        of network inputs) describe it.
 
     Examples
     --------

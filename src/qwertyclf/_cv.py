@@ -177,7 +177,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during fit.
     encoder_ : TableEncoder
-        How the columns of `X` become the networks' inputs.
+        How the columns of `X` become the networks' inputs, described as in
+        `QwertyClassifier.encoder_`.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when `X` had string column names.
 

@@ -36,7 +36,9 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
     They are trained together as one batched run when the configuration
     allows it (see `qwertyclf.model_selection.BatchedGridSearchCV` for what
     does), one after the other otherwise; each member ends exactly where
-    its own `fit` would. Probabilities are averaged.
+    its own `fit` would. Probabilities are averaged. The table is encoded
+    once, by the ensemble (`encoder_`, as `QwertyClassifier` encodes it), and
+    the members train on its encoding.
 
     Parameters
     ----------
@@ -74,9 +76,6 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         member whose own `verbose` is set trains on its own, with its own
         output.
 
-    The table is encoded once, by the ensemble (`encoder_`), and the members
-    train on its encoding.
-
     Attributes
     ----------
     estimators_ : list of QwertyClassifier
@@ -86,7 +85,8 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
     n_features_in_ : int
         Number of features seen during fit.
     encoder_ : TableEncoder
-        How the columns of `X` become the members' inputs.
+        How the columns of `X` become the members' inputs, described as in
+        `QwertyClassifier.encoder_`.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when `X` had string column names.
 
