@@ -126,7 +126,7 @@ def is_table_like(X) -> bool:
     >>> is_table_like(np.zeros((2, 2))), is_table_like(np.array([["a", 1]], object))
     (False, True)
     """
-    frame = _frame_kind(X)
+    frame = frame_kind(X)
     if frame == "pandas":
         return any(not _pandas_plain_number(dtype) for dtype in X.dtypes)
     if frame == "polars":
@@ -1004,20 +1004,7 @@ def _categories_of(table: Table, j: int) -> tuple[np.ndarray, np.ndarray]:
         absent = np.array([v is None for v in column], dtype=bool)
         return column, absent
     absent = np.isnan(column)
-    return _as_text(column), absent
-
-
-def _as_text(values: np.ndarray) -> np.ndarray:
-    """Numbers as category text: a whole number without its '.0'."""
-    out = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values.tolist()):
-        if isinstance(v, float) and v != v:
-            out[i] = None
-        elif isinstance(v, float) and v.is_integer():
-            out[i] = str(int(v))
-        else:
-            out[i] = str(v)
-    return out
+    return _text_column(column.tolist()), absent
 
 
 def _is_missing(value) -> bool:
@@ -1045,7 +1032,14 @@ def _text_column(values) -> np.ndarray:
     return out
 
 
-def _frame_kind(X) -> str | None:
+def frame_kind(X) -> str | None:
+    """The kind of DataFrame `X` is: "pandas", "polars", or None.
+
+    Examples
+    --------
+    >>> frame_kind(np.zeros((2, 2))) is None
+    True
+    """
     module = type(X).__module__.split(".")[0]
     if module == "pandas" and hasattr(X, "dtypes") and hasattr(X, "columns"):
         return "pandas"
@@ -1056,7 +1050,7 @@ def _frame_kind(X) -> str | None:
 
 def _frame_names(X) -> np.ndarray | None:
     """A DataFrame's column names as strings, else None."""
-    if _frame_kind(X) is None:
+    if frame_kind(X) is None:
         return None
     return np.asarray([str(c) for c in X.columns], dtype=object)
 
@@ -1067,7 +1061,7 @@ def _pandas_plain_number(dtype) -> bool:
 
 def _read_columns(X, input_name: str) -> tuple[list, np.ndarray, np.ndarray | None]:
     """Per column: its values (float64 or object of str/None) and whether text."""
-    frame = _frame_kind(X)
+    frame = frame_kind(X)
     columns, text = [], []
     if frame == "pandas":
         names = np.asarray([str(c) for c in X.columns], dtype=object)

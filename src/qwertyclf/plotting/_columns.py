@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from qwertyclf._table import Table, TableEncoder, table_of
+from qwertyclf._table import Table, TableEncoder, frame_kind, table_of
 
 #: How many fixed values the figure's note lists before "and n more".
 NOTE_MAX_VALUES = 6
@@ -80,9 +80,9 @@ class Columns:
     def original(self, row: int, j: int) -> Any:
         """The value of `X` at (`row`, `j`), as a plain Python value."""
         X = self.X
-        if _frame_kind(X) == "pandas":
+        if frame_kind(X) == "pandas":
             value = X.iloc[row, j]
-        elif _frame_kind(X) == "polars":
+        elif frame_kind(X) == "polars":
             value = X[row, j]
         else:
             value = np.asarray(X[row], dtype=object)[j]
@@ -253,7 +253,7 @@ def grid_rows(
     """
     n = xx0.size
     plotted = {indices[0]: xx0.ravel(), indices[1]: xx1.ravel()}
-    kind = _frame_kind(columns.X)
+    kind = frame_kind(columns.X)
     if kind == "pandas":
         import pandas as pd
 
@@ -294,7 +294,7 @@ def grid_rows(
 
 def take_rows(rows: Any, start: int, stop: int) -> Any:
     """Rows `start:stop` of an array or a DataFrame."""
-    if _frame_kind(rows) == "pandas":
+    if frame_kind(rows) == "pandas":
         return rows.iloc[start:stop]
     return rows[start:stop]
 
@@ -494,12 +494,3 @@ def _format(value: Any) -> str:
     if value is None:
         return "missing"
     return str(value)
-
-
-def _frame_kind(X: Any) -> str | None:
-    module = type(X).__module__.split(".")[0]
-    if module == "pandas" and hasattr(X, "dtypes") and hasattr(X, "columns"):
-        return "pandas"
-    if module == "polars" and hasattr(X, "schema"):
-        return "polars"
-    return None
