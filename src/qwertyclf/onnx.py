@@ -140,15 +140,7 @@ def convert_qwerty_classifier(scope, operator, container) -> None:
     True
     """
     clf = operator.raw_operator
-    proto_dtype = guess_proto_type(operator.inputs[0].type)
-    if proto_dtype != TensorProto.DOUBLE:
-        proto_dtype = TensorProto.FLOAT
-    np_dtype = np.float64 if proto_dtype == TensorProto.DOUBLE else np.float32
-    graph = _Graph(scope, container, proto_dtype, np_dtype)
-
-    x = scope.get_unique_variable_name("cast_input")
-    apply_cast(scope, operator.inputs[0].full_name, x, container, to=proto_dtype)
-    x = graph.encoding(_encoder(clf), x)
+    graph, x = _encoded_input(scope, operator, container, clf)
     logits = graph.network(_network(clf), x)
     container.add_node(
         "Softmax",
@@ -158,6 +150,22 @@ def convert_qwerty_classifier(scope, operator, container) -> None:
         name=scope.get_unique_operator_name("Softmax"),
     )
     _labels(scope, container, clf.classes_, operator)
+
+
+def _encoded_input(scope, operator, container, model):
+    """The graph helper in the input's precision, and the input, encoded.
+
+    The input is cast to float64 if it is double, else to float32, and goes
+    through `model`'s input encoding.
+    """
+    proto_dtype = guess_proto_type(operator.inputs[0].type)
+    if proto_dtype != TensorProto.DOUBLE:
+        proto_dtype = TensorProto.FLOAT
+    np_dtype = np.float64 if proto_dtype == TensorProto.DOUBLE else np.float32
+    graph = _Graph(scope, container, proto_dtype, np_dtype)
+    x = scope.get_unique_variable_name("cast_input")
+    apply_cast(scope, operator.inputs[0].full_name, x, container, to=proto_dtype)
+    return graph, graph.encoding(_encoder(model), x)
 
 
 def _network(clf) -> nn.Module:
@@ -194,15 +202,7 @@ def convert_qwerty_composite(scope, operator, container) -> None:
     """
     model = operator.raw_operator
     check_is_fitted(model)
-    proto_dtype = guess_proto_type(operator.inputs[0].type)
-    if proto_dtype != TensorProto.DOUBLE:
-        proto_dtype = TensorProto.FLOAT
-    np_dtype = np.float64 if proto_dtype == TensorProto.DOUBLE else np.float32
-    graph = _Graph(scope, container, proto_dtype, np_dtype)
-
-    x = scope.get_unique_variable_name("cast_input")
-    apply_cast(scope, operator.inputs[0].full_name, x, container, to=proto_dtype)
-    x = graph.encoding(_encoder(model), x)
+    graph, x = _encoded_input(scope, operator, container, model)
     members = []
     for member in model.estimators_:
         logits = graph.network(_network(member), graph.encoding(_encoder(member), x))
