@@ -24,6 +24,34 @@ def log_proba(proba: np.ndarray) -> np.ndarray:
         return np.log(proba)
 
 
+def mean_proba(estimators, classes: np.ndarray, X) -> np.ndarray:
+    """The mean of `estimators`' class probabilities on the rows of `X`.
+
+    Each estimator's columns go to its own classes' places; a class an
+    estimator never saw gets probability 0 from it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Fixed:
+    ...     def __init__(self, classes, proba):
+    ...         self.classes_, self.proba = np.array(classes), np.array(proba)
+    ...     def predict_proba(self, X):
+    ...         return self.proba
+    >>> mean_proba(
+    ...     [Fixed(["a", "b"], [[0.5, 0.5]]), Fixed(["b", "c"], [[1.0, 0.0]])],
+    ...     np.array(["a", "b", "c"]),
+    ...     np.zeros((1, 2)),
+    ... )
+    array([[0.25, 0.75, 0.  ]])
+    """
+    proba = np.zeros((X.shape[0], len(classes)))
+    for estimator in estimators:
+        columns = np.searchsorted(classes, estimator.classes_)
+        proba[:, columns] += estimator.predict_proba(X)
+    return proba / len(estimators)
+
+
 class ProbaPredictMixin:
     """`predict` and `predict_log_proba` from `predict_proba`, and its tags.
 

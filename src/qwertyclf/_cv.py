@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._base import ProbaPredictMixin
+from ._base import ProbaPredictMixin, mean_proba
 from ._batched import _run_data, batch_key, fit_batched
 from ._classifier import QwertyClassifier, _to_tensor
 from ._composite_io import load_composite, save_composite
@@ -334,12 +334,9 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
             Probabilities, columns in the order of `classes_`.
         """
         check_is_fitted(self)
-        X = encode(self, X, self.encoder_)
-        proba = np.zeros((X.shape[0], len(self.classes_)))
-        for model in self.estimators_:
-            columns = np.searchsorted(self.classes_, model.classes_)
-            proba[:, columns] += model.predict_proba(X)
-        return proba / len(self.estimators_)
+        return mean_proba(
+            self.estimators_, self.classes_, encode(self, X, self.encoder_)
+        )
 
     def _folds(self, X, y, seed):
         """The (train, test) index pairs: shuffled stratified folds for an int.

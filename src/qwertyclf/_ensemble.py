@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._base import ProbaPredictMixin
+from ._base import ProbaPredictMixin, mean_proba
 from ._batched import batch_key, fit_batched
 from ._classifier import QwertyClassifier
 from ._composite_io import load_composite, save_composite
@@ -217,12 +217,9 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
             never saw a class (bootstrap) gives it probability 0.
         """
         check_is_fitted(self)
-        X = encode(self, X, self.encoder_)
-        proba = np.zeros((X.shape[0], len(self.classes_)))
-        for member in self.estimators_:
-            columns = np.searchsorted(self.classes_, member.classes_)
-            proba[:, columns] += member.predict_proba(X)
-        return proba / len(self.estimators_)
+        return mean_proba(
+            self.estimators_, self.classes_, encode(self, X, self.encoder_)
+        )
 
     def save(self, path):
         """Write the fitted model to a safetensors file that runs no code on load.
