@@ -9,6 +9,8 @@ from sklearn.datasets import make_blobs
 
 from qwertyclf import QwertyClassifier
 from qwertyclf._module import ACTIVATIONS
+from qwertyclf.training import _runtime
+from qwertyclf.training._inference import _chunk_forward
 
 FAST = {"max_epochs": 2, "batch_size": 32, "random_state": 0}
 
@@ -29,13 +31,13 @@ def reference_proba(clf, X):
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("layers", [{}, {"batch_norm": True, "dropout": 0.2}])
-def test_fast_path_matches_the_module(activation, layers, data):
+def test_fast_path_matches_the_module(activation, layers, data, monkeypatch):
     X, y = data
     clf = QwertyClassifier(
         hidden_layer_sizes=(7, 5), activation=activation, **layers, **FAST
     ).fit(X, y)
     # Chunks that do not divide the rows, so the last one is short.
-    clf._predict_chunk_rows = 64
+    monkeypatch.setattr(_runtime, "PREDICT_CHUNK", 64)
     expected = reference_proba(clf, X)
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-6, atol=1e-12)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[expected.argmax(1)])
@@ -89,13 +91,13 @@ def test_prediction_uses_the_fitted_dtype(data):
     np.testing.assert_array_equal(clf.predict_proba(X), expected)
 
 
-def test_worker_threads_leave_the_thread_count_and_agree(data):
+def test_worker_threads_leave_the_thread_count_and_agree(data, monkeypatch):
     X, y = data
     clf = QwertyClassifier(**FAST).fit(X, y)
     threads = torch.get_num_threads()
-    clf._predict_chunk_rows = 10**6
+    monkeypatch.setattr(_runtime, "PREDICT_CHUNK", 10**6)
     one_chunk = clf.predict_proba(X)
-    clf._predict_chunk_rows = 16
+    monkeypatch.setattr(_runtime, "PREDICT_CHUNK", 16)
     np.testing.assert_allclose(clf.predict_proba(X), one_chunk, rtol=1e-6)
     assert torch.get_num_threads() == threads
     # Predictions running in several threads at once.
@@ -110,7 +112,7 @@ def test_worker_threads_leave_the_thread_count_and_agree(data):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "gelu", "selu"])
-def test_probabilities_do_not_depend_on_the_other_rows(dtype, activation):
+def test_probabilities_do_not_depend_on_the_other_rows(dtype, activation, monkeypatch):
     # predict_proba(X)[rows] == predict_proba(X[rows]) bitwise, for any subset
     # and chunking, on one and two threads (scikit-learn's subset-invariance
     # contract; before every pass had one shape, 1-row and 20-row passes
@@ -130,7 +132,7 @@ def test_probabilities_do_not_depend_on_the_other_rows(dtype, activation):
         for n_threads in (1, 2):
             torch.set_num_threads(n_threads)
             for chunk_rows in (2048, 64):  # one pass, or several in worker threads
-                clf._predict_chunk_rows = chunk_rows
+                monkeypatch.setattr(_runtime, "PREDICT_CHUNK", chunk_rows)
                 full = clf.predict_proba(X)
                 for rows in (np.arange(20), np.arange(0, 300, 7), np.array([5])):
                     np.testing.assert_array_equal(
@@ -151,7 +153,7 @@ def test_float32_last_layer_is_padded_to_whole_vectors(data):
     # -inf, their probabilities exact zeros, the real ones unchanged.
     X, y = data
     clf = QwertyClassifier(hidden_layer_sizes=(8,), **FAST).fit(X, y)
-    forward = clf._chunk_forward(clf.net_.module_, 32, torch.float32, clf.device_)
+    forward = _chunk_forward(clf.net_.module_, 32, torch.float32, clf.device_)
     with torch.inference_mode():
         x = torch.tensor(X[:32], dtype=torch.float32)
         logits = forward(x)
