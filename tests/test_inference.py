@@ -148,19 +148,20 @@ def test_probabilities_do_not_depend_on_the_other_rows(dtype, activation, monkey
         torch.set_num_threads(threads)
 
 
-def test_float32_last_layer_is_padded_to_whole_vectors(data):
-    # The padded outputs have zero weights and bias -inf: their logits are
-    # -inf, their probabilities exact zeros, the real ones unchanged.
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_last_layer_computes_the_logits_transposed(dtype, data):
+    # The final Linear writes W @ x.T + b, shape (classes, rows): the module's
+    # logits, transposed.
     X, y = data
-    clf = QwertyClassifier(hidden_layer_sizes=(8,), **FAST).fit(X, y)
-    forward = _chunk_forward(clf.net_.module_, 32, torch.float32, clf.device_)
+    clf = QwertyClassifier(hidden_layer_sizes=(8,), dtype=dtype, **FAST).fit(X, y)
+    torch_dtype = getattr(torch, dtype)
+    forward = _chunk_forward(clf.net_.module_, 32, torch_dtype, clf.device_)
     with torch.inference_mode():
-        x = torch.tensor(X[:32], dtype=torch.float32)
+        x = torch.tensor(X[:32], dtype=torch_dtype)
         logits = forward(x)
         expected = clf.net_.module_(x)
-    assert logits.shape == (32, 16)
-    assert torch.isneginf(logits[:, 3:]).all()
-    torch.testing.assert_close(logits[:, :3], expected, rtol=1e-6, atol=1e-6)
+    assert logits.shape == (3, 32)
+    torch.testing.assert_close(logits.t(), expected, rtol=1e-6, atol=1e-6)
     expected_labels = clf.classes_[reference_proba(clf, X).argmax(1)]
     np.testing.assert_array_equal(clf.predict(X), expected_labels)
 

@@ -67,28 +67,28 @@ def predict_proba(
     >>> proba.shape, proba.dtype, bool(np.allclose(proba.sum(axis=1), 1))
     ((4, 3), dtype('float32'), True)
     """
-    out_dtype = np.float32 if X.dtype == np.float32 else np.float64
     module.eval()
     width = _output_width(module, X.shape[1], torch.device(device), dtype)
-    proba = np.empty((X.shape[0], width), dtype=out_dtype)
+    # Allocated by numpy, which asks for huge pages for large arrays: first
+    # writes to torch.empty's memory fault once per 4 KiB page, and for a
+    # large output that costs as much as a third of the arithmetic.
+    proba = np.empty(
+        (X.shape[0], width), dtype=np.float32 if X.dtype == np.float32 else np.float64
+    )
     out = torch.from_numpy(proba)
+    out_dtype = out.dtype
 
     def keep(rows, logits):
-        part = out[rows]
-        if logits.dtype == out.dtype and logits.shape[1] % 16 == 0:
-            # The logits padded to whole vectors with -inf columns (which
-            # add exact zeros): torch's row softmax is fastest on them.
-            part.copy_(torch.softmax(logits, dim=1)[: len(part), :width])
-            return
-        # The softmax, computed in place in the output (several times
-        # faster than torch.softmax over rows of a few classes) and in its
-        # dtype: float64 rows sum to 1 at float64 precision even when the
-        # network computes in float32.
-        part.copy_(logits[: len(part), :width])
-        part.sub_(part.amax(dim=1, keepdim=True)).exp_()
-        part.div_(part.sum(dim=1, keepdim=True))
+        # The softmax over each column of the (outputs, chunk rows) logits:
+        # whole vectors of rows, where a softmax along rows of a few classes
+        # vectorises poorly. Over all the chunk's rows, padding included, so
+        # that every row is computed by the same (vector) code whatever its
+        # place; in the output's dtype, so that float64 rows sum to 1 at
+        # float64 precision even when the network computes in float32.
+        proba = torch.softmax(logits.to(out_dtype), dim=0)
+        out[rows] = proba[:, : rows.stop - rows.start].t()
 
-    _forward_chunks(module, X, keep, device=device, dtype=dtype, padded=True)
+    _forward_chunks(module, X, keep, device=device, dtype=dtype)
     return proba
 
 
@@ -122,7 +122,7 @@ def predict_index(
     index = torch.empty(X.shape[0], dtype=torch.int64)
 
     def keep(rows, logits):
-        index[rows] = torch.argmax(logits, dim=1)
+        index[rows] = torch.argmax(logits[:, : rows.stop - rows.start], dim=0)
 
     _forward_chunks(module, X, keep, device=device, dtype=dtype)
     return index.numpy()
@@ -135,151 +135,162 @@ def _forward_chunks(
     *,
     device: torch.device | str,
     dtype: str,
-    padded: bool = False,
 ) -> None:
     """Run `module` over `X` chunk by chunk; `keep(rows, logits)`.
 
-    `keep` gets a slice of rows of `X` and their logits, shape (rows,
-    outputs). With `padded`, it gets the chunk's whole logits instead: all of
-    its rows, padding rows after the slice's, and possibly more columns than
-    outputs, each -inf. The logits may be a view
-    of a buffer that the next chunk overwrites.
+    `keep` gets a slice of rows of `X` and the logits of their chunk on the
+    CPU, transposed: shape (outputs, `PREDICT_CHUNK`), the slice's rows
+    first, then padding; possibly a view of a buffer that the next chunk
+    overwrites.
 
-    On the CPU, with several intra-op threads and several chunks, the
-    chunks are shared among that many worker threads that each compute
-    with one intra-op thread: a worker the system pauses delays only its
-    own chunk, where a split of every operation would wait for it each
-    time. `keep` gets disjoint rows, possibly from several threads.
-    Raises `ValueError` if the logits overflow.
+    On the CPU every chunk is computed with one intra-op thread; with
+    several intra-op threads and several chunks, the chunks are shared
+    among that many worker threads that take the next chunk when done: a
+    worker the system pauses delays only its own chunk, where a split of
+    every operation would wait for it each time. `keep` gets disjoint rows,
+    possibly from several threads. Raises `ValueError` if the logits
+    overflow.
     """
     device = torch.device(device)
     module.eval()
     is_sparse = sparse.issparse(X)
     torch_dtype, np_dtype = getattr(torch, dtype), np.dtype(dtype)
     rows = _runtime.PREDICT_CHUNK
-    width = _output_width(module, X.shape[1], device, dtype)
-    starts = range(0, X.shape[0], rows)
-    workers = min(torch.get_num_threads(), len(starts))
-    if device.type != "cpu":
-        workers = 1
-    local = threading.local()
+    n_chunks = -(-X.shape[0] // rows)
+    workers = min(torch.get_num_threads(), n_chunks) if device.type == "cpu" else 1
+    chunks = iter(range(n_chunks))
+    next_lock, failed = threading.Lock(), threading.Event()
 
-    def run(start):
-        if not hasattr(local, "forward"):
-            if workers > 1:
-                torch.set_num_threads(1)  # in this worker
-            local.forward = _chunk_forward(module, rows, torch_dtype, device)
-            local.staging = None  # reused for chunks that need converting
-        part = slice(start, start + rows)
-        chunk = X[part].toarray() if is_sparse else X[part]
+    def work():
+        if workers > 1:
+            torch.set_num_threads(1)  # in this worker
+        forward = _chunk_forward(module, rows, torch_dtype, device)
+        staging = None  # reused for chunks that need converting
         with torch.inference_mode():
-            n = len(chunk)
-            if n == rows and chunk.dtype == np_dtype and chunk.flags.c_contiguous:
-                tensor = (
-                    torch.from_numpy(chunk)
-                    if chunk.flags.writeable
-                    # torch.from_numpy refuses (warns about) read-only memory.
-                    else (torch.tensor(chunk, dtype=torch_dtype))
-                )
-            else:
-                # Converted, or padded with zeros to the chunk's shape.
-                if local.staging is None:
-                    local.staging = torch.zeros(rows, X.shape[1], dtype=torch_dtype)
-                tensor = local.staging
-                if not chunk.flags.writeable:
-                    chunk = chunk.copy()  # torch.from_numpy warns on read-only
-                tensor[:n].copy_(torch.from_numpy(chunk))
-                tensor[n:].zero_()
-            full = local.forward(tensor.to(device))
-            logits = full[:n, :width]
-            # One sum finds a non-finite logit; only then is each checked
-            # (a sum of huge finite logits can overflow on its own).
-            if not bool(torch.isfinite(logits.sum())) and not bool(
-                torch.isfinite(logits).all()
-            ):
-                raise ValueError(
-                    "The network's outputs overflowed: X holds values up to "
-                    f"{largest_value(X):.3g}, too large for {dtype} arithmetic. "
-                    "Scale the features (for example with StandardScaler) or "
-                    "use dtype='float64'."
-                )
-            keep(part, full if padded else logits)
+            while not failed.is_set():
+                with next_lock:
+                    index = next(chunks, None)
+                if index is None:
+                    return
+                part = slice(index * rows, min((index + 1) * rows, X.shape[0]))
+                chunk = X[part].toarray() if is_sparse else X[part]
+                n = len(chunk)
+                if n == rows and chunk.dtype == np_dtype and chunk.flags.c_contiguous:
+                    tensor = (
+                        torch.from_numpy(chunk)
+                        if chunk.flags.writeable
+                        # torch.from_numpy refuses (warns about) read-only memory.
+                        else torch.tensor(chunk, dtype=torch_dtype)
+                    )
+                else:
+                    # Converted, or padded with zeros to the chunk's shape.
+                    if staging is None:
+                        staging = torch.zeros(rows, X.shape[1], dtype=torch_dtype)
+                    tensor = staging
+                    if not chunk.flags.writeable:
+                        chunk = chunk.copy()  # torch.from_numpy warns on read-only
+                    tensor[:n].copy_(torch.from_numpy(chunk))
+                    tensor[n:].zero_()
+                logits = forward(tensor.to(device)).cpu()
+                # One sum finds a non-finite logit; only then is each checked
+                # (a sum of huge finite logits can overflow on its own).
+                real = logits[:, :n]
+                if not bool(torch.isfinite(real.sum())) and not bool(
+                    torch.isfinite(real).all()
+                ):
+                    raise ValueError(
+                        "The network's outputs overflowed: X holds values up to "
+                        f"{largest_value(X):.3g}, too large for {dtype} arithmetic. "
+                        "Scale the features (for example with StandardScaler) or "
+                        "use dtype='float64'."
+                    )
+                keep(part, logits)
 
-    if workers <= 1:
-        for start in starts:
-            run(start)
+    if device.type != "cpu":
+        work()
         return
-    # One intra-op thread while the workers run (the count is restored
-    # afterwards, also when fits or predictions run at the same time).
-    with (
-        one_thread(),
-        ThreadPoolExecutor(workers, thread_name_prefix="qwertyclf") as pool,
-    ):
-        for _ in pool.map(run, starts):
-            pass
+    # One intra-op thread for every chunk, also when there is one worker:
+    # a matrix product split among threads may round differently, and a
+    # row's outputs must not depend on how many rows share its call. (The
+    # count is restored afterwards, also when fits or predictions run at
+    # the same time.)
+    with one_thread():
+        if workers <= 1:
+            work()
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="qwertyclf") as pool:
+            futures = [pool.submit(work) for _ in range(workers)]
+            try:
+                for future in futures:
+                    future.result()
+            finally:
+                failed.set()  # the other workers stop after their chunk
 
 
-def _chunk_forward(module: nn.Module, rows: int, dtype, device):
-    """The module's forward pass, each `Linear` writing into a reused buffer.
+def _chunk_forward(module: nn.Module, rows: int, dtype, device) -> Callable:
+    """The module's forward pass over `rows` rows, giving transposed logits.
 
-    Applies to a CPU `nn.Sequential` of `Linear`
-    layers and parameter-free or eval-mode layers (activations,
-    `BatchNorm1d`, `Dropout`), which is what `QwertyNet` is; it computes what
-    `module(x)` computes (the same `addmm`) without allocating fresh memory
-    for every chunk. In float32, a final `Linear` gets extra outputs up to a
-    multiple of 16, with zero weights and bias -inf: a product with a few
-    columns runs several times faster padded to whole vectors (and the
-    padding's probabilities are exact zeros). Anything else runs `module`
-    itself.
+    The function returned maps a (rows, features) tensor to the module's
+    outputs as an (outputs, rows) tensor. For a CPU `nn.Sequential` of
+    `Linear` layers and parameter-free or eval-mode layers (activations,
+    `BatchNorm1d`, `Dropout`), which is what `QwertyNet` is, it computes
+    what `module(x)` computes without allocating fresh memory for every
+    chunk: each `Linear` writes into a reused buffer (an `addmm`), a ReLU
+    after it works in place, and a final `Linear` computes its outputs
+    transposed, `W @ x.T + b`: a product into a few columns runs several
+    times slower than one into a few rows of whole vectors. Anything else
+    runs `module` itself and transposes its output.
     """
     layers = list(module.children())
     if (
         device.type != "cpu"
         or not isinstance(module, nn.Sequential)
         or any(isinstance(layer, nn.Sequential) for layer in layers)
-        or not any(type(layer) is nn.Linear for layer in layers)
+        or not layers
+        or type(layers[-1]) is not nn.Linear
         or any(p.dtype != dtype for p in module.parameters())
     ):
-        return module
-    weights = {
-        i: (layer.weight, layer.bias)
-        for i, layer in enumerate(layers)
-        if type(layer) is nn.Linear
-    }
-    last = len(layers) - 1
-    if dtype == torch.float32 and last in weights and layers[last].out_features % 16:
-        weight, bias = weights[last]
-        padded_width = -(-weight.shape[0] // 16) * 16
-        padded = torch.zeros(padded_width, weight.shape[1], dtype=dtype)
-        padded[: weight.shape[0]] = weight.detach()
-        padded_bias = torch.full((padded_width,), -torch.inf, dtype=dtype)
-        padded_bias[: weight.shape[0]] = 0 if bias is None else bias.detach()
-        weights[last] = (padded, padded_bias)
-    buffers = {
-        i: torch.empty(rows, weight.shape[0], dtype=dtype)
-        for i, (weight, _) in weights.items()
-    }
+        return lambda x: module(x).t()
+    steps = []
+    owned = False  # whether the previous step's output is our buffer
+    for i, layer in enumerate(layers):
+        if type(layer) is nn.Linear:
+            weight = layer.weight.detach()
+            bias = None if layer.bias is None else layer.bias.detach()
+            if i == len(layers) - 1:
+                out = torch.empty(weight.shape[0], rows, dtype=dtype)
+                steps.append(_linear(weight, bias, out, transposed=True))
+            else:
+                out = torch.empty(rows, weight.shape[0], dtype=dtype)
+                steps.append(_linear(weight, bias, out, transposed=False))
+            owned = True
+        elif owned and type(layer) is nn.ReLU:
+            steps.append(torch.Tensor.relu_)
+        else:
+            steps.append(layer)
+            owned = False
 
     def forward(x):
-        n = x.shape[0]
-        owned = False  # whether x is one of our buffers, safe to overwrite
-        for i, layer in enumerate(layers):
-            if i in buffers:
-                weight, bias = weights[i]
-                out = buffers[i][:n]
-                if bias is None:
-                    x = torch.mm(x, weight.t(), out=out)
-                else:
-                    x = torch.addmm(bias, x, weight.t(), out=out)
-                owned = True
-            elif owned and type(layer) is nn.ReLU:
-                x = x.relu_()
-            else:
-                x = layer(x)
-                owned = False
+        for step in steps:
+            x = step(x)
         return x
 
     return forward
+
+
+def _linear(weight, bias, out, *, transposed: bool) -> Callable:
+    """`Linear(weight, bias)` of a chunk written into `out`, maybe transposed.
+
+    `out` is (rows, outputs), or (outputs, rows) if `transposed`.
+    """
+    if transposed:
+        column = None if bias is None else bias[:, None]
+        if column is None:
+            return lambda x: torch.mm(weight, x.t(), out=out)
+        return lambda x: torch.addmm(column, weight, x.t(), out=out)
+    if bias is None:
+        return lambda x: torch.mm(x, weight.t(), out=out)
+    return lambda x: torch.addmm(bias, x, weight.t(), out=out)
 
 
 def _output_width(module: nn.Module, n_features: int, device, dtype: str) -> int:
