@@ -195,3 +195,76 @@ def test_many_rows_and_classes_do_not_depend_on_the_other_rows(n_classes):
         np.testing.assert_array_equal(
             clf.predict(X_in), clf.classes_[full.argmax(axis=1)]
         )
+
+
+def test_the_estimator_predicts_through_the_engine(data):
+    # predict_proba and predict are the engine's functions applied to the
+    # fitted network, in its fitted dtype, on its device.
+    from qwertyclf.training import predict_index, predict_proba
+
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, y)
+    where = {"device": clf.device_, "dtype": clf.dtype_}
+    for X_in in (X, X.astype(np.float32)):
+        proba = predict_proba(clf.net_.module_, X_in, **where)
+        np.testing.assert_array_equal(clf.predict_proba(X_in), proba)
+        index = predict_index(clf.net_.module_, X_in, **where)
+        np.testing.assert_array_equal(clf.predict(X_in), clf.classes_[index])
+        np.testing.assert_array_equal(index, proba.argmax(axis=1))
+
+
+class _TwoHeads(torch.nn.Module):
+    """Not a Sequential: the engine runs its own forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(5, 3)
+        self.b = torch.nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.a(x) - self.b(x).relu()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_engine_runs_any_module_dense_or_sparse(dtype, data, monkeypatch):
+    import scipy.sparse as sp
+
+    from qwertyclf.training import predict_index, predict_proba
+
+    X, _ = data
+    torch.manual_seed(0)
+    module = _TwoHeads().to(getattr(torch, dtype))
+    with torch.inference_mode():
+        logits = module(torch.tensor(X, dtype=getattr(torch, dtype)))
+    expected = torch.softmax(logits.double(), dim=1).numpy()
+    monkeypatch.setattr(_runtime, "PREDICT_CHUNK", 64)
+    for X_in in (X, sp.csr_matrix(X)):
+        proba = predict_proba(module, X_in, dtype=dtype)
+        assert proba.shape == (len(X), 3)
+        np.testing.assert_allclose(proba, expected, rtol=1e-6, atol=1e-12)
+        np.testing.assert_array_equal(
+            predict_index(module, X_in, dtype=dtype), logits.argmax(1).numpy()
+        )
+
+
+def test_one_chunk_does_not_depend_on_the_thread_count():
+    # Every chunk is computed with one intra-op thread, so the caller's
+    # thread count changes nothing, also when all rows fit in one chunk (a
+    # product split among threads may round differently).
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        2000, 20, n_informative=10, n_classes=10, n_clusters_per_class=1, random_state=0
+    )
+    clf = QwertyClassifier(hidden_layer_sizes=(64, 64), max_epochs=1, random_state=0)
+    clf.fit(X, y)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n_threads in (1, 2, 4):
+            torch.set_num_threads(n_threads)
+            results.append(clf.predict_proba(X))
+    finally:
+        torch.set_num_threads(threads)
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])

@@ -21,7 +21,9 @@ INFERENCE_CHUNK = 8192
 #: large enough that per-call overhead vanishes, small enough that the layer
 #: buffers stay in the core's cache and a short input padded to it costs
 #: little (measured for a (64, 64) network: 1024 to 2048 rows are fastest,
-#: 4096 and more slower).
+#: 4096 and more slower). A multiple of the widest vector (16 floats), so
+#: that an operation along a chunk's rows computes every row with the same
+#: vector code whatever its place in the chunk.
 PREDICT_CHUNK = 2048
 
 #: Below this many activations per batch (rows x widest layer), a training
