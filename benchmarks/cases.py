@@ -37,10 +37,18 @@ class Row:
     rows: int = 0
     accuracy: float | None = None
     notes: dict = field(default_factory=dict)
+    #: Per round, the reference's time over this contender's, when the
+    #: contenders ran interleaved (`timed_interleaved`).
+    paired: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def paired_ratio(self) -> float | None:
+        """Median of the per-round speed ratios to the reference, if paired."""
+        return statistics.median(self.paired) if self.paired else None
 
     @property
     def best(self) -> float:
@@ -99,6 +107,27 @@ def timed(fn, repeats: int) -> tuple[list[float], object]:
         result = fn()
         seconds.append(time.perf_counter() - start)
     return seconds, result
+
+
+def timed_interleaved(fns: dict, repeats: int) -> dict[str, list[float]]:
+    """Time several functions round by round: each once per round, in turn.
+
+    A busy moment of the machine then slows every contender of that round,
+    not one contender's runs; the order rotates from round to round. Each
+    function runs once untimed first (when `WARM_UP`).
+    """
+    if WARM_UP:
+        for fn in fns.values():
+            fn()
+    names = list(fns)
+    seconds = {name: [] for name in names}
+    for round_ in range(repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            fns[name]()
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
 
 
 class SeedNet(nn.Module):
@@ -301,13 +330,28 @@ def case_large(repeats: int, n_samples: int, epochs: int = 3) -> tuple[list[Row]
 
 
 def case_predict(repeats: int, fitted: dict) -> list[Row]:
-    """(c) `predict_proba` over the whole large table."""
-    rows = []
-    for name, model in fitted["models"].items():
-        X = fitted["X32"] if "skorch" in name else fitted["X"]
-        seconds, _ = timed(lambda model=model, X=X: model.predict_proba(X), repeats)
-        rows.append(Row("c", name, seconds, rows=len(X)))
-    return rows
+    """(c) `predict_proba` over the whole large table, as float32 rows.
+
+    The contenders run interleaved, round by round; each row keeps its
+    per-round speed ratios to MLPClassifier (`Row.paired`).
+    """
+    X32 = fitted["X32"]
+    predicts = {
+        name: (lambda model=model: model.predict_proba(X32))
+        for name, model in fitted["models"].items()
+    }
+    seconds = timed_interleaved(predicts, repeats)
+    reference = seconds["scikit-learn MLPClassifier"]
+    return [
+        Row(
+            "c",
+            name,
+            runs,
+            rows=len(X32),
+            paired=[ref / own for ref, own in zip(reference, runs, strict=True)],
+        )
+        for name, runs in seconds.items()
+    ]
 
 
 def case_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs: int = 2):

@@ -9,6 +9,8 @@ from sklearn.datasets import make_blobs
 
 from qwertyclf import QwertyClassifier
 from qwertyclf._module import ACTIVATIONS
+from qwertyclf.training import _runtime
+from qwertyclf.training._inference import _chunk_forward
 
 FAST = {"max_epochs": 2, "batch_size": 32, "random_state": 0}
 
@@ -29,13 +31,13 @@ def reference_proba(clf, X):
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("layers", [{}, {"batch_norm": True, "dropout": 0.2}])
-def test_fast_path_matches_the_module(activation, layers, data):
+def test_fast_path_matches_the_module(activation, layers, data, monkeypatch):
     X, y = data
     clf = QwertyClassifier(
         hidden_layer_sizes=(7, 5), activation=activation, **layers, **FAST
     ).fit(X, y)
     # Chunks that do not divide the rows, so the last one is short.
-    clf._predict_chunk_rows = 64
+    monkeypatch.setattr(_runtime, "PREDICT_CHUNK", 64)
     expected = reference_proba(clf, X)
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-6, atol=1e-12)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[expected.argmax(1)])
@@ -89,13 +91,13 @@ def test_prediction_uses_the_fitted_dtype(data):
     np.testing.assert_array_equal(clf.predict_proba(X), expected)
 
 
-def test_worker_threads_leave_the_thread_count_and_agree(data):
+def test_worker_threads_leave_the_thread_count_and_agree(data, monkeypatch):
     X, y = data
     clf = QwertyClassifier(**FAST).fit(X, y)
     threads = torch.get_num_threads()
-    clf._predict_chunk_rows = 10**6
+    monkeypatch.setattr(_runtime, "PREDICT_CHUNK", 10**6)
     one_chunk = clf.predict_proba(X)
-    clf._predict_chunk_rows = 16
+    monkeypatch.setattr(_runtime, "PREDICT_CHUNK", 16)
     np.testing.assert_allclose(clf.predict_proba(X), one_chunk, rtol=1e-6)
     assert torch.get_num_threads() == threads
     # Predictions running in several threads at once.
@@ -110,7 +112,7 @@ def test_worker_threads_leave_the_thread_count_and_agree(data):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "gelu", "selu"])
-def test_probabilities_do_not_depend_on_the_other_rows(dtype, activation):
+def test_probabilities_do_not_depend_on_the_other_rows(dtype, activation, monkeypatch):
     # predict_proba(X)[rows] == predict_proba(X[rows]) bitwise, for any subset
     # and chunking, on one and two threads (scikit-learn's subset-invariance
     # contract; before every pass had one shape, 1-row and 20-row passes
@@ -130,7 +132,7 @@ def test_probabilities_do_not_depend_on_the_other_rows(dtype, activation):
         for n_threads in (1, 2):
             torch.set_num_threads(n_threads)
             for chunk_rows in (2048, 64):  # one pass, or several in worker threads
-                clf._predict_chunk_rows = chunk_rows
+                monkeypatch.setattr(_runtime, "PREDICT_CHUNK", chunk_rows)
                 full = clf.predict_proba(X)
                 for rows in (np.arange(20), np.arange(0, 300, 7), np.array([5])):
                     np.testing.assert_array_equal(
@@ -146,19 +148,20 @@ def test_probabilities_do_not_depend_on_the_other_rows(dtype, activation):
         torch.set_num_threads(threads)
 
 
-def test_float32_last_layer_is_padded_to_whole_vectors(data):
-    # The padded outputs have zero weights and bias -inf: their logits are
-    # -inf, their probabilities exact zeros, the real ones unchanged.
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_last_layer_computes_the_logits_transposed(dtype, data):
+    # The final Linear writes W @ x.T + b, shape (classes, rows): the module's
+    # logits, transposed.
     X, y = data
-    clf = QwertyClassifier(hidden_layer_sizes=(8,), **FAST).fit(X, y)
-    forward = clf._chunk_forward(clf.net_.module_, 32, torch.float32, clf.device_)
+    clf = QwertyClassifier(hidden_layer_sizes=(8,), dtype=dtype, **FAST).fit(X, y)
+    torch_dtype = getattr(torch, dtype)
+    forward = _chunk_forward(clf.net_.module_, 32, torch_dtype, clf.device_)
     with torch.inference_mode():
-        x = torch.tensor(X[:32], dtype=torch.float32)
+        x = torch.tensor(X[:32], dtype=torch_dtype)
         logits = forward(x)
         expected = clf.net_.module_(x)
-    assert logits.shape == (32, 16)
-    assert torch.isneginf(logits[:, 3:]).all()
-    torch.testing.assert_close(logits[:, :3], expected, rtol=1e-6, atol=1e-6)
+    assert logits.shape == (3, 32)
+    torch.testing.assert_close(logits.t(), expected, rtol=1e-6, atol=1e-6)
     expected_labels = clf.classes_[reference_proba(clf, X).argmax(1)]
     np.testing.assert_array_equal(clf.predict(X), expected_labels)
 
@@ -192,3 +195,76 @@ def test_many_rows_and_classes_do_not_depend_on_the_other_rows(n_classes):
         np.testing.assert_array_equal(
             clf.predict(X_in), clf.classes_[full.argmax(axis=1)]
         )
+
+
+def test_the_estimator_predicts_through_the_engine(data):
+    # predict_proba and predict are the engine's functions applied to the
+    # fitted network, in its fitted dtype, on its device.
+    from qwertyclf.training import predict_index, predict_proba
+
+    X, y = data
+    clf = QwertyClassifier(**FAST).fit(X, y)
+    where = {"device": clf.device_, "dtype": clf.dtype_}
+    for X_in in (X, X.astype(np.float32)):
+        proba = predict_proba(clf.net_.module_, X_in, **where)
+        np.testing.assert_array_equal(clf.predict_proba(X_in), proba)
+        index = predict_index(clf.net_.module_, X_in, **where)
+        np.testing.assert_array_equal(clf.predict(X_in), clf.classes_[index])
+        np.testing.assert_array_equal(index, proba.argmax(axis=1))
+
+
+class _TwoHeads(torch.nn.Module):
+    """Not a Sequential: the engine runs its own forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(5, 3)
+        self.b = torch.nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.a(x) - self.b(x).relu()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_engine_runs_any_module_dense_or_sparse(dtype, data, monkeypatch):
+    import scipy.sparse as sp
+
+    from qwertyclf.training import predict_index, predict_proba
+
+    X, _ = data
+    torch.manual_seed(0)
+    module = _TwoHeads().to(getattr(torch, dtype))
+    with torch.inference_mode():
+        logits = module(torch.tensor(X, dtype=getattr(torch, dtype)))
+    expected = torch.softmax(logits.double(), dim=1).numpy()
+    monkeypatch.setattr(_runtime, "PREDICT_CHUNK", 64)
+    for X_in in (X, sp.csr_matrix(X)):
+        proba = predict_proba(module, X_in, dtype=dtype)
+        assert proba.shape == (len(X), 3)
+        np.testing.assert_allclose(proba, expected, rtol=1e-6, atol=1e-12)
+        np.testing.assert_array_equal(
+            predict_index(module, X_in, dtype=dtype), logits.argmax(1).numpy()
+        )
+
+
+def test_one_chunk_does_not_depend_on_the_thread_count():
+    # Every chunk is computed with one intra-op thread, so the caller's
+    # thread count changes nothing, also when all rows fit in one chunk (a
+    # product split among threads may round differently).
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        2000, 20, n_informative=10, n_classes=10, n_clusters_per_class=1, random_state=0
+    )
+    clf = QwertyClassifier(hidden_layer_sizes=(64, 64), max_epochs=1, random_state=0)
+    clf.fit(X, y)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n_threads in (1, 2, 4):
+            torch.set_num_threads(n_threads)
+            results.append(clf.predict_proba(X))
+    finally:
+        torch.set_num_threads(threads)
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])

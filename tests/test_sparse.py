@@ -17,7 +17,7 @@ from sklearn.preprocessing import OneHotEncoder
 from qwertyclf import QwertyClassifier, QwertyClassifierCV, QwertyEnsembleClassifier
 from qwertyclf._table import _median_with_zeros, table_of
 from qwertyclf.model_selection import BatchedGridSearchCV
-from qwertyclf.training import SparseRows, TensorBatches, TensorDataset
+from qwertyclf.training import PREDICT_CHUNK, SparseRows, TensorBatches, TensorDataset
 
 
 def _data(n=240, n_features=12, seed=0):
@@ -332,7 +332,7 @@ def test_densified_a_batch_at_a_time(monkeypatch):
     assert max(rows) <= 1024 < n
     model.predict_proba(S)
     rows = densified.rows()
-    assert max(rows) == model._predict_chunk_rows < n
+    assert max(rows) == PREDICT_CHUNK < n
     assert sum(rows) == n
 
 

@@ -20,7 +20,6 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 from skorch.callbacks import Callback
-from torch import nn
 
 from ._base import log_proba
 from ._interrupts import unchanged_if_failed
@@ -40,8 +39,10 @@ from .training import (
     SparseRows,
     TensorDataset,
     build_net,
+    largest_value,
     normalised,
-    one_thread,
+    predict_index,
+    predict_proba,
     split_validation,
     train_serial,
     validation_fraction,
@@ -508,7 +509,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         dtype('float32')
         """
         check_is_fitted(self)
-        return self._predict_proba(self._read(X, reset=False)[1])
+        return predict_proba(
+            self.net_.module_, self._read(X, reset=False)[1], **self._inference()
+        )
 
     def predict(self, X):
         """Most probable class label of each row.
@@ -526,13 +529,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._read(X, reset=False)[1]
-        index = torch.empty(X.shape[0], dtype=torch.int64)
-
-        def keep(rows, logits):
-            index[rows] = torch.argmax(logits, dim=1)
-
-        self._forward_chunks(X, keep)
-        return self.classes_[index.numpy()]
+        return self.classes_[predict_index(self.net_.module_, X, **self._inference())]
 
     def save(self, path):
         """Write the fitted model to a safetensors file that runs no code on load.
@@ -703,194 +700,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = True
         return tags
 
-    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
-        # The output dtype follows X, as in scikit-learn's MLPClassifier.
-        dtype = np.float32 if X.dtype == np.float32 else np.float64
-        n_classes = len(self.classes_)
-        proba = np.empty((X.shape[0], n_classes), dtype=dtype)
-        out = torch.from_numpy(proba)
-
-        def keep(rows, logits):
-            part = out[rows]
-            if logits.dtype == out.dtype and logits.shape[1] % 16 == 0:
-                # The logits padded to whole vectors with -inf columns (which
-                # add exact zeros): torch's row softmax is fastest on them.
-                part.copy_(torch.softmax(logits, dim=1)[: len(part), :n_classes])
-                return
-            # The softmax, computed in place in the output (several times
-            # faster than torch.softmax over rows of a few classes) and in its
-            # dtype: float64 rows sum to 1 at float64 precision even when the
-            # network computes in float32.
-            part.copy_(logits[: len(part), :n_classes])
-            part.sub_(part.amax(dim=1, keepdim=True)).exp_()
-            part.div_(part.sum(dim=1, keepdim=True))
-
-        self._forward_chunks(X, keep, padded=True)
-        return proba
-
-    # Rows per forward pass in prediction: large enough that per-call overhead
-    # vanishes, small enough that the layer buffers stay in the core's cache
-    # and a short input padded to it costs little (measured for a (64, 64)
-    # network: 1024 to 2048 rows are fastest, 4096 and more slower). Every
-    # pass has exactly this many rows (the last one padded), so each matrix
-    # product has one shape and a row's probabilities do not depend on which
-    # rows share its chunk.
-    _predict_chunk_rows = 2048
-
-    def _forward_chunks(self, X: np.ndarray, keep, *, padded=False) -> None:
-        """Run the fitted network over `X` chunk by chunk; `keep(rows, logits)`.
-
-        `keep` gets a slice of rows of `X` and their logits, shape (rows,
-        classes). With `padded`, it gets the chunk's whole logits instead:
-        all of its rows, padding rows after the slice's, and possibly more
-        columns than classes, each -inf. The logits may be a view of a
-        buffer that the next chunk overwrites.
-
-        No full-size copy of `X` is made: a chunk is used in place when it
-        already has the network's dtype (`dtype_`), else converted on its own;
-        a sparse `X` (scipy CSR) is made dense one chunk at a time.
-        On the CPU, with several intra-op threads and several chunks, the
-        chunks are shared among that many worker threads that each compute
-        with one intra-op thread: a worker the system pauses delays only its
-        own chunk, where a split of every operation would wait for it each
-        time. `keep` gets disjoint rows, possibly from several threads.
-        Raises `ValueError` if the logits overflow.
-        """
-        import threading
-        from concurrent.futures import ThreadPoolExecutor
-
-        module = self.net_.module_
-        module.eval()
-        is_sparse = sparse.issparse(X)
-        name = getattr(self, "dtype_", self.dtype)
-        dtype, np_dtype = getattr(torch, name), np.dtype(name)
-        n_classes = len(self.classes_)
-        rows = self._predict_chunk_rows
-        starts = range(0, X.shape[0], rows)
-        workers = min(torch.get_num_threads(), len(starts))
-        if self.device_.type != "cpu":
-            workers = 1
-        local = threading.local()
-
-        def run(start):
-            if not hasattr(local, "forward"):
-                if workers > 1:
-                    torch.set_num_threads(1)  # in this worker
-                local.forward = self._chunk_forward(module, rows, dtype, self.device_)
-                local.staging = None  # reused for chunks that need converting
-            part = slice(start, start + rows)
-            chunk = X[part].toarray() if is_sparse else X[part]
-            with torch.inference_mode():
-                n = len(chunk)
-                if n == rows and chunk.dtype == np_dtype and chunk.flags.c_contiguous:
-                    tensor = (
-                        torch.from_numpy(chunk)
-                        if chunk.flags.writeable
-                        # torch.from_numpy refuses (warns about) read-only memory.
-                        else (torch.tensor(chunk, dtype=dtype))
-                    )
-                else:
-                    # Converted, or padded with zeros to the chunk's shape.
-                    if local.staging is None:
-                        local.staging = torch.zeros(rows, X.shape[1], dtype=dtype)
-                    tensor = local.staging
-                    if not chunk.flags.writeable:
-                        chunk = chunk.copy()  # torch.from_numpy warns on read-only
-                    tensor[:n].copy_(torch.from_numpy(chunk))
-                    tensor[n:].zero_()
-                full = local.forward(tensor.to(self.device_))
-                logits = full[:n, :n_classes]
-                # One sum finds a non-finite logit; only then is each checked
-                # (a sum of huge finite logits can overflow on its own).
-                if not bool(torch.isfinite(logits.sum())) and not bool(
-                    torch.isfinite(logits).all()
-                ):
-                    raise ValueError(
-                        "The network's outputs overflowed: X holds values up to "
-                        f"{_largest(X):.3g}, too large for {name} arithmetic. "
-                        "Scale the features (for example with StandardScaler) or "
-                        "use dtype='float64'."
-                    )
-                keep(part, full if padded else logits)
-
-        if workers <= 1:
-            for start in starts:
-                run(start)
-            return
-        # One intra-op thread while the workers run (the count is restored
-        # afterwards, also when fits or predictions run at the same time).
-        with (
-            one_thread(),
-            ThreadPoolExecutor(workers, thread_name_prefix="qwertyclf") as pool,
-        ):
-            for _ in pool.map(run, starts):
-                pass
-
-    @staticmethod
-    def _chunk_forward(module: nn.Module, rows: int, dtype, device):
-        """The module's forward pass, each `Linear` writing into a reused buffer.
-
-        Applies to a CPU `nn.Sequential` of `Linear` layers and parameter-free
-        or eval-mode layers (activations, `BatchNorm1d`, `Dropout`), which is
-        what `QwertyNet` is; it computes what `module(x)` computes (the same
-        `addmm`) without allocating fresh memory for every chunk. In float32,
-        a final `Linear` gets extra outputs up to a multiple of 16, with zero
-        weights and bias -inf: a product with a few columns runs several times
-        faster padded to whole vectors (and the padding's probabilities are
-        exact zeros). Anything else runs `module` itself.
-        """
-        layers = list(module.children())
-        if (
-            device.type != "cpu"
-            or not isinstance(module, nn.Sequential)
-            or any(isinstance(layer, nn.Sequential) for layer in layers)
-            or not any(type(layer) is nn.Linear for layer in layers)
-            or any(p.dtype != dtype for p in module.parameters())
-        ):
-            return module
-        weights = {
-            i: (layer.weight, layer.bias)
-            for i, layer in enumerate(layers)
-            if type(layer) is nn.Linear
-        }
-        last = len(layers) - 1
-        if (
-            dtype == torch.float32
-            and last in weights
-            and layers[last].out_features % 16
-        ):
-            weight, bias = weights[last]
-            width = -(-weight.shape[0] // 16) * 16
-            padded = torch.zeros(width, weight.shape[1], dtype=dtype)
-            padded[: weight.shape[0]] = weight.detach()
-            padded_bias = torch.full((width,), -torch.inf, dtype=dtype)
-            padded_bias[: weight.shape[0]] = 0 if bias is None else bias.detach()
-            weights[last] = (padded, padded_bias)
-        buffers = {
-            i: torch.empty(rows, weight.shape[0], dtype=dtype)
-            for i, (weight, _) in weights.items()
-        }
-
-        def forward(x):
-            n = x.shape[0]
-            owned = False  # whether x is one of our buffers, safe to overwrite
-            for i, layer in enumerate(layers):
-                if i in buffers:
-                    weight, bias = weights[i]
-                    out = buffers[i][:n]
-                    if bias is None:
-                        x = torch.mm(x, weight.t(), out=out)
-                    else:
-                        x = torch.addmm(bias, x, weight.t(), out=out)
-                    owned = True
-                elif owned and type(layer) is nn.ReLU:
-                    x = x.relu_()
-                else:
-                    x = layer(x)
-                    owned = False
-            return x
-
-        return forward
+    def _inference(self) -> dict:
+        """Where and in which dtype the fitted network computes."""
+        # The fitted dtype (after fit, fitted attributes decide); a model
+        # unpickled from a version without `dtype_` has its parameter's.
+        return {"device": self.device_, "dtype": getattr(self, "dtype_", self.dtype)}
 
     def _check_n_classes(self, classes):
         if len(classes) < 2:
@@ -1137,7 +951,7 @@ def _as_float(X, dtype: str):
     # X is finite (validated), so an infinity here is a float32 overflow.
     if values.size and not np.isfinite(values.min() + values.max()):
         raise ValueError(
-            f"X holds values up to {_largest(X):.3g}, beyond the {dtype} "
+            f"X holds values up to {largest_value(X):.3g}, beyond the {dtype} "
             "range the network computes in. Scale the features (for example "
             "with StandardScaler) or use dtype='float64'."
         )
@@ -1151,13 +965,6 @@ def _to_tensor(X, device: torch.device, dtype: str):
     if sparse.issparse(X):
         return SparseRows(_as_float(X, dtype), device=device)
     return torch.from_numpy(_as_float(X, dtype)).to(device)
-
-
-def _largest(X) -> float:
-    """The largest absolute value in `X`, dense or sparse."""
-    if sparse.issparse(X):
-        return float(np.abs(X.data).max()) if X.nnz else 0.0
-    return float(np.abs(X).max())
 
 
 def _check_optimizer(optimizer) -> type[torch.optim.Optimizer]:

@@ -499,9 +499,12 @@ class TableEncoder:
         dtype = np.float64 if table.numeric is None else table.numeric.dtype
         if self.identity and table.numeric is not None:
             X = table.numeric
-            missing = np.isnan(X)
-            if missing.any():
-                X = np.where(missing, self.fill.astype(X.dtype), X)
+            # A sum is NaN if X holds a NaN, and far cheaper than a mask of
+            # X (it can be NaN otherwise too: infinities of both signs).
+            if np.isnan(X.sum()):
+                missing = np.isnan(X)
+                if missing.any():
+                    X = np.where(missing, self.fill.astype(X.dtype), X)
             return X
         values = _numeric_block(table, numeric, dtype=dtype)
         missing = np.isnan(values)

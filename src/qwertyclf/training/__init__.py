@@ -11,11 +11,16 @@ the same spec:
 * `BatchedTrainer`: K networks as one batched run, each ending where its
   serial run would.
 
+Prediction is the engine's too: `predict_proba` and `predict_index` run a
+fitted network over many rows in chunks, with the thread control and dtype
+handling in one place.
+
 The engine imports nothing from the estimator modules.
 """
 
 from ._batched import BatchedTrainer, RunData, batchable, shared_settings
 from ._fast_path import fast_path
+from ._inference import largest_value, predict_index, predict_proba
 from ._net import (
     DivergenceGuard,
     QwertySkorchNet,
@@ -25,6 +30,7 @@ from ._net import (
 )
 from ._runtime import (
     INFERENCE_CHUNK,
+    PREDICT_CHUNK,
     diverged,
     one_thread,
     seeded,
@@ -45,6 +51,7 @@ from ._state import ModelState
 __all__ = [
     "DEFAULT_VALIDATION_FRACTION",
     "INFERENCE_CHUNK",
+    "PREDICT_CHUNK",
     "BatchedTrainer",
     "DivergenceGuard",
     "FitSpec",
@@ -61,8 +68,11 @@ __all__ = [
     "continue_net",
     "diverged",
     "fast_path",
+    "largest_value",
     "normalised",
     "one_thread",
+    "predict_index",
+    "predict_proba",
     "seeded",
     "shared_settings",
     "split_validation",
