@@ -120,7 +120,7 @@ def validate_constraints(params: dict[str, Any], caller_name: str) -> None:
     ...     validate_constraints({"lr": -1}, "QwertyClassifier")
     ... except ValueError as exc:
     ...     print(exc)
-    lr must be a finite float > 0, got -1.
+    lr must be a finite float >= 0, got -1.
     """
     for name, constraints in PARAMETER_CONSTRAINTS.items():
         if name not in params:
@@ -173,6 +173,8 @@ def check_params(estimator) -> torch.device:
         params["hidden_layer_sizes"], params["activation"], params["dropout"]
     )
     resolve_optimizer(params["optimizer"])
+    if params["lr"] == 0:
+        raise ValueError("lr must be > 0, got 0.")
     if params["batch_norm"] and params["batch_size"] < 2:
         raise ValueError(
             "batch_norm=True needs batch_size >= 2: batch statistics of a "

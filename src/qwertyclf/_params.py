@@ -211,12 +211,9 @@ PARAMETERS: dict[str, Param] = {
         stored="optimizer",
         fixed_on_warm_start=True,
     ),
-    "lr": Param(
-        0.01,
-        (Interval("real", 0, None, "neither"),),
-        "lr must be a finite float > 0, got {value!r}.",
-        "Learning rate.",
-    ),
+    # Zero passes the constraint, to be refused with its own message (the
+    # estimator's check): "lr must be > 0".
+    "lr": _non_negative_float(0.01, "lr", "Learning rate."),
     "weight_decay": _non_negative_float(
         0.0, "weight_decay", "L2 penalty passed to the optimizer."
     ),

@@ -55,6 +55,7 @@ from torch import nn
 
 from ._atomic import atomic_write
 from ._module import QwertyNet, check_architecture
+from ._params import PARAMETERS
 from ._table import TableEncoder
 from .training import ModelState, QwertySkorchNet
 
@@ -107,7 +108,6 @@ _ATTRIBUTE_KEYS = (
 )
 # Attributes a file may lack: written since format version 2.
 _OPTIONAL_ATTRIBUTE_KEYS = ("encoder",)
-_FLAGS = ("batch_norm", "shuffle", "early_stopping", "warm_start")
 _COMPOSITE_METADATA_KEYS = (*_METADATA_KEYS, "kind", "n_members")
 # Metadata entries of one kind only: the ensemble's member template, the
 # search results of the CV.
@@ -235,38 +235,58 @@ def _save(path, tensors: dict, metadata: dict) -> Path:
 
 
 def _encode_params(params: dict) -> dict:
-    """The estimator's parameters as plain JSON values (code and state dropped)."""
-    params = dict(params)
-    if "optimizer" in params:
-        params["optimizer"] = _optimizer_name(params["optimizer"])
-    if "hidden_layer_sizes" in params:
-        sizes = params["hidden_layer_sizes"]
-        params["hidden_layer_sizes"] = (
-            [sizes] if isinstance(sizes, Integral) else list(sizes)
-        )
-    if isinstance(params.get("class_weight"), dict):
-        params["class_weight"] = [
-            [_plain(k), v] for k, v in params["class_weight"].items()
-        ]
-    # Callbacks are code, and a RandomState is state: neither goes in the file.
-    if "callbacks" in params:
-        params["callbacks"] = None
-    random_state = params.get("random_state")
+    """The estimator's parameters as plain JSON values (code and state dropped).
+
+    Each value is encoded by the `stored` kind its declaration in
+    `qwertyclf._params` gives; an undeclared one is stored as it is.
+    """
+    return {
+        name: _ENCODERS[_stored_kind(name)](value) for name, value in params.items()
+    }
+
+
+def _stored_kind(name: str) -> str:
+    param = PARAMETERS.get(name)
+    return "value" if param is None else param.stored
+
+
+def _encode_sizes(sizes) -> list:
+    return [sizes] if isinstance(sizes, Integral) else list(sizes)
+
+
+def _encode_class_weight(class_weight):
+    if isinstance(class_weight, dict):
+        return [[_plain(k), v] for k, v in class_weight.items()]
+    return class_weight
+
+
+def _encode_seed(random_state) -> int | None:
+    # A RandomState is state, not a setting: it is not stored.
     if isinstance(random_state, Integral) and not isinstance(random_state, bool):
-        params["random_state"] = int(random_state)
-    elif "random_state" in params:
-        params["random_state"] = None
-    for name in _FLAGS:
-        if name in params:
-            params[name] = bool(params[name])
-    if "verbose" in params:
-        params["verbose"] = int(params["verbose"])
-    if "device" in params:
-        params["device"] = str(params["device"])
-    categorical = params.get("categorical_features")
-    if categorical is not None and not isinstance(categorical, str):
-        params["categorical_features"] = [_plain(v) for v in categorical]
-    return params
+        return int(random_state)
+    return None
+
+
+def _encode_columns(columns):
+    if columns is None or isinstance(columns, str):
+        return columns
+    return [_plain(v) for v in columns]
+
+
+# How each kind of stored value becomes JSON (see `qwertyclf._params.Param`).
+_ENCODERS: dict[str, Callable[[Any], Any]] = {
+    "value": lambda value: value,
+    "flag": bool,
+    "count": int,
+    "sizes": _encode_sizes,
+    "class_weight": _encode_class_weight,
+    # Callbacks are code: they never go in the file.
+    "code": lambda value: None,
+    "optimizer": lambda value: _optimizer_name(value),
+    "seed": _encode_seed,
+    "device": str,
+    "columns": _encode_columns,
+}
 
 
 def _encode_attributes(state: ModelState) -> dict:
@@ -1398,64 +1418,96 @@ def _decode_encoder(encoder, n_features: int) -> TableEncoder | None:
 
 
 def _decode_params(params: dict) -> dict:
-    """JSON values back to constructor arguments; types no fit can write refused."""
-    out = {}
-    for name, value in params.items():
-        if name == "hidden_layer_sizes":
-            if not isinstance(value, list):
-                raise _Inconsistent(
-                    f"hidden_layer_sizes must be a list, got {_short(value)}"
-                )
-            if len(value) >= MAX_TENSORS // 2:
-                # Two tensors per layer: no file can hold such a network.
-                raise _Inconsistent(
-                    f"hidden_layer_sizes lists {len(value)} layers; a model "
-                    f"file holds at most {MAX_TENSORS // 2 - 1}"
-                )
-            value = tuple(value)
-        elif name == "class_weight":
-            value = _decode_class_weight(value)
-        elif name == "callbacks":
-            if value is not None:
-                raise _Inconsistent(
-                    "callbacks are code and never stored, but the file has "
-                    f"{_short(value)}"
-                )
-        elif name == "optimizer":
-            _check_text(value, name)
-            value = _optimizer_from_name(value)
-        elif name == "random_state":
-            if value is not None:
-                if not _is_int(value):
-                    raise _Inconsistent(
-                        f"random_state must be null or an int, got {_short(value)}"
-                    )
-                check_random_state(value)  # a seed NumPy accepts
-        elif name in _FLAGS:
-            if not isinstance(value, bool):
-                raise _Inconsistent(
-                    f"{name} must be true or false, not {_short(value)}"
-                )
-        elif name == "verbose":
-            if not _is_int(value) or value < 0:
-                raise _Inconsistent(f"verbose must be an int >= 0, got {_short(value)}")
-        elif name == "categorical_features" and isinstance(value, list):
-            if len(value) > MAX_CLASSES or not all(
-                isinstance(v, (str, int)) for v in value
-            ):
-                raise _Inconsistent(
-                    "categorical_features must list column names, indices or "
-                    f"flags, got {_short(value)}"
-                )
-            for v in value:
-                if isinstance(v, str):
-                    _check_text(v, "a categorical_features name")
-        elif isinstance(value, str):
-            _check_text(value, name)
-        elif isinstance(value, (list, dict)):
-            raise _Inconsistent(f"{name} must be a single value, got {_short(value)}")
-        out[name] = value
-    return out
+    """JSON values back to constructor arguments; types no fit can write refused.
+
+    Each value is decoded by the `stored` kind of its declaration.
+    """
+    return {
+        name: _DECODERS[_stored_kind(name)](value, name)
+        for name, value in params.items()
+    }
+
+
+def _decode_value(value, name: str):
+    """A number, a text or null."""
+    if isinstance(value, str):
+        _check_text(value, name)
+    elif isinstance(value, (list, dict)):
+        raise _Inconsistent(f"{name} must be a single value, got {_short(value)}")
+    return value
+
+
+def _decode_sizes(value, name: str) -> tuple:
+    if not isinstance(value, list):
+        raise _Inconsistent(f"{name} must be a list, got {_short(value)}")
+    if len(value) >= MAX_TENSORS // 2:
+        # Two tensors per layer: no file can hold such a network.
+        raise _Inconsistent(
+            f"{name} lists {len(value)} layers; a model "
+            f"file holds at most {MAX_TENSORS // 2 - 1}"
+        )
+    return tuple(value)
+
+
+def _decode_code(value, name: str) -> None:
+    if value is not None:
+        raise _Inconsistent(
+            f"{name} are code and never stored, but the file has {_short(value)}"
+        )
+    return None
+
+
+def _decode_optimizer(value, name: str):
+    _check_text(value, name)
+    return _optimizer_from_name(value)
+
+
+def _decode_seed(value, name: str) -> int | None:
+    if value is not None:
+        if not _is_int(value):
+            raise _Inconsistent(f"{name} must be null or an int, got {_short(value)}")
+        check_random_state(value)  # a seed NumPy accepts
+    return value
+
+
+def _decode_flag(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Inconsistent(f"{name} must be true or false, not {_short(value)}")
+    return value
+
+
+def _decode_count(value, name: str) -> int:
+    if not _is_int(value) or value < 0:
+        raise _Inconsistent(f"{name} must be an int >= 0, got {_short(value)}")
+    return value
+
+
+def _decode_columns(value, name: str):
+    if not isinstance(value, list):
+        return _decode_value(value, name)
+    if len(value) > MAX_CLASSES or not all(isinstance(v, (str, int)) for v in value):
+        raise _Inconsistent(
+            f"{name} must list column names, indices or flags, got {_short(value)}"
+        )
+    for v in value:
+        if isinstance(v, str):
+            _check_text(v, f"a {name} name")
+    return value
+
+
+# How each kind of stored value is read back (see `qwertyclf._params.Param`).
+_DECODERS: dict[str, Callable[[Any, str], Any]] = {
+    "value": _decode_value,
+    "flag": _decode_flag,
+    "count": _decode_count,
+    "sizes": _decode_sizes,
+    "class_weight": lambda value, name: _decode_class_weight(value),
+    "code": _decode_code,
+    "optimizer": _decode_optimizer,
+    "seed": _decode_seed,
+    "device": _decode_value,
+    "columns": _decode_columns,
+}
 
 
 def _decode_class_weight(value):
