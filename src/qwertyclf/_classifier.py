@@ -33,7 +33,8 @@ from ._interrupts import unchanged_if_failed
 from ._labels import encode_labels
 from ._module import check_architecture
 from ._params import PARAMETERS
-from ._persistence import ModelState, read_model, restore_net, write_model
+from ._persistence import ModelState, read_model, write_model
+from ._restored_net import load_net, restore_net
 from ._table import (
     TableEncoder,
     encode,
@@ -45,7 +46,6 @@ from .training import (
     FitSpec,
     SparseRows,
     TensorDataset,
-    build_net,
     normalised,
     one_thread,
     split_validation,
@@ -582,13 +582,15 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         )
         return from_state(state, cls)
 
-    def _restore(self, state):
+    def _restore(self, state, *, from_file=False):
         """Take a fitted state, read by `load` or trained batched or serially.
 
         A state from the serial engine carries the net that trained it
-        (`state.net`), which is kept as it is. Otherwise only the network is
-        built; the optimizer is built (from the state's optimizer state, if
-        any) when training continues.
+        (`state.net`), which is kept as it is. Otherwise the net is rebuilt
+        as a serial fit would have left it: initialised, its optimizer built
+        (from the state's optimizer state, if any), with the stored history;
+        for a state read from a file (`from_file`), only the network is
+        built, and the rest when training continues (see `load_net`).
         """
         self.classes_ = state.classes
         self.n_features_in_ = state.n_features_in
@@ -607,21 +609,24 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             self.n_iter_ = state.n_iter
             self.best_epoch_ = state.best_epoch
             return
+        # Seeded from random_state as a fresh fit is: a warm start draws its
+        # row orders (unless the state has their generator's state) and
+        # dropout masks from it.
+        spec = self._fit_spec(self.device_)
         module = state.module.to(self.device_)
-        self.net_ = restore_net(
-            # Seeded from random_state as a fresh fit is: a warm start draws
-            # its row orders (unless the state has their generator's state)
-            # and dropout masks from it.
-            build_net(
-                self._fit_spec(self.device_),
-                self.encoder_.n_outputs,
-                len(state.classes),
-            ),
-            module,
-            state.history,
-            optimizer_state=state.optimizer_state,
-            row_order_state=state.row_order_state,
-        )
+        n_inputs, n_classes = self.encoder_.n_outputs, len(state.classes)
+        if from_file:
+            self.net_ = load_net(spec, n_inputs, n_classes, module, state.history)
+        else:
+            self.net_ = restore_net(
+                spec,
+                n_inputs,
+                n_classes,
+                module,
+                state.history,
+                optimizer_state=state.optimizer_state,
+                row_order_state=state.row_order_state,
+            )
         self.history_ = self.net_.history
         self.n_iter_ = state.n_iter
         self.best_epoch_ = state.best_epoch
@@ -1081,6 +1086,9 @@ def from_state(
 ) -> QwertyClassifier:
     """A fitted `cls` from a state that `read_model` returned.
 
+    Only its network is built; the optimizer is built when training
+    continues (see `qwertyclf._restored_net.load_net`).
+
     Examples
     --------
     >>> from sklearn.datasets import make_blobs
@@ -1091,5 +1099,5 @@ def from_state(
     True
     """
     estimator = cls(**state.params)
-    estimator._restore(state)
+    estimator._restore(state, from_file=True)
     return estimator
