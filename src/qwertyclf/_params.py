@@ -302,7 +302,10 @@ PARAMETERS: dict[str, Param] = {
     "warm_start": _flag(
         False,
         "warm_start",
-        "Continue from the fitted weights on the next call to `fit`.",
+        "Continue from the fitted weights on the next call to `fit`, with the "
+        "current `lr`, `weight_decay`, `batch_size`, `max_epochs`, `shuffle`, "
+        "`callbacks`, early stopping and `verbose` (the optimizer keeps its "
+        "state).",
     ),
     "categorical_features": Param(
         "from_dtype",

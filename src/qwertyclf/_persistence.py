@@ -26,10 +26,13 @@ network the hyperparameters describe. Only then are the weights read, into a
 refused: no fit returns them, and such a network cannot predict.
 
 This module sits below the estimator: it reads and writes a `ModelState` and
-knows nothing of `QwertyClassifier` itself. Reading is in two layers: the
-container (the header's size and JSON, the format and its version, the byte
-ranges of the tensors) is checked the same way for every file, before what a
-model needs of its metadata and tensors.
+knows nothing of `QwertyClassifier` itself but the declarations of its
+hyperparameters (`qwertyclf._params`), each value encoded and decoded by its
+declared `stored` kind. Reading is in two layers: the safetensors container
+(`qwertyclf._safetensors`: the header's size and JSON, the byte ranges of the
+tensors, within this format's limits) is checked the same way for every
+file, with this format's check of its name and version, before what a model
+needs of its metadata and tensors.
 """
 
 from __future__ import annotations
