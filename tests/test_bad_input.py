@@ -289,12 +289,7 @@ BAD_INPUT_CASES = [
         TypeError,
         "hidden_layer_sizes must be an int or a sequence of ints",
     ),
-    (
-        "zero learning rate",
-        _P(_fit, lr=0.0),
-        ValueError,
-        "lr must be a finite float > 0",
-    ),
+    ("zero learning rate", _P(_fit, lr=0.0), ValueError, "lr must be > 0"),
     (
         "negative learning rate",
         _P(_fit, lr=-0.1),
