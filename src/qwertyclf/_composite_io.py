@@ -28,6 +28,7 @@ from ._classifier import (
 )
 from ._hyperparameters import check_params
 from ._module import check_architecture
+from ._params import PARAMETERS
 from ._persistence import CompositeState, read_composite, write_composite
 from ._progress import check_verbose
 from ._table import check_encoding_params
@@ -110,7 +111,7 @@ def load_composite(cls, path: str | os.PathLike, *, kind: str, device=None):
         The fitted estimator.
     """
     check_member = stored_params_check(device)
-    names = [name for name in cls._get_param_names() if name != "estimator"]
+    names = [name for name in cls().get_params(deep=False) if name != "estimator"]
 
     def check_params(params):
         if kind == CV:
@@ -126,7 +127,7 @@ def load_composite(cls, path: str | os.PathLike, *, kind: str, device=None):
         kind=kind,
         param_names=names,
         check_params=check_params,
-        member_param_names=QwertyClassifier._get_param_names(),
+        member_param_names=list(PARAMETERS),
         check_member_params=check_member,
     )
     params = dict(state.params)
