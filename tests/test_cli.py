@@ -12,7 +12,7 @@ import pytest
 from sklearn.base import clone
 
 from qwertyclf import QwertyClassifier, QwertyClassifierCV, __version__, load_model
-from qwertyclf._classifier import OPTIMIZERS
+from qwertyclf._hyperparameters import OPTIMIZERS
 from qwertyclf._module import ACTIVATIONS
 from qwertyclf.cli import build_parser, main
 from qwertyclf.cli._model_options import (

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import inspect
-from collections.abc import Sequence
-from numbers import Integral, Real
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -19,16 +17,25 @@ from sklearn.utils.validation import (
     check_array,
     check_is_fitted,
 )
-from skorch.callbacks import Callback
 
 from ._base import log_proba
+from ._hyperparameters import (
+    PARAMETER_CONSTRAINTS,
+    check_params,
+    coerced,
+    resolve_device,
+    resolve_optimizer,
+    spec_fields,
+    validate_constraints,
+)
 from ._interrupts import unchanged_if_failed
 from ._labels import encode_labels
 from ._module import check_architecture
-from ._persistence import ModelState, read_model, restore_net, write_model
+from ._params import PARAMETERS
+from ._persistence import ModelState, read_model, write_model
+from ._restored_net import load_net, restore_net
 from ._table import (
     TableEncoder,
-    check_encoding_params,
     encode,
     fit_encoding,
     read_table,
@@ -38,7 +45,6 @@ from .training import (
     FitSpec,
     SparseRows,
     TensorDataset,
-    build_net,
     largest_value,
     normalised,
     predict_index,
@@ -48,12 +54,6 @@ from .training import (
     validation_fraction,
 )
 
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 
@@ -190,6 +190,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     >>> clf.score(X, y) > 0.9
     True
     """
+
+    # Declared once, in qwertyclf._params; checked by `_validate_params`.
+    _parameter_constraints: dict = PARAMETER_CONSTRAINTS
 
     def __init__(
         self,
@@ -421,59 +424,44 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         """The engine's description of a fit with the current parameters.
 
         Call after `_check_params` (which returns the `device`); `seed`
-        defaults to the one `random_state` gives.
+        defaults to the one `random_state` gives. Each field of `FitSpec`
+        named after a hyperparameter takes its value as declared (a bool, an
+        int or a float); the fields below are resolved first.
         """
+        params = self.get_params(deep=False)
         return FitSpec(
-            hidden_layer_sizes=check_architecture(
-                self.hidden_layer_sizes, self.activation, self.dropout
-            ),
-            activation=self.activation,
-            batch_norm=bool(self.batch_norm),
-            dropout=float(self.dropout),
-            optimizer=_check_optimizer(self.optimizer),
-            lr=float(self.lr),
-            weight_decay=float(self.weight_decay),
-            batch_size=int(self.batch_size),
-            max_epochs=int(self.max_epochs),
-            shuffle=bool(self.shuffle),
-            validation_fraction=validation_fraction(
-                self.validation_fraction, self.early_stopping
-            ),
-            early_stopping=bool(self.early_stopping),
-            n_iter_no_change=int(self.n_iter_no_change),
-            tol=float(self.tol),
-            dtype=self.dtype,
-            device=_resolve_device(self.device) if device is None else device,
-            seed=self._seed() if seed is None else seed,
-            callbacks=tuple(self.callbacks or ()),
-            verbose=int(self.verbose),
+            **{
+                **coerced(params, spec_fields(FitSpec)),
+                "hidden_layer_sizes": check_architecture(
+                    self.hidden_layer_sizes, self.activation, self.dropout
+                ),
+                "optimizer": resolve_optimizer(self.optimizer),
+                "validation_fraction": validation_fraction(
+                    self.validation_fraction, self.early_stopping
+                ),
+                "device": resolve_device(self.device) if device is None else device,
+                "seed": self._seed() if seed is None else seed,
+                "callbacks": tuple(self.callbacks or ()),
+            }
         )
 
     def _check_continuable(self, device):
-        """Refuse a warm start whose settings change the fitted network."""
+        """Refuse a warm start whose settings change the fitted network.
+
+        The settings are those declared `fixed_on_warm_start`: each is
+        compared, resolved as a fit resolves it, with the fitted network's.
+        """
         module = self.net_.module_
-        fitted = {
-            "hidden_layer_sizes": tuple(module.hidden_layer_sizes),
-            "activation": module.activation,
-            "batch_norm": module.batch_norm,
-            "dropout": module.dropout,
-            "optimizer": self.net_.optimizer,
-            "dtype": self.dtype_,
-            "device": self.device_,
-        }
-        wanted = {
-            "hidden_layer_sizes": check_architecture(
-                self.hidden_layer_sizes, self.activation, self.dropout
-            ),
-            "activation": self.activation,
-            "batch_norm": bool(self.batch_norm),
-            "dropout": float(self.dropout),
-            "optimizer": _check_optimizer(self.optimizer),
-            "dtype": self.dtype,
-            "device": device,
-        }
-        for name, value in fitted.items():
-            if wanted[name] != value:
+        fitted = {"optimizer": self.net_.optimizer, "device": self.device_}
+        fitted["dtype"] = self.dtype_
+        wanted = self._fit_spec(device, seed=0)
+        for name, param in PARAMETERS.items():
+            if not param.fixed_on_warm_start:
+                continue
+            value = fitted[name] if name in fitted else getattr(module, name)
+            if isinstance(value, list):
+                value = tuple(value)
+            if getattr(wanted, name) != value:
                 raise ValueError(
                     f"warm_start=True continues the fitted network, which was "
                     f"trained with {name}={value!r}; it cannot continue with "
@@ -556,21 +544,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         True
         """
         check_is_fitted(self)
-        return write_model(path, self._model_state())
-
-    def _model_state(self) -> ModelState:
-        """What a model file stores of this fitted classifier."""
-        return ModelState(
-            params=self.get_params(),
-            classes=self.classes_,
-            n_features_in=self.n_features_in_,
-            feature_names_in=getattr(self, "feature_names_in_", None),
-            history=list(self.history_),
-            n_iter=self.n_iter_,
-            best_epoch=self.best_epoch_,
-            module=self.net_.module_,
-            encoder=self._encoder(),
-        )
+        return write_model(path, model_state(self))
 
     @classmethod
     def load(cls, path, *, device=None):
@@ -601,47 +575,19 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         state = read_model(
             path,
             param_names=cls._get_param_names(),
-            check_params=cls._params_check(device),
+            check_params=stored_params_check(device, cls),
         )
-        return cls._from_state(state)
+        return from_state(state, cls)
 
-    @classmethod
-    def _params_check(cls, device=None):
-        """The check of a model file's hyperparameters (see `read_model`).
-
-        `device` replaces the stored device; without it, a CUDA device that
-        is not available here becomes the CPU.
-        """
-        if device is not None:
-            _resolve_device(device)  # a clear error for an unusable device
-
-        def check_params(params):
-            if device is not None:
-                params["device"] = device
-            elif str(params.get("device", "cpu")).startswith("cuda") and not (
-                torch.cuda.is_available()
-            ):
-                params["device"] = "cpu"
-            estimator = cls(**params)
-            estimator._check_params()
-            return estimator.get_params()
-
-        return check_params
-
-    @classmethod
-    def _from_state(cls, state):
-        """A fitted classifier from the state `read_model` returned."""
-        estimator = cls(**state.params)
-        estimator._restore(state)
-        return estimator
-
-    def _restore(self, state):
+    def _restore(self, state, *, from_file=False):
         """Take a fitted state, read by `load` or trained batched or serially.
 
         A state from the serial engine carries the net that trained it
-        (`state.net`), which is kept as it is. Otherwise only the network is
-        built; the optimizer is built (from the state's optimizer state, if
-        any) when training continues.
+        (`state.net`), which is kept as it is. Otherwise the net is rebuilt
+        as a serial fit would have left it: initialised, its optimizer built
+        (from the state's optimizer state, if any), with the stored history;
+        for a state read from a file (`from_file`), only the network is
+        built, and the rest when training continues (see `load_net`).
         """
         self.classes_ = state.classes
         self.n_features_in_ = state.n_features_in
@@ -660,21 +606,24 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             self.n_iter_ = state.n_iter
             self.best_epoch_ = state.best_epoch
             return
+        # Seeded from random_state as a fresh fit is: a warm start draws its
+        # row orders (unless the state has their generator's state) and
+        # dropout masks from it.
+        spec = self._fit_spec(self.device_)
         module = state.module.to(self.device_)
-        self.net_ = restore_net(
-            # Seeded from random_state as a fresh fit is: a warm start draws
-            # its row orders (unless the state has their generator's state)
-            # and dropout masks from it.
-            build_net(
-                self._fit_spec(self.device_),
-                self.encoder_.n_outputs,
-                len(state.classes),
-            ),
-            module,
-            state.history,
-            optimizer_state=state.optimizer_state,
-            row_order_state=state.row_order_state,
-        )
+        n_inputs, n_classes = self.encoder_.n_outputs, len(state.classes)
+        if from_file:
+            self.net_ = load_net(spec, n_inputs, n_classes, module, state.history)
+        else:
+            self.net_ = restore_net(
+                spec,
+                n_inputs,
+                n_classes,
+                module,
+                state.history,
+                optimizer_state=state.optimizer_state,
+                row_order_state=state.row_order_state,
+            )
         self.history_ = self.net_.history
         self.n_iter_ = state.n_iter
         self.best_epoch_ = state.best_epoch
@@ -809,96 +758,13 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         """Validate the hyperparameters; return the device to train on.
 
         Called before any fitted attribute changes, so a bad setting leaves a
-        fitted model as it was.
+        fitted model as it was (see `qwertyclf._hyperparameters.check_params`).
         """
-        check_architecture(self.hidden_layer_sizes, self.activation, self.dropout)
-        _check_optimizer(self.optimizer)
-        for name, low in (
-            ("batch_size", 1),
-            ("max_epochs", 1),
-            ("n_iter_no_change", 1),
-        ):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, Integral)
-                or isinstance(value, bool)
-                or value < low
-            ):
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
-        for name in ("lr", "weight_decay", "tol"):
-            value = getattr(self, name)
-            if not isinstance(value, Real) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite float >= 0, got {value!r}.")
-        if self.lr == 0:
-            raise ValueError("lr must be > 0, got 0.")
-        if self.batch_norm and self.batch_size < 2:
-            raise ValueError(
-                "batch_norm=True needs batch_size >= 2: batch statistics of a "
-                "single row are undefined."
-            )
-        fraction = self.validation_fraction
-        if fraction is not None and (
-            not isinstance(fraction, Real) or not 0.0 < fraction < 1.0
-        ):
-            raise ValueError(
-                "validation_fraction must be None or a float in (0, 1), "
-                f"got {fraction!r}."
-            )
-        if self.callbacks is not None and (
-            not isinstance(self.callbacks, (list, tuple))
-            or not all(
-                isinstance(cb, Callback)
-                or (
-                    isinstance(cb, tuple)
-                    and len(cb) == 2
-                    and isinstance(cb[1], Callback)
-                )
-                for cb in self.callbacks
-            )
-        ):
-            raise TypeError(
-                "callbacks must be a list of skorch callbacks or "
-                "(name, callback) pairs."
-            )
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(
-                f"dtype must be 'float32' or 'float64', got {self.dtype!r}."
-            )
-        for name in ("batch_norm", "shuffle", "early_stopping", "warm_start"):
-            value = getattr(self, name)
-            # A string such as "no" is truthy: only real booleans are taken.
-            if not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {value!r}.")
-        class_weight = self.class_weight
-        if not (
-            class_weight is None
-            or (isinstance(class_weight, str) and class_weight == "balanced")
-            or isinstance(class_weight, dict)
-        ):
-            raise ValueError(
-                "class_weight must be None, 'balanced' or a dict of class -> "
-                f"weight, got {class_weight!r}."
-            )
-        # Whether the dict's classes are those of y is checked when y is seen.
-        weights = class_weight.items() if isinstance(class_weight, dict) else ()
-        for label, weight in weights:
-            if (
-                isinstance(weight, (bool, np.bool_))
-                or not isinstance(weight, Real)
-                or not np.isfinite(weight)
-                or weight < 0
-            ):
-                raise ValueError(
-                    f"class_weight of class {label!r} must be a finite float "
-                    f">= 0, got {weight!r}."
-                )
-        verbose = self.verbose
-        if not isinstance(verbose, Integral) or verbose < 0:
-            raise ValueError(f"verbose must be an int >= 0, got {verbose!r}.")
-        check_encoding_params(
-            self.categorical_features, self.min_frequency, self.preprocessing
-        )
-        return _resolve_device(self.device)
+        return check_params(self)
+
+    def _validate_params(self):
+        """scikit-learn's check of `_parameter_constraints`, with our messages."""
+        validate_constraints(self.get_params(deep=False), type(self).__name__)
 
     def _seed(self) -> int:
         if self.random_state is None:
@@ -967,29 +833,78 @@ def _to_tensor(X, device: torch.device, dtype: str):
     return torch.from_numpy(_as_float(X, dtype)).to(device)
 
 
-def _check_optimizer(optimizer) -> type[torch.optim.Optimizer]:
-    if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
-        return OPTIMIZERS[optimizer]
-    if inspect.isclass(optimizer) and issubclass(optimizer, torch.optim.Optimizer):
-        return optimizer
-    raise ValueError(
-        f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)} "
-        "or pass a torch.optim.Optimizer subclass."
+def model_state(estimator: QwertyClassifier) -> ModelState:
+    """What a model file stores of a fitted `QwertyClassifier`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> X, y = make_blobs(60, random_state=0)
+    >>> clf = QwertyClassifier(max_epochs=2, random_state=0).fit(X, y)
+    >>> model_state(clf).n_iter
+    2
+    """
+    return ModelState(
+        params=estimator.get_params(),
+        classes=estimator.classes_,
+        n_features_in=estimator.n_features_in_,
+        feature_names_in=getattr(estimator, "feature_names_in_", None),
+        history=list(estimator.history_),
+        n_iter=estimator.n_iter_,
+        best_epoch=estimator.best_epoch_,
+        module=estimator.net_.module_,
+        encoder=estimator._encoder(),
     )
 
 
-def _resolve_device(device) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"Unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'auto'."
-        ) from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available here; "
-            "use device='cpu' or device='auto'."
-        )
-    return resolved
+def stored_params_check(
+    device=None, cls: type[QwertyClassifier] = QwertyClassifier
+) -> Callable[[dict], dict]:
+    """The check of a model file's hyperparameters (see `read_model`).
+
+    `device` replaces the stored device; without it, a CUDA device that is
+    not available here becomes the CPU. The returned function validates the
+    parameters as `fit` does and returns all of `cls`'s parameters.
+
+    Examples
+    --------
+    >>> stored_params_check()({"lr": 0.1})["lr"]
+    0.1
+    """
+    if device is not None:
+        resolve_device(device)  # a clear error for an unusable device
+
+    def check(params: dict) -> dict:
+        if device is not None:
+            params["device"] = device
+        elif str(params.get("device", "cpu")).startswith("cuda") and not (
+            torch.cuda.is_available()
+        ):
+            params["device"] = "cpu"
+        estimator = cls(**params)
+        check_params(estimator)
+        return estimator.get_params()
+
+    return check
+
+
+def from_state(
+    state: ModelState, cls: type[QwertyClassifier] = QwertyClassifier
+) -> QwertyClassifier:
+    """A fitted `cls` from a state that `read_model` returned.
+
+    Only its network is built; the optimizer is built when training
+    continues (see `qwertyclf._restored_net.load_net`).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> X, y = make_blobs(60, random_state=0)
+    >>> clf = QwertyClassifier(max_epochs=2, random_state=0).fit(X, y)
+    >>> same = from_state(model_state(clf))
+    >>> bool((same.predict_proba(X) == clf.predict_proba(X)).all())
+    True
+    """
+    estimator = cls(**state.params)
+    estimator._restore(state, from_file=True)
+    return estimator

@@ -20,8 +20,15 @@ from sklearn.metrics import get_scorer_names
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._classifier import QwertyClassifier
+from ._classifier import (
+    QwertyClassifier,
+    from_state,
+    model_state,
+    stored_params_check,
+)
+from ._hyperparameters import check_params
 from ._module import check_architecture
+from ._params import PARAMETERS
 from ._persistence import CompositeState, read_composite, write_composite
 from ._progress import check_verbose
 from ._table import check_encoding_params
@@ -74,7 +81,7 @@ def save_composite(estimator, path: str | os.PathLike, *, kind: str) -> Path:
         n_features_in=estimator.n_features_in_,
         feature_names_in=getattr(estimator, "feature_names_in_", None),
         encoder=estimator.encoder_,
-        members=[member._model_state() for member in members],
+        members=[model_state(member) for member in members],
         estimator=None if template is None else template.get_params(),
         best_params=getattr(estimator, "best_params_", None),
         best_score=getattr(estimator, "best_score_", None),
@@ -103,8 +110,8 @@ def load_composite(cls, path: str | os.PathLike, *, kind: str, device=None):
     estimator : cls
         The fitted estimator.
     """
-    check_member = QwertyClassifier._params_check(device)
-    names = [name for name in cls._get_param_names() if name != "estimator"]
+    check_member = stored_params_check(device)
+    names = [name for name in cls().get_params(deep=False) if name != "estimator"]
 
     def check_params(params):
         if kind == CV:
@@ -120,7 +127,7 @@ def load_composite(cls, path: str | os.PathLike, *, kind: str, device=None):
         kind=kind,
         param_names=names,
         check_params=check_params,
-        member_param_names=QwertyClassifier._get_param_names(),
+        member_param_names=list(PARAMETERS),
         check_member_params=check_member,
     )
     params = dict(state.params)
@@ -129,7 +136,7 @@ def load_composite(cls, path: str | os.PathLike, *, kind: str, device=None):
             None if state.estimator is None else QwertyClassifier(**state.estimator)
         )
     estimator = cls(**params)
-    estimator.estimators_ = [QwertyClassifier._from_state(m) for m in state.members]
+    estimator.estimators_ = [from_state(m) for m in state.members]
     estimator.classes_ = state.classes
     estimator.n_features_in_ = state.n_features_in
     if state.feature_names_in is not None:
@@ -186,9 +193,9 @@ def _check_cv_params(params: dict, device) -> dict:
         for key in ("activation", "max_epochs", "n_iter_no_change", "dtype", "device")
         if key in params
     }
-    QwertyClassifier(
-        **base, batch_size=1 if batch_size == "auto" else batch_size
-    )._check_params()
+    check_params(
+        QwertyClassifier(**base, batch_size=1 if batch_size == "auto" else batch_size)
+    )
     _check_common(params)
     return params
 

@@ -26,10 +26,13 @@ network the hyperparameters describe. Only then are the weights read, into a
 refused: no fit returns them, and such a network cannot predict.
 
 This module sits below the estimator: it reads and writes a `ModelState` and
-knows nothing of `QwertyClassifier` itself. Reading is in two layers: the
-container (the header's size and JSON, the format and its version, the byte
-ranges of the tensors) is checked the same way for every file, before what a
-model needs of its metadata and tensors.
+knows nothing of `QwertyClassifier` itself but the declarations of its
+hyperparameters (`qwertyclf._params`), each value encoded and decoded by its
+declared `stored` kind. Reading is in two layers: the safetensors container
+(`qwertyclf._safetensors`: the header's size and JSON, the byte ranges of the
+tensors, within this format's limits) is checked the same way for every
+file, with this format's check of its name and version, before what a model
+needs of its metadata and tensors.
 """
 
 from __future__ import annotations
@@ -47,16 +50,27 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
-from skorch.history import History
 from torch import nn
 
-from ._atomic import atomic_write
+from ._dtypes import DTYPE_NAMES
 from ._module import QwertyNet, check_architecture
+from ._params import PARAMETERS
+from ._safetensors import (
+    Container,
+    Limits,
+    Unreadable,
+    check_header,
+    is_int,
+    open_container,
+    parse_json,
+    read_arrays,
+    save,
+    short,
+)
 from ._table import TableEncoder
-from .training import ModelState, QwertySkorchNet
+from .training import ModelState
 
 FORMAT = "qwertyclf-model"
 #: Version 2 adds the input encoding ("encoder"); version 1 files, which
@@ -87,6 +101,13 @@ MAX_ARRAY_BYTES = 16 * 2**20
 MAX_CATEGORIES = 1_000_000
 #: Most networks a file of several networks may hold.
 MAX_MEMBERS = 1000
+_LIMITS = Limits(
+    header_bytes=MAX_HEADER_BYTES,
+    json_values=MAX_JSON_VALUES,
+    json_depth=MAX_JSON_DEPTH,
+    tensors=MAX_TENSORS,
+    text=MAX_TEXT,
+)
 
 _OPTIMIZER_PREFIX = "torch.optim."
 _METADATA_KEYS = (
@@ -107,7 +128,6 @@ _ATTRIBUTE_KEYS = (
 )
 # Attributes a file may lack: written since format version 2.
 _OPTIONAL_ATTRIBUTE_KEYS = ("encoder",)
-_FLAGS = ("batch_norm", "shuffle", "early_stopping", "warm_start")
 _COMPOSITE_METADATA_KEYS = (*_METADATA_KEYS, "kind", "n_members")
 # Metadata entries of one kind only: the ensemble's member template, the
 # search results of the CV.
@@ -125,39 +145,10 @@ _CV_SCORE_KEYS = ("mean_test_score", "std_test_score", "mean_best_epoch")
 _SPLIT_KEY = re.compile(r"split(0|[1-9][0-9]{0,5})_test_score")
 _MEMBER_TENSOR = re.compile(r"members\.(0|[1-9][0-9]{0,5})\.(.+)", re.DOTALL)
 _TENSOR_KEYS = {"dtype", "shape", "data_offsets"}
-# Bytes per element of the safetensors dtypes.
-_ITEMSIZE = {
-    "BOOL": 1,
-    "U8": 1,
-    "I8": 1,
-    "F8_E4M3": 1,
-    "F8_E5M2": 1,
-    "U16": 2,
-    "I16": 2,
-    "F16": 2,
-    "BF16": 2,
-    "U32": 4,
-    "I32": 4,
-    "F32": 4,
-    "U64": 8,
-    "I64": 8,
-    "F64": 8,
-}
-# The dtypes a QwertyNet holds: safetensors name -> (torch, little-endian NumPy).
-_DTYPES = {
-    "F32": (torch.float32, "<f4"),
-    "F64": (torch.float64, "<f8"),
-    "I64": (torch.int64, "<i8"),
-}
-_DTYPE_NAMES = {torch_dtype: name for name, (torch_dtype, _) in _DTYPES.items()}
 # NumPy dtypes of class labels and feature names as `_encode_array` writes them.
 _ARRAY_DTYPE = re.compile(r"[<>|=]?(?:[iu][1248]|f[248]|b1|U[1-9][0-9]{0,3}|O)")
 _VERSION = re.compile(r"[0-9]{1,6}")
 _COUNT = re.compile(r"[0-9]{1,9}")
-
-
-class _Unreadable(ValueError):
-    """The file is not a well-formed safetensors file."""
 
 
 class _Inconsistent(ValueError):
@@ -206,7 +197,7 @@ def write_model(path: str | os.PathLike, state: ModelState) -> Path:
         tensors,
         lambda: _decode_metadata(metadata, state.params, lambda _: dict(state.params)),
     )
-    return _save(path, tensors, metadata)
+    return save(path, tensors, metadata)
 
 
 def _model_metadata(state: ModelState) -> dict:
@@ -223,50 +214,59 @@ def _module_tensors(module: nn.Module) -> dict:
     }
 
 
-def _save(path, tensors: dict, metadata: dict) -> Path:
-    path = Path(path)
-    # Serialised in memory, then written through a temporary file and an
-    # atomic rename: a failed or killed save leaves the previous file intact,
-    # whatever the installed safetensors does in its own save_file.
-    content = save(tensors, metadata=metadata)
-    with atomic_write(path) as handle:
-        handle.write(content)
-    return path
-
-
 def _encode_params(params: dict) -> dict:
-    """The estimator's parameters as plain JSON values (code and state dropped)."""
-    params = dict(params)
-    if "optimizer" in params:
-        params["optimizer"] = _optimizer_name(params["optimizer"])
-    if "hidden_layer_sizes" in params:
-        sizes = params["hidden_layer_sizes"]
-        params["hidden_layer_sizes"] = (
-            [sizes] if isinstance(sizes, Integral) else list(sizes)
-        )
-    if isinstance(params.get("class_weight"), dict):
-        params["class_weight"] = [
-            [_plain(k), v] for k, v in params["class_weight"].items()
-        ]
-    # Callbacks are code, and a RandomState is state: neither goes in the file.
-    if "callbacks" in params:
-        params["callbacks"] = None
-    random_state = params.get("random_state")
+    """The estimator's parameters as plain JSON values (code and state dropped).
+
+    Each value is encoded by the `stored` kind its declaration in
+    `qwertyclf._params` gives; an undeclared one is stored as it is.
+    """
+    return {
+        name: _ENCODERS[_stored_kind(name)](value) for name, value in params.items()
+    }
+
+
+def _stored_kind(name: str) -> str:
+    param = PARAMETERS.get(name)
+    return "value" if param is None else param.stored
+
+
+def _encode_sizes(sizes) -> list:
+    return [sizes] if isinstance(sizes, Integral) else list(sizes)
+
+
+def _encode_class_weight(class_weight):
+    if isinstance(class_weight, dict):
+        return [[_plain(k), v] for k, v in class_weight.items()]
+    return class_weight
+
+
+def _encode_seed(random_state) -> int | None:
+    # A RandomState is state, not a setting: it is not stored.
     if isinstance(random_state, Integral) and not isinstance(random_state, bool):
-        params["random_state"] = int(random_state)
-    elif "random_state" in params:
-        params["random_state"] = None
-    for name in _FLAGS:
-        if name in params:
-            params[name] = bool(params[name])
-    if "verbose" in params:
-        params["verbose"] = int(params["verbose"])
-    if "device" in params:
-        params["device"] = str(params["device"])
-    categorical = params.get("categorical_features")
-    if categorical is not None and not isinstance(categorical, str):
-        params["categorical_features"] = [_plain(v) for v in categorical]
-    return params
+        return int(random_state)
+    return None
+
+
+def _encode_columns(columns):
+    if columns is None or isinstance(columns, str):
+        return columns
+    return [_plain(v) for v in columns]
+
+
+# How each kind of stored value becomes JSON (see `qwertyclf._params.Param`).
+_ENCODERS: dict[str, Callable[[Any], Any]] = {
+    "value": lambda value: value,
+    "flag": bool,
+    "count": int,
+    "sizes": _encode_sizes,
+    "class_weight": _encode_class_weight,
+    # Callbacks are code: they never go in the file.
+    "code": lambda value: None,
+    "optimizer": lambda value: _optimizer_name(value),
+    "seed": _encode_seed,
+    "device": str,
+    "columns": _encode_columns,
+}
 
 
 def _encode_attributes(state: ModelState) -> dict:
@@ -296,24 +296,8 @@ def _check_writable(metadata: dict, tensors: dict, decode: Callable) -> None:
     callback that records large values in it can pass the limits. `decode()`
     decodes `metadata` as reading does, with the parameters taken as they are.
     """
-    # The header as safetensors will write it, with offsets of the widest size.
-    entries = {
-        name: {"dtype": "F64", "shape": list(t.shape), "data_offsets": [0, 2**63]}
-        for name, t in tensors.items()
-    }
-    header = json.dumps({"__metadata__": metadata, **entries}, separators=(",", ":"))
     try:
-        if len(header) > MAX_HEADER_BYTES:
-            raise _Unreadable(
-                f"its JSON header would have {len(header)} bytes, more than the "
-                f"{MAX_HEADER_BYTES // 2**20} MiB a model file may have"
-            )
-        _parse_json(header, "its header", _Unreadable)
-        if len(tensors) > MAX_TENSORS:
-            raise _Unreadable(
-                f"it would hold {len(tensors)} tensors, more than the "
-                f"{MAX_TENSORS} a model file may have"
-            )
+        check_header(metadata, tensors, _LIMITS)
         decode()
     except ValueError as exc:
         raise ValueError(
@@ -464,7 +448,7 @@ def write_composite(path: str | os.PathLike, state: CompositeState) -> Path:
     _check_writable(
         metadata, tensors, lambda: _decode_composite(metadata, state.kind, checks)
     )
-    return _save(path, tensors, metadata)
+    return save(path, tensors, metadata)
 
 
 def _encode_plain(value, depth: int = 0):
@@ -705,35 +689,24 @@ def read_composite(
     return state
 
 
-@dataclass
-class _File:
-    """An open model file whose container has been checked."""
-
-    handle: Any
-    metadata: dict
-    entries: dict
-    data_start: int
-
-
 @contextmanager
-def _reading(path: Path) -> Iterator[_File]:
+def _reading(path: Path) -> Iterator[Container]:
     """Open `path` and check its container; turn every refusal into one message.
 
     The container is what every model file shares: the header's length and
     JSON, the format and its version, and the byte ranges of the tensors.
     """
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            header_length, header = _read_header(handle, size)
-            metadata, entries = _split_header(header)
-            _check_format(metadata, path)
-            data_start = 8 + header_length
-            _check_entries(entries, size - data_start)
-            yield _File(handle, metadata, entries, data_start)
+        with open_container(
+            path,
+            limits=_LIMITS,
+            entry_keys=_TENSOR_KEYS,
+            check_metadata=lambda metadata: _check_format(metadata, path),
+        ) as file:
+            yield file
     except (FileNotFoundError, _Refused):
         raise
-    except _Unreadable as exc:
+    except Unreadable as exc:
         raise ValueError(
             f"{path} is not a readable qwertyclf model file ({exc})."
         ) from None
@@ -755,7 +728,7 @@ def _kind(metadata: dict) -> str | None:
         return None
     if kind not in COMPOSITE_KINDS:
         raise _Inconsistent(
-            f"unknown model kind {_short(kind)}; qwertyclf writes "
+            f"unknown model kind {short(kind)}; qwertyclf writes "
             f"{' or '.join(map(repr, COMPOSITE_KINDS))}, and no kind for a "
             "QwertyClassifier"
         )
@@ -767,7 +740,7 @@ def _kind(metadata: dict) -> str | None:
     return kind
 
 
-def _expect_kind(file: _File, expected: str | None, path: Path) -> None:
+def _expect_kind(file: Container, expected: str | None, path: Path) -> None:
     found = _kind(file.metadata)
     if found != expected:
         found = found or "QwertyClassifier"
@@ -782,15 +755,15 @@ def _member(i: int) -> Iterator[None]:
     """Name member `i` in what is wrong with it."""
     try:
         yield
-    except (_Unreadable, _Refused):
+    except (Unreadable, _Refused):
         raise
     except (_Inconsistent, TypeError, ValueError, OverflowError) as exc:
         raise _Inconsistent(f"member {i}: {exc}") from None
 
 
-def _load_weights(module: QwertyNet, file: _File, entries: dict, prefix: str = ""):
+def _load_weights(module: QwertyNet, file: Container, entries: dict, prefix: str = ""):
     """Read the checked tensors `entries` into `module` (built on the meta device)."""
-    tensors = _read_tensors(file.handle, file.data_start, entries)
+    tensors = _read_tensors(file, entries)
     module.load_state_dict(
         {name[len(prefix) :]: tensor for name, tensor in tensors.items()}, assign=True
     )
@@ -804,7 +777,7 @@ def _member_entries(entries: dict, n_members: int) -> list[dict]:
         match = _MEMBER_TENSOR.fullmatch(name)
         if match is None or int(match[1]) >= n_members:
             raise _Inconsistent(
-                f"tensor {_short(name)} belongs to none of the {n_members} members"
+                f"tensor {short(name)} belongs to none of the {n_members} members"
             )
         groups[int(match[1])][name] = entry
     return groups
@@ -817,7 +790,7 @@ def _decode_composite(metadata: dict, kind: str, checks: _CompositeChecks):
     """
     n_members = metadata.get("n_members")
     if not isinstance(n_members, str) or not _COUNT.fullmatch(n_members):
-        raise _Inconsistent(f"n_members must be a count, got {_short(n_members)}")
+        raise _Inconsistent(f"n_members must be a count, got {short(n_members)}")
     n_members = int(n_members)
     if not 1 <= n_members <= MAX_MEMBERS:
         raise _Inconsistent(
@@ -882,7 +855,7 @@ def _decode_composite(metadata: dict, kind: str, checks: _CompositeChecks):
         state.best_params = _decode_candidate(attributes["best_params"], "best_params")
         score = attributes["best_score"]
         if not isinstance(score, (int, float)) or isinstance(score, bool):
-            raise _Inconsistent(f"best_score must be a number, got {_short(score)}")
+            raise _Inconsistent(f"best_score must be a number, got {short(score)}")
         state.best_score = float(score)
         results = _parse_json(metadata["cv_results"], "cv_results", _Inconsistent)
         state.cv_results, n_splits = _decode_cv_results(results)
@@ -928,7 +901,7 @@ def _check_member_count(state: CompositeState, n_splits: int | None) -> None:
 def _prefixed(what: str) -> Iterator[None]:
     try:
         yield
-    except (_Unreadable, _Refused):
+    except (Unreadable, _Refused):
         raise
     except (_Inconsistent, TypeError, ValueError, OverflowError) as exc:
         raise _Inconsistent(f"{what}: {exc}") from None
@@ -938,8 +911,7 @@ def _check_plain(value, name: str, depth: int = 0) -> None:
     """A stored constructor argument: numbers, text, null, lists of them."""
     if isinstance(value, dict) or (isinstance(value, list) and depth >= 2):
         raise _Inconsistent(
-            f"{name} must be a number, text, null or a list of them, got "
-            f"{_short(value)}"
+            f"{name} must be a number, text, null or a list of them, got {short(value)}"
         )
     if isinstance(value, list):
         if len(value) > MAX_CLASSES:
@@ -962,10 +934,10 @@ def _decode_candidate(value, what: str) -> dict:
     if not (
         isinstance(sizes, list)
         and 1 <= len(sizes) < MAX_TENSORS // 2
-        and all(_is_int(n) and n >= 1 for n in sizes)
+        and all(is_int(n) and n >= 1 for n in sizes)
     ):
         raise _Inconsistent(
-            f"{what}'s hidden_layer_sizes must list positive ints, got {_short(sizes)}"
+            f"{what}'s hidden_layer_sizes must list positive ints, got {short(sizes)}"
         )
     out = {"hidden_layer_sizes": tuple(sizes)}
     for key in ("lr", "weight_decay"):
@@ -977,7 +949,7 @@ def _decode_candidate(value, what: str) -> dict:
             or number < 0
         ):
             raise _Inconsistent(
-                f"{what}'s {key} must be a finite number >= 0, got {_short(number)}"
+                f"{what}'s {key} must be a finite number >= 0, got {short(number)}"
             )
         out[key] = number
     return out
@@ -1033,7 +1005,7 @@ def _is_ranking(rank, n: int) -> bool:
     Ranks start at 1; tied candidates share the best rank among them, and
     the next rank counts them all (1, 1, 3).
     """
-    if not (isinstance(rank, list) and len(rank) == n and all(map(_is_int, rank))):
+    if not (isinstance(rank, list) and len(rank) == n and all(map(is_int, rank))):
         return False
     ordered = sorted(rank)
     return all(
@@ -1056,152 +1028,6 @@ def _check_best(state: CompositeState) -> None:
         )
 
 
-class RestoredNet(QwertySkorchNet):
-    """A `QwertySkorchNet` whose module and history were read from a file.
-
-    Only the module exists at first: prediction needs nothing else. The
-    criterion, optimizer and callbacks are built when training continues or
-    when one of them is first asked for (skorch's `initialize`), and that
-    first initialisation keeps the module's weights and the history instead
-    of starting afresh, and takes the optimizer state and row-order state
-    the net was restored with, if any. Build one with `restore_net`.
-    """
-
-    def __getattr__(self, name):
-        # Only reached for attributes that do not exist (yet).
-        if name in ("criterion_", "optimizer_", "callbacks_") and (
-            vars(self).get("initialized_") is False
-        ):
-            self.initialize()
-            return getattr(self, name)
-        raise AttributeError(
-            f"{type(self).__name__!r} object has no attribute {name!r}"
-        )
-
-    def initialize(self):
-        """Initialize as skorch does; the first time, resume the stored state."""
-        resume = vars(self).pop("resume_", None)
-        super().initialize()
-        if resume is not None:
-            optimizer_state, row_order_state = resume
-            if optimizer_state is not None:
-                stored = self.optimizer_.state_dict()
-                stored["state"] = optimizer_state
-                self.optimizer_.load_state_dict(stored)
-            if row_order_state is not None:
-                self.generator_.set_state(row_order_state)
-        return self
-
-    def initialized_instance(self, instance_or_cls, kwargs):
-        """The stored module until the net is first initialised; else as skorch."""
-        stored = vars(self).get("module_")
-        first = not self.initialized_ and stored is not None
-        if first and instance_or_cls is self.module:
-            return stored
-        return super().initialized_instance(instance_or_cls, kwargs)
-
-    def initialize_history(self):
-        """Keep the stored history on the first initialisation."""
-        if not self.initialized_ and self.history_ is not None:
-            return self
-        return super().initialize_history()
-
-
-def restore_net(
-    net: QwertySkorchNet,
-    module: nn.Module,
-    history: list[dict],
-    *,
-    optimizer_state: dict | None = None,
-    row_order_state: torch.Tensor | None = None,
-) -> RestoredNet:
-    """A `RestoredNet` configured like `net`, holding `module` and `history`.
-
-    Parameters
-    ----------
-    net : QwertySkorchNet
-        An uninitialised net, as a fit would build it.
-    module : torch.nn.Module
-        The network read from the file, on `net`'s device.
-    history : list of dict
-        The stored history rows.
-    optimizer_state : dict, default=None
-        Per-parameter optimizer state (as in `torch.optim.Optimizer.
-        state_dict()["state"]`) that the optimizer resumes from when it is
-        built; None starts it afresh.
-    row_order_state : torch.Tensor, default=None
-        State of the generator of the training row orders, resumed likewise.
-
-    Returns
-    -------
-    net : RestoredNet
-        A net that predicts with `module` and builds its optimizer only when
-        training continues.
-
-    Examples
-    --------
-    >>> net = QwertySkorchNet(QwertyNet, module__n_classes=2, verbose=0)
-    >>> restored = restore_net(net, QwertyNet(n_classes=2), [{"epoch": 1}])
-    >>> len(restored.history), "optimizer_" in vars(restored)
-    (1, False)
-    """
-    params = net.get_params(deep=False)
-    # skorch lists this bookkeeping attribute among its parameters.
-    params.pop("_params_to_validate", None)
-    restored = RestoredNet(**params)
-    restored.history = History(history)
-    # Set directly, so that skorch registers the module in its own initialisation
-    # step below, as it does for a module it builds.
-    vars(restored)["module_"] = module
-    restored._initialize_module()
-    if optimizer_state is not None or row_order_state is not None:
-        vars(restored)["resume_"] = (optimizer_state, row_order_state)
-    return restored
-
-
-def _read_header(handle, size: int) -> tuple[int, Any]:
-    """The safetensors header length and its parsed JSON."""
-    if size < 8:
-        raise _Unreadable(
-            f"the file has {size} bytes, fewer than the 8 of a safetensors "
-            "header length"
-        )
-    header_length = int.from_bytes(handle.read(8), "little")
-    if header_length > size - 8:
-        raise _Unreadable(
-            f"its header length, {header_length} bytes, points past the end of "
-            f"the file ({size} bytes)"
-        )
-    if header_length > MAX_HEADER_BYTES:
-        raise _Unreadable(
-            f"its JSON header has {header_length} bytes, more than the "
-            f"{MAX_HEADER_BYTES // 2**20} MiB a model file may have"
-        )
-    raw = handle.read(header_length)
-    if len(raw) != header_length:
-        raise _Unreadable("the file ended inside its header")
-    # qwertyclf writes ASCII headers (other characters are escaped in the
-    # JSON): Python then holds the header at one byte a character.
-    if not raw.isascii():
-        raise _Unreadable("its header holds bytes that are not ASCII")
-    return header_length, _parse_json(raw, "its header", _Unreadable)
-
-
-def _split_header(header: Any) -> tuple[dict, dict]:
-    if not isinstance(header, dict):
-        raise _Unreadable("its header is not a JSON object")
-    metadata = header.pop("__metadata__", None)
-    if metadata is None:
-        metadata = {}
-    if not isinstance(metadata, dict) or not all(
-        isinstance(v, str) for v in metadata.values()
-    ):
-        raise _Unreadable("its metadata is not a map of strings to strings")
-    if not all(v.isascii() for v in metadata.values()):
-        raise _Unreadable("its metadata holds characters that are not ASCII")
-    return metadata, header
-
-
 class _Refused(ValueError):
     """A refusal whose message is complete, path included."""
 
@@ -1212,74 +1038,15 @@ def _check_format(metadata: dict, path: Path) -> None:
     version = metadata.get("format_version", "")
     if not _VERSION.fullmatch(version):
         raise _Refused(
-            f"{path} has an unreadable model format version {_short(version)}."
+            f"{path} has an unreadable model format version {short(version)}."
         )
     if int(version) > FORMAT_VERSION:
-        written_by = _short(metadata.get("qwertyclf_version", "")).strip("'\"")
+        written_by = short(metadata.get("qwertyclf_version", "")).strip("'\"")
         raise _Refused(
             f"{path} was written in model format {int(version)} by qwertyclf "
             f"{written_by}; this qwertyclf reads format {FORMAT_VERSION} and "
             "older. Upgrade qwertyclf to load it."
         )
-
-
-def _check_entries(entries: dict, data_length: int) -> None:
-    """Tensor entries well formed, byte ranges exactly covering the data."""
-    if len(entries) > MAX_TENSORS:
-        raise _Unreadable(
-            f"it lists {len(entries)} tensors, more than the {MAX_TENSORS} a "
-            "model file may have"
-        )
-    ranges = []
-    for name, entry in entries.items():
-        shown = _short(name)
-        if (
-            len(name) > MAX_TEXT
-            or not isinstance(entry, dict)
-            or set(entry) != _TENSOR_KEYS
-        ):
-            raise _Unreadable(f"the header entry of tensor {shown} is malformed")
-        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in _ITEMSIZE:
-            raise _Unreadable(f"tensor {shown} has unknown dtype {_short(dtype)}")
-        if not (
-            isinstance(shape, list)
-            and len(shape) <= 8
-            and all(_is_int(n) and n >= 0 for n in shape)
-        ):
-            raise _Unreadable(f"tensor {shown} has a malformed shape {_short(shape)}")
-        if not (
-            isinstance(offsets, list)
-            and len(offsets) == 2
-            and all(_is_int(n) for n in offsets)
-            and 0 <= offsets[0] <= offsets[1]
-        ):
-            raise _Unreadable(
-                f"tensor {shown} has malformed data offsets {_short(offsets)}"
-            )
-        needed = math.prod(shape) * _ITEMSIZE[dtype]
-        if offsets[1] - offsets[0] != needed:
-            raise _Unreadable(
-                f"tensor {shown} of shape {_short(shape)} and dtype {dtype} needs "
-                f"{_short(needed)} bytes, but its data offsets span "
-                f"{_short(offsets[1] - offsets[0])}"
-            )
-        ranges.append((offsets[0], offsets[1], shown))
-    end = 0
-    for begin, stop, shown in sorted(ranges):
-        if begin != end:
-            raise _Unreadable(
-                f"the data of tensor {shown} does not start where the previous "
-                "tensor's ends"
-            )
-        end = stop
-    if end > data_length:
-        raise _Unreadable(
-            f"the file is truncated: its header describes {_short(end)} bytes of "
-            f"tensor data, but only {data_length} follow it"
-        )
-    if end < data_length:
-        raise _Unreadable(f"{data_length - end} bytes follow the last tensor's data")
 
 
 def _decode_metadata(
@@ -1365,9 +1132,9 @@ def _decode_classes(encoded) -> np.ndarray:
 
 
 def _decode_n_features(n_features) -> int:
-    if not _is_int(n_features) or n_features < 1:
+    if not is_int(n_features) or n_features < 1:
         raise _Inconsistent(
-            f"n_features_in must be a positive int, got {_short(n_features)}"
+            f"n_features_in must be a positive int, got {short(n_features)}"
         )
     return n_features
 
@@ -1398,64 +1165,96 @@ def _decode_encoder(encoder, n_features: int) -> TableEncoder | None:
 
 
 def _decode_params(params: dict) -> dict:
-    """JSON values back to constructor arguments; types no fit can write refused."""
-    out = {}
-    for name, value in params.items():
-        if name == "hidden_layer_sizes":
-            if not isinstance(value, list):
-                raise _Inconsistent(
-                    f"hidden_layer_sizes must be a list, got {_short(value)}"
-                )
-            if len(value) >= MAX_TENSORS // 2:
-                # Two tensors per layer: no file can hold such a network.
-                raise _Inconsistent(
-                    f"hidden_layer_sizes lists {len(value)} layers; a model "
-                    f"file holds at most {MAX_TENSORS // 2 - 1}"
-                )
-            value = tuple(value)
-        elif name == "class_weight":
-            value = _decode_class_weight(value)
-        elif name == "callbacks":
-            if value is not None:
-                raise _Inconsistent(
-                    "callbacks are code and never stored, but the file has "
-                    f"{_short(value)}"
-                )
-        elif name == "optimizer":
-            _check_text(value, name)
-            value = _optimizer_from_name(value)
-        elif name == "random_state":
-            if value is not None:
-                if not _is_int(value):
-                    raise _Inconsistent(
-                        f"random_state must be null or an int, got {_short(value)}"
-                    )
-                check_random_state(value)  # a seed NumPy accepts
-        elif name in _FLAGS:
-            if not isinstance(value, bool):
-                raise _Inconsistent(
-                    f"{name} must be true or false, not {_short(value)}"
-                )
-        elif name == "verbose":
-            if not _is_int(value) or value < 0:
-                raise _Inconsistent(f"verbose must be an int >= 0, got {_short(value)}")
-        elif name == "categorical_features" and isinstance(value, list):
-            if len(value) > MAX_CLASSES or not all(
-                isinstance(v, (str, int)) for v in value
-            ):
-                raise _Inconsistent(
-                    "categorical_features must list column names, indices or "
-                    f"flags, got {_short(value)}"
-                )
-            for v in value:
-                if isinstance(v, str):
-                    _check_text(v, "a categorical_features name")
-        elif isinstance(value, str):
-            _check_text(value, name)
-        elif isinstance(value, (list, dict)):
-            raise _Inconsistent(f"{name} must be a single value, got {_short(value)}")
-        out[name] = value
-    return out
+    """JSON values back to constructor arguments; types no fit can write refused.
+
+    Each value is decoded by the `stored` kind of its declaration.
+    """
+    return {
+        name: _DECODERS[_stored_kind(name)](value, name)
+        for name, value in params.items()
+    }
+
+
+def _decode_value(value, name: str):
+    """A number, a text or null."""
+    if isinstance(value, str):
+        _check_text(value, name)
+    elif isinstance(value, (list, dict)):
+        raise _Inconsistent(f"{name} must be a single value, got {short(value)}")
+    return value
+
+
+def _decode_sizes(value, name: str) -> tuple:
+    if not isinstance(value, list):
+        raise _Inconsistent(f"{name} must be a list, got {short(value)}")
+    if len(value) >= MAX_TENSORS // 2:
+        # Two tensors per layer: no file can hold such a network.
+        raise _Inconsistent(
+            f"{name} lists {len(value)} layers; a model "
+            f"file holds at most {MAX_TENSORS // 2 - 1}"
+        )
+    return tuple(value)
+
+
+def _decode_code(value, name: str) -> None:
+    if value is not None:
+        raise _Inconsistent(
+            f"{name} are code and never stored, but the file has {short(value)}"
+        )
+    return None
+
+
+def _decode_optimizer(value, name: str):
+    _check_text(value, name)
+    return _optimizer_from_name(value)
+
+
+def _decode_seed(value, name: str) -> int | None:
+    if value is not None:
+        if not is_int(value):
+            raise _Inconsistent(f"{name} must be null or an int, got {short(value)}")
+        check_random_state(value)  # a seed NumPy accepts
+    return value
+
+
+def _decode_flag(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Inconsistent(f"{name} must be true or false, not {short(value)}")
+    return value
+
+
+def _decode_count(value, name: str) -> int:
+    if not is_int(value) or value < 0:
+        raise _Inconsistent(f"{name} must be an int >= 0, got {short(value)}")
+    return value
+
+
+def _decode_columns(value, name: str):
+    if not isinstance(value, list):
+        return _decode_value(value, name)
+    if len(value) > MAX_CLASSES or not all(isinstance(v, (str, int)) for v in value):
+        raise _Inconsistent(
+            f"{name} must list column names, indices or flags, got {short(value)}"
+        )
+    for v in value:
+        if isinstance(v, str):
+            _check_text(v, f"a {name} name")
+    return value
+
+
+# How each kind of stored value is read back (see `qwertyclf._params.Param`).
+_DECODERS: dict[str, Callable[[Any, str], Any]] = {
+    "value": _decode_value,
+    "flag": _decode_flag,
+    "count": _decode_count,
+    "sizes": _decode_sizes,
+    "class_weight": lambda value, name: _decode_class_weight(value),
+    "code": _decode_code,
+    "optimizer": _decode_optimizer,
+    "seed": _decode_seed,
+    "device": _decode_value,
+    "columns": _decode_columns,
+}
 
 
 def _decode_class_weight(value):
@@ -1464,27 +1263,27 @@ def _decode_class_weight(value):
     if not isinstance(value, list) or len(value) > MAX_CLASSES:
         raise _Inconsistent(
             "class_weight must be null, 'balanced' or a list of [class, weight] "
-            f"pairs, got {_short(value)}"
+            f"pairs, got {short(value)}"
         )
     weights = {}
     for pair in value:
         if not (isinstance(pair, list) and len(pair) == 2):
             raise _Inconsistent(
-                f"class_weight entries must be [class, weight] pairs: {_short(pair)}"
+                f"class_weight entries must be [class, weight] pairs: {short(pair)}"
             )
         label, weight = pair
         if isinstance(label, (list, dict)) or label is None:
-            raise _Inconsistent(f"class_weight has a non-label key {_short(label)}")
+            raise _Inconsistent(f"class_weight has a non-label key {short(label)}")
         if isinstance(label, str):
             _check_text(label, "a class_weight key")
         if isinstance(weight, bool) or not isinstance(weight, Real):
             raise _Inconsistent(
-                f"class_weight of {_short(label)} must be a number: {_short(weight)}"
+                f"class_weight of {short(label)} must be a number: {short(weight)}"
             )
         if not math.isfinite(weight):
-            raise _Inconsistent(f"class_weight of {_short(label)} is {weight}")
+            raise _Inconsistent(f"class_weight of {short(label)} is {weight}")
         if label in weights:
-            raise _Inconsistent(f"class_weight lists class {_short(label)} twice")
+            raise _Inconsistent(f"class_weight lists class {short(label)} twice")
         weights[label] = weight
     return weights
 
@@ -1500,12 +1299,12 @@ def _check_class_weight(class_weight, classes: np.ndarray) -> None:
 
 
 def _check_history(history, n_iter, best_epoch) -> None:
-    if not _is_int(n_iter) or n_iter < 1:
-        raise _Inconsistent(f"n_iter must be an int >= 1, got {_short(n_iter)}")
-    if not _is_int(best_epoch) or not 1 <= best_epoch <= n_iter:
+    if not is_int(n_iter) or n_iter < 1:
+        raise _Inconsistent(f"n_iter must be an int >= 1, got {short(n_iter)}")
+    if not is_int(best_epoch) or not 1 <= best_epoch <= n_iter:
         raise _Inconsistent(
             f"best_epoch must be an int from 1 to n_iter={n_iter}, "
-            f"got {_short(best_epoch)}"
+            f"got {short(best_epoch)}"
         )
     if not isinstance(history, list) or len(history) != n_iter:
         raise _Inconsistent(f"history must be a list of n_iter={n_iter} epochs")
@@ -1539,7 +1338,7 @@ def _empty_module(state: ModelState, entries: dict) -> QwertyNet:
     if n_tensors != len(entries):
         # Caught before the network is built, however many layers it claims.
         raise _Inconsistent(
-            f"hidden_layer_sizes={_short(list(sizes))} with "
+            f"hidden_layer_sizes={short(list(sizes))} with "
             f"batch_norm={batch_norm} needs {n_tensors} tensors, but the file "
             f"holds {len(entries)}"
         )
@@ -1566,98 +1365,37 @@ def _empty_module(state: ModelState, entries: dict) -> QwertyNet:
         entry = entries[name]
         if entry["shape"] != list(tensor.shape):
             raise _Inconsistent(
-                f"tensor {name!r} has shape {_short(entry['shape'])}, but "
+                f"tensor {name!r} has shape {short(entry['shape'])}, but "
                 f"{n_inputs} network inputs, "
-                f"hidden_layer_sizes={_short(list(sizes))} and "
+                f"hidden_layer_sizes={short(list(sizes))} and "
                 f"{len(state.classes)} classes need {list(tensor.shape)}"
             )
-        if entry["dtype"] != _DTYPE_NAMES[tensor.dtype]:
+        if entry["dtype"] != DTYPE_NAMES[tensor.dtype]:
             raise _Inconsistent(
                 f"tensor {name!r} has dtype {entry['dtype']}, but the network "
-                f"needs {_DTYPE_NAMES[tensor.dtype]} (dtype={params['dtype']!r})"
+                f"needs {DTYPE_NAMES[tensor.dtype]} (dtype={params['dtype']!r})"
             )
     return module
 
 
-def _read_tensors(handle, data_start: int, entries: dict) -> dict:
+def _read_tensors(file: Container, entries: dict) -> dict:
     """Read the tensors listed (and checked) in the header; refuse NaN or inf."""
     tensors = {}
-    for name, entry in sorted(entries.items(), key=lambda e: e[1]["data_offsets"]):
-        torch_dtype, numpy_dtype = _DTYPES[entry["dtype"]]
-        array = np.empty(entry["shape"], dtype=numpy_dtype)
-        handle.seek(data_start + entry["data_offsets"][0])
-        view = memoryview(array.reshape(-1).view(np.uint8))
-        filled = 0
-        while filled < len(view):
-            count = handle.readinto(view[filled:])
-            if not count:
-                raise _Unreadable("the file ended inside its tensor data")
-            filled += count
-        if torch_dtype.is_floating_point and not np.isfinite(array).all():
+    for name, array in read_arrays(file, entries):
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
             raise _Inconsistent(
                 f"tensor {name!r} holds NaN or infinite weights; a fit never "
                 "returns them, and the network could not predict"
             )
         if name.endswith("running_var") and (array < 0).any():
             raise _Inconsistent(f"tensor {name!r} holds negative variances")
-        if not array.dtype.isnative:
-            array = array.astype(array.dtype.newbyteorder("="))
         tensors[name] = torch.from_numpy(array)
     return tensors
 
 
 def _parse_json(text: str | bytes, what: str, error: type[ValueError]):
-    """Parse JSON with bounded size and depth and no duplicate keys."""
-    comma, bracket, brace = (
-        (b",", b"[", b"{") if isinstance(text, bytes) else (",", "[", "{")
-    )
-    # Every value but the first follows a comma or opens a list or an
-    # object, so this bounds the number of Python objects parsing can make.
-    values = text.count(comma) + text.count(bracket) + text.count(brace)
-    if values > MAX_JSON_VALUES:
-        raise error(
-            f"{what} holds about {values} JSON values, more than the "
-            f"{MAX_JSON_VALUES} a model file may have"
-        )
-    try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates)
-    except _DuplicateKey as exc:
-        raise error(f"{what} has the key {_short(exc.args[0])} twice") from None
-    except RecursionError:
-        raise error(f"{what} is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise error(f"{what} is not valid JSON ({exc})") from None
-    _check_depth(value, what, error)
-    return value
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs):
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return out
-
-
-def _check_depth(value, what: str, error: type[ValueError]) -> None:
-    stack = [(value, 1)] if isinstance(value, (list, dict)) else []
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
-        if depth > MAX_JSON_DEPTH:
-            raise error(
-                f"{what} nests lists or objects more than {MAX_JSON_DEPTH} levels deep"
-            )
-        stack.extend(
-            (child, depth + 1) for child in children if isinstance(child, (list, dict))
-        )
+    """Parse JSON within the model files' limits (see `parse_json`)."""
+    return parse_json(text, what, error, _LIMITS)
 
 
 def _check_keys(
@@ -1677,25 +1415,15 @@ def _check_keys(
 
 def _names(names: list[str]) -> str:
     """A few names from the file, each cut short, as a list."""
-    shown = ", ".join(_short(name) for name in names[:5])
+    shown = ", ".join(short(name) for name in names[:5])
     return f"[{shown}{', ...' if len(names) > 5 else ''}]"
 
 
 def _check_text(value, what: str) -> None:
     if not isinstance(value, str):
-        raise _Inconsistent(f"{what} must be a string, got {_short(value)}")
+        raise _Inconsistent(f"{what} must be a string, got {short(value)}")
     if len(value) > MAX_TEXT:
         raise _Inconsistent(f"{what} has {len(value)} characters, more than {MAX_TEXT}")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _short(value, limit: int = 60) -> str:
-    """`repr(value)`, cut short: messages quote values from untrusted files."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _optimizer_name(optimizer) -> str:
@@ -1716,7 +1444,7 @@ def _optimizer_from_name(name: str):
     if not (
         isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)
     ):
-        raise _Inconsistent(f"unknown optimizer {_short(name)}")
+        raise _Inconsistent(f"unknown optimizer {short(name)}")
     return optimizer
 
 
@@ -1743,12 +1471,12 @@ def _decode_array(encoded, what: str, max_length: int) -> np.ndarray:
         raise _Inconsistent(f"{what} must be an object with 'dtype' and 'values'")
     dtype, values = encoded["dtype"], encoded["values"]
     if not isinstance(dtype, str) or not _ARRAY_DTYPE.fullmatch(dtype):
-        raise _Inconsistent(f"{what} has an unsupported dtype {_short(dtype)}")
+        raise _Inconsistent(f"{what} has an unsupported dtype {short(dtype)}")
     if not isinstance(values, list) or len(values) > max_length:
         raise _Inconsistent(f"{what} must be a list of at most {max_length} values")
     for value in values:
         if value is None or isinstance(value, (list, dict)):
-            raise _Inconsistent(f"{what} holds a non-label value {_short(value)}")
+            raise _Inconsistent(f"{what} holds a non-label value {short(value)}")
         if isinstance(value, str):
             _check_text(value, f"a value of {what}")
     dtype = np.dtype(dtype)

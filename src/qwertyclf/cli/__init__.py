@@ -12,9 +12,10 @@ Four subcommands, each with its own `--help`:
 - `qwertyclf export MODEL OUT.onnx` converts a saved model to ONNX (needs the
   `onnx` extra).
 
-The model options of `demo` and `fit` are generated from `QwertyClassifier`'s
-own parameters and docstring. Reading the command line imports neither PyTorch
-nor scikit-learn, so `--help` and mistakes in the arguments answer at once.
+The model options of `demo` and `fit` are generated from the declarations of
+`QwertyClassifier`'s hyperparameters (`qwertyclf._params`). Reading the command
+line imports neither PyTorch nor scikit-learn, so `--help` and mistakes in the
+arguments answer at once.
 
 Mistakes in the command line or its inputs (an unknown flag, a missing file, a
 column that is not numeric, a file that is not a model) end with one line on

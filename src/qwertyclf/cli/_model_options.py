@@ -1,22 +1,19 @@
 """Command-line options for `QwertyClassifier`'s hyperparameters.
 
-The options are not written out by hand: each one's default, help text and, where
-the docstring lists them, its choices come from `QwertyClassifier.__init__` and the
-class docstring. They are read from the source with `ast`, so that `--help` and
-argument errors do not import PyTorch, skorch or scikit-learn.
+Each option's default, help text and choices are not written out here: they
+come from the hyperparameters' declarations in `qwertyclf._params`, which
+imports only the standard library, so that `--help` and argument errors do
+not import PyTorch, skorch or scikit-learn.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import importlib.util
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+from .._params import PARAMETERS
 from ._args import (
     CommandLineError,
     at_least_two,
@@ -29,8 +26,6 @@ from ._args import (
     probability,
 )
 
-_ESTIMATOR_MODULE = "qwertyclf._classifier"
-_ESTIMATOR = "QwertyClassifier"
 _FROM_ESTIMATOR = object()
 
 
@@ -39,7 +34,7 @@ class ModelOption:
     """How one estimator parameter appears on the command line.
 
     `type` None with a boolean default makes an on/off flag; `choices=True` takes
-    the allowed values from the quoted names in the parameter's docstring.
+    the allowed values from the parameter's declared options.
     """
 
     param: str
@@ -50,8 +45,8 @@ class ModelOption:
     choices: bool = False
     default: Any = _FROM_ESTIMATOR
     note: str = ""
-    #: Help lists the choices only, where the docstring also describes values
-    #: a command line cannot give (a class, say).
+    #: Help lists the choices only, where the declared help also describes
+    #: values a command line cannot give (a class, say).
     only_choices: bool = False
 
 
@@ -82,106 +77,6 @@ FIT_OPTIONS: tuple[ModelOption, ...] = (
     ModelOption("early_stopping", "--early-stopping"),
     ModelOption("n_iter_no_change", "--n-iter-no-change", positive_int, metavar="N"),
 )
-
-
-@dataclass(frozen=True)
-class _Parameter:
-    default: Any
-    type_line: str
-    description: str
-
-
-@lru_cache(maxsize=1)
-def estimator_parameters() -> dict[str, _Parameter]:
-    """Each `QwertyClassifier` parameter's default, type line and description.
-
-    Read from the source of the estimator's module, which is not imported.
-
-    Returns
-    -------
-    dict
-        Parameter name to its default value, docstring type line and
-        description (one line).
-
-    Examples
-    --------
-    >>> estimator_parameters()["lr"].default
-    0.01
-    >>> estimator_parameters()["lr"].description
-    'Learning rate.'
-    """
-    spec = importlib.util.find_spec(_ESTIMATOR_MODULE)
-    if spec is None or spec.origin is None:  # pragma: no cover - broken install
-        raise ImportError(f"cannot find {_ESTIMATOR_MODULE}")
-    with open(spec.origin, encoding="utf-8") as file:
-        tree = ast.parse(file.read(), filename=spec.origin)
-    cls = next(
-        node
-        for node in tree.body
-        if isinstance(node, ast.ClassDef) and node.name == _ESTIMATOR
-    )
-    init = next(
-        node
-        for node in cls.body
-        if isinstance(node, ast.FunctionDef) and node.name == "__init__"
-    )
-    arguments = init.args
-    positional = arguments.posonlyargs + arguments.args
-    defaults: dict[str, Any] = {}
-    for arg, node in zip(
-        positional[len(positional) - len(arguments.defaults) :],
-        arguments.defaults,
-        strict=True,
-    ):
-        defaults[arg.arg] = ast.literal_eval(node)
-    for arg, node in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True):
-        if node is not None:
-            defaults[arg.arg] = ast.literal_eval(node)
-    documented = _docstring_parameters(ast.get_docstring(cls) or "")
-    return {
-        name: _Parameter(default, *documented.get(name, ("", "")))
-        for name, default in defaults.items()
-    }
-
-
-def _docstring_parameters(docstring: str) -> dict[str, tuple[str, str]]:
-    r"""`{name: (type line, description)}` from a numpy-style Parameters section.
-
-    Examples
-    --------
-    >>> doc = "Parameters\n----------\nlr : float, default=0.1\n    Step size.\n"
-    >>> _docstring_parameters(doc)
-    {'lr': ('float, default=0.1', 'Step size.')}
-    """
-    lines = docstring.splitlines()
-    try:
-        start = lines.index("Parameters") + 2
-    except ValueError:
-        return {}
-    result: dict[str, tuple[str, str]] = {}
-    name = None
-    for line in lines[start:]:
-        if line and not line.startswith(" "):
-            if " : " not in line:  # the next section's title
-                break
-            name, type_line = line.split(" : ", 1)
-            result[name] = (type_line.strip(), "")
-        elif name is not None and line.strip():
-            type_line, description = result[name]
-            result[name] = (type_line, f"{description} {line.strip()}".strip())
-    return result
-
-
-def _choices(parameter: _Parameter) -> list[str] | None:
-    """The quoted names in a parameter's docstring, the values it accepts.
-
-    Examples
-    --------
-    >>> _choices(_Parameter("float32", '{"float32", "float64"}', "Precision."))
-    ['float32', 'float64']
-    """
-    names = re.findall(r'"([\w.]+)"', f"{parameter.type_line} {parameter.description}")
-    return list(dict.fromkeys(names)) or None
 
 
 def _help_text(description: str, default: Any, note: str) -> str:
@@ -244,18 +139,19 @@ def add_model_options(
     >>> args.hidden_layer_sizes, args.max_epochs, args.activation
     ([16, 8], 5, 'relu')
     """
-    parameters = estimator_parameters()
     group = parser.add_argument_group(title)
     for option in options:
-        parameter = parameters[option.param]
+        parameter = PARAMETERS[option.param]
         default = (
             parameter.default if option.default is _FROM_ESTIMATOR else option.default
         )
         if isinstance(default, tuple):
             default = list(default)
         note = (notes or {}).get(option.param, option.note)
-        choices = _choices(parameter) if option.choices else None
-        description = parameter.description
+        choices = (
+            list(parameter.choices) if option.choices and parameter.choices else None
+        )
+        description = parameter.help
         if option.only_choices and choices:
             description = f"{option.param.replace('_', ' ').capitalize()}: " + (
                 f"{', '.join(choices[:-1])} or {choices[-1]}."
@@ -298,13 +194,12 @@ def model_params(
     >>> params["hidden_layer_sizes"], params["random_state"]
     ((4, 4), 42)
     """
-    parameters = estimator_parameters()
     params = {}
     for option in options:
         value = getattr(args, option.param)
         if value is None:
             value = (
-                parameters[option.param].default
+                PARAMETERS[option.param].default
                 if option.default is _FROM_ESTIMATOR
                 else option.default
             )
@@ -566,7 +461,9 @@ def make_estimator(args: argparse.Namespace, **params: Any) -> Any:
 
 def _check_network(clf: Any) -> None:
     """Run a network's own checks of its settings; a usage error if they fail."""
+    from qwertyclf._hyperparameters import check_params
+
     try:
-        clf._check_params()
+        check_params(clf)
     except (ValueError, TypeError) as exc:
         raise CommandLineError(describe_exception(exc)) from None
