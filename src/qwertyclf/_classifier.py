@@ -12,10 +12,8 @@ import torch
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_array,
     check_is_fitted,
 )
@@ -36,23 +34,18 @@ from ._table import (
     table_of,
 )
 from .training import (
+    OPTIMIZERS,
     FitSpec,
     SparseRows,
     TensorDataset,
     build_net,
-    normalised,
+    check_n_classes,
+    fit_rows,
     one_thread,
-    split_validation,
     train_serial,
     validation_fraction,
 )
 
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 
@@ -279,7 +272,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             y_enc = self._encode(y, "y")
         else:
             classes, y_enc = np.unique(y, return_inverse=True)
-            self._check_n_classes(classes)
+            check_n_classes(classes, type(self).__name__)
             self.classes_ = classes
         return self._train(
             encoder,
@@ -349,7 +342,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         if classes is not None:
             classes = np.unique(classes)
             if first:
-                self._check_n_classes(classes)
+                check_n_classes(classes, type(self).__name__)
                 self.classes_ = classes
             elif not np.array_equal(classes, self.classes_):
                 raise ValueError(
@@ -393,14 +386,28 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         fresh,
     ):
         """Train a new net (`fresh`) or continue `net_` for `epochs` epochs."""
-        weight, class_weight = self._sample_weight(X, y, sample_weight)
         self.device_ = device
         self.dtype_ = self.dtype
         self.encoder_ = encoder
-        spec = self._fit_spec(device)
-        train, valid = self._datasets(
-            X, y_enc, weight, class_weight, validation_data, spec
+        spec = fit_spec(self, device)
+        data = fit_rows(
+            y,
+            y_enc,
+            len(self.classes_),
+            class_weight=self.class_weight,
+            sample_weight=sample_weight,
+            fraction=None if validation_data is not None else spec.validation_fraction,
+            seed=spec.seed,
         )
+        valid = None
+        if validation_data is not None:
+            valid_X, valid_y = self._check_validation_data(validation_data)
+            valid = self._tensors(valid_X, valid_y, data.weighting(valid_y))
+        elif data.valid is not None:
+            valid = self._tensors(X[data.valid], y_enc[data.valid], data.valid_weight)
+            X, y_enc = X[data.train], y_enc[data.train]
+        # Without a held-out split every row trains, in order: X is used as is.
+        train = self._tensors(X, y_enc, data.weight)
         state = train_serial(
             spec,
             train,
@@ -415,38 +422,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = state.n_iter
         self.best_epoch_ = state.best_epoch
         return self
-
-    def _fit_spec(self, device=None, seed=None) -> FitSpec:
-        """The engine's description of a fit with the current parameters.
-
-        Call after `_check_params` (which returns the `device`); `seed`
-        defaults to the one `random_state` gives.
-        """
-        return FitSpec(
-            hidden_layer_sizes=check_architecture(
-                self.hidden_layer_sizes, self.activation, self.dropout
-            ),
-            activation=self.activation,
-            batch_norm=bool(self.batch_norm),
-            dropout=float(self.dropout),
-            optimizer=_check_optimizer(self.optimizer),
-            lr=float(self.lr),
-            weight_decay=float(self.weight_decay),
-            batch_size=int(self.batch_size),
-            max_epochs=int(self.max_epochs),
-            shuffle=bool(self.shuffle),
-            validation_fraction=validation_fraction(
-                self.validation_fraction, self.early_stopping
-            ),
-            early_stopping=bool(self.early_stopping),
-            n_iter_no_change=int(self.n_iter_no_change),
-            tol=float(self.tol),
-            dtype=self.dtype,
-            device=_resolve_device(self.device) if device is None else device,
-            seed=self._seed() if seed is None else seed,
-            callbacks=tuple(self.callbacks or ()),
-            verbose=int(self.verbose),
-        )
 
     def _check_continuable(self, device):
         """Refuse a warm start whose settings change the fitted network."""
@@ -635,52 +610,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     def _from_state(cls, state):
         """A fitted classifier from the state `read_model` returned."""
         estimator = cls(**state.params)
-        estimator._restore(state)
-        return estimator
-
-    def _restore(self, state):
-        """Take a fitted state, read by `load` or trained batched or serially.
-
-        A state from the serial engine carries the net that trained it
-        (`state.net`), which is kept as it is. Otherwise only the network is
-        built; the optimizer is built (from the state's optimizer state, if
-        any) when training continues.
-        """
-        self.classes_ = state.classes
-        self.n_features_in_ = state.n_features_in
-        if state.feature_names_in is not None:
-            self.feature_names_in_ = state.feature_names_in
-        self.device_ = self._check_params()
-        self.dtype_ = self.dtype
-        self.encoder_ = (
-            TableEncoder.identity_for(state.n_features_in)
-            if state.encoder is None
-            else state.encoder
-        )
-        if state.net is not None:
-            self.net_ = state.net
-            self.history_ = state.net.history
-            self.n_iter_ = state.n_iter
-            self.best_epoch_ = state.best_epoch
-            return
-        module = state.module.to(self.device_)
-        self.net_ = restore_net(
-            # Seeded from random_state as a fresh fit is: a warm start draws
-            # its row orders (unless the state has their generator's state)
-            # and dropout masks from it.
-            build_net(
-                self._fit_spec(self.device_),
-                self.encoder_.n_outputs,
-                len(state.classes),
-            ),
-            module,
-            state.history,
-            optimizer_state=state.optimizer_state,
-            row_order_state=state.row_order_state,
-        )
-        self.history_ = self.net_.history
-        self.n_iter_ = state.n_iter
-        self.best_epoch_ = state.best_epoch
+        return restore(estimator, state)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -892,63 +822,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
 
         return forward
 
-    def _check_n_classes(self, classes):
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in the "
-                f"data, but the data contains only 1 class: {classes[0]!r}."
-            )
-
     def _encode(self, y, name):
         """Map labels to indices into `classes_`, rejecting unknown ones."""
         return encode_labels(y, self.classes_, name=name, what="fitted classes")
-
-    def _sample_weight(self, X, y, sample_weight):
-        """Combine `sample_weight` and `class_weight` into row weights of mean 1.
-
-        Returns the row weights (None when every row counts the same, the
-        fastest path) and the weight of each class index (None without
-        `class_weight`), which validation rows get too.
-        """
-        if sample_weight is None and self.class_weight is None:
-            return None, None
-        weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        class_weight = None
-        if self.class_weight is not None:
-            row_class_weight = compute_sample_weight(self.class_weight, y)
-            weight = weight * row_class_weight
-            class_weight = np.ones(len(self.classes_))
-            class_weight[self._encode(y, "y")] = row_class_weight
-        if weight.sum() <= 0:
-            raise ValueError(
-                "Sample weights must contain at least one non-zero weight; "
-                "all rows have weight zero."
-            )
-        return normalised(weight), class_weight
-
-    def _datasets(self, X, y_enc, weight, class_weight, validation_data, spec):
-        """Split off validation rows if asked, and move everything to tensors.
-
-        Validation rows are weighted like training rows (their share of
-        `sample_weight`, or their class weight), so `valid_loss` measures the
-        loss that training minimises.
-        """
-        valid_X = valid_y = valid_weight = None
-        if validation_data is not None:
-            valid_X, valid_y = self._check_validation_data(validation_data)
-            if class_weight is not None:
-                valid_weight = normalised(class_weight[valid_y])
-        elif spec.validation_fraction is not None:
-            train, valid, weight, valid_weight = split_validation(
-                y_enc, weight, spec.validation_fraction, spec.seed
-            )
-            X, valid_X, y_enc, valid_y = X[train], X[valid], y_enc[train], y_enc[valid]
-        train = self._tensors(X, y_enc, weight)
-        if valid_X is None:
-            return train, None
-        return train, self._tensors(valid_X, valid_y, valid_weight)
 
     def _tensors(self, X, y_enc, weight) -> TensorDataset:
         device = self.device_
@@ -1120,6 +996,125 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         True
         """
         return log_proba(self.predict_proba(X))
+
+
+def check_params(estimator: QwertyClassifier) -> torch.device:
+    """Validate `estimator`'s hyperparameters; return the device it trains on.
+
+    Part of the estimator layer's interface: what the batched runs, the CV
+    and the searches call instead of the estimator's own methods.
+
+    Examples
+    --------
+    >>> check_params(QwertyClassifier(device="cpu"))
+    device(type='cpu')
+    """
+    return estimator._check_params()
+
+
+def input_encoder(estimator: QwertyClassifier) -> TableEncoder:
+    """The fitted input encoding of `estimator` (the identity for old models).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clf = QwertyClassifier(max_epochs=1).fit(np.eye(4), [0, 1, 0, 1])
+    >>> input_encoder(clf).n_outputs
+    4
+    """
+    return estimator._encoder()
+
+
+def fit_spec(
+    estimator: QwertyClassifier, device: torch.device | None = None, seed=None
+) -> FitSpec:
+    """The engine's description of a fit of `estimator` with its current parameters.
+
+    Part of the estimator layer's interface, which `QwertyClassifier.fit`,
+    the batched runs, the CV and the searches share. Call after
+    `check_params` (which returns the `device`); `seed` defaults to the one
+    `random_state` gives.
+
+    Examples
+    --------
+    >>> clf = QwertyClassifier(hidden_layer_sizes=(4,), random_state=0)
+    >>> fit_spec(clf, check_params(clf)).hidden_layer_sizes
+    (4,)
+    """
+    return FitSpec(
+        hidden_layer_sizes=check_architecture(
+            estimator.hidden_layer_sizes, estimator.activation, estimator.dropout
+        ),
+        activation=estimator.activation,
+        batch_norm=bool(estimator.batch_norm),
+        dropout=float(estimator.dropout),
+        optimizer=_check_optimizer(estimator.optimizer),
+        lr=float(estimator.lr),
+        weight_decay=float(estimator.weight_decay),
+        batch_size=int(estimator.batch_size),
+        max_epochs=int(estimator.max_epochs),
+        shuffle=bool(estimator.shuffle),
+        validation_fraction=validation_fraction(
+            estimator.validation_fraction, estimator.early_stopping
+        ),
+        early_stopping=bool(estimator.early_stopping),
+        n_iter_no_change=int(estimator.n_iter_no_change),
+        tol=float(estimator.tol),
+        dtype=estimator.dtype,
+        device=_resolve_device(estimator.device) if device is None else device,
+        seed=estimator._seed() if seed is None else seed,
+        callbacks=tuple(estimator.callbacks or ()),
+        verbose=int(estimator.verbose),
+    )
+
+
+def restore(estimator: QwertyClassifier, state: ModelState) -> QwertyClassifier:
+    """`estimator` fitted from `state`, read by `load` or trained batched or serially.
+
+    Part of the estimator layer's interface: `load`, the batched runs and
+    the CV turn a `ModelState` into a fitted classifier through it.
+
+    A state from the serial engine carries the net that trained it
+    (`state.net`), which is kept as it is. Otherwise only the network is
+    built; the optimizer is built (from the state's optimizer state, if
+    any) when training continues.
+    """
+    estimator.classes_ = state.classes
+    estimator.n_features_in_ = state.n_features_in
+    if state.feature_names_in is not None:
+        estimator.feature_names_in_ = state.feature_names_in
+    estimator.device_ = check_params(estimator)
+    estimator.dtype_ = estimator.dtype
+    estimator.encoder_ = (
+        TableEncoder.identity_for(state.n_features_in)
+        if state.encoder is None
+        else state.encoder
+    )
+    if state.net is not None:
+        estimator.net_ = state.net
+        estimator.history_ = state.net.history
+        estimator.n_iter_ = state.n_iter
+        estimator.best_epoch_ = state.best_epoch
+        return estimator
+    module = state.module.to(estimator.device_)
+    estimator.net_ = restore_net(
+        # Seeded from random_state as a fresh fit is: a warm start draws
+        # its row orders (unless the state has their generator's state)
+        # and dropout masks from it.
+        build_net(
+            fit_spec(estimator, estimator.device_),
+            estimator.encoder_.n_outputs,
+            len(state.classes),
+        ),
+        module,
+        state.history,
+        optimizer_state=state.optimizer_state,
+        row_order_state=state.row_order_state,
+    )
+    estimator.history_ = estimator.net_.history
+    estimator.n_iter_ = state.n_iter
+    estimator.best_epoch_ = state.best_epoch
+    return estimator
 
 
 def _as_float(X, dtype: str):

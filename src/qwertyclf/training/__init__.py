@@ -14,7 +14,15 @@ the same spec:
 The engine imports nothing from the estimator modules.
 """
 
-from ._batched import BatchedTrainer, RunData, batchable, shared_settings
+from ._batched import BatchedTrainer, batchable, shared_settings
+from ._data import (
+    RunData,
+    Weighting,
+    can_hold_out,
+    check_n_classes,
+    fit_rows,
+    weighting,
+)
 from ._fast_path import fast_path
 from ._net import (
     DivergenceGuard,
@@ -23,6 +31,7 @@ from ._net import (
     TensorBatches,
     TensorDataset,
 )
+from ._optimizers import OPTIMIZER_RULES, OPTIMIZERS, OptimizerRule, optimizer_rule
 from ._runtime import (
     INFERENCE_CHUNK,
     diverged,
@@ -45,30 +54,39 @@ from ._state import ModelState
 __all__ = [
     "DEFAULT_VALIDATION_FRACTION",
     "INFERENCE_CHUNK",
+    "OPTIMIZERS",
+    "OPTIMIZER_RULES",
     "BatchedTrainer",
     "DivergenceGuard",
     "FitSpec",
     "ModelState",
+    "OptimizerRule",
     "QwertySkorchNet",
     "RunData",
     "SparseRows",
     "TensorBatches",
     "TensorDataset",
+    "Weighting",
     "batchable",
+    "can_hold_out",
+    "check_n_classes",
     "best_epoch",
     "build_net",
     "check_converged",
     "continue_net",
     "diverged",
     "fast_path",
+    "fit_rows",
     "normalised",
     "one_thread",
+    "optimizer_rule",
     "seeded",
     "shared_settings",
     "split_validation",
     "train_serial",
     "training_threads",
     "validation_fraction",
+    "weighting",
 ]
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -38,12 +37,12 @@ from .._module import QwertyNet
 from ._fast_path import fused_adam_works, hand_written_gradients
 from ._fused_step import fused_adam_update
 from ._net import SparseRows, batch_sizes
+from ._optimizers import optimizer_rule
+from ._record import BestScores, epoch_means, epoch_row, size_groups
 from ._runtime import INFERENCE_CHUNK, diverged, one_thread, seeded
 from ._spec import FitSpec, best_epoch, check_converged
 from ._state import ModelState
-
-#: Optimizers the batched update reproduces, by class.
-BATCHED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+from ._stopping import StoppingRule
 
 #: Bytes of gathered training data per epoch up to which a whole epoch is
 #: gathered at once; larger runs gather batch by batch.
@@ -63,9 +62,6 @@ FUSED_MAX_CALLS = 8
 #: per model, the batched formula a little per element, and beyond this many
 #: models the formula is faster.
 FUSED_MAX_MODELS = 64
-
-# Adam's default betas and eps, as the serial fit uses them.
-_BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 
 
 def batchable(spec: FitSpec) -> bool:
@@ -92,7 +88,7 @@ def batchable(spec: FitSpec) -> bool:
         and not spec.dropout
         and not spec.callbacks
         and not spec.verbose
-        and spec.optimizer in BATCHED_OPTIMIZERS
+        and optimizer_rule(spec.optimizer).batched
         and ACTIVATIONS[spec.activation].backward is not None
         and hand_written_gradients(
             spec.activation, getattr(torch, spec.dtype), spec.device
@@ -132,32 +128,6 @@ def shared_settings(spec: FitSpec) -> tuple:
     )
 
 
-@dataclass
-class RunData:
-    """The rows one model of a batched run trains and validates on.
-
-    Parameters
-    ----------
-    train : ndarray of int
-        Training row indices into the run's `X`, in order.
-    valid : ndarray of int or None
-        Validation row indices.
-    weight, valid_weight : ndarray or None
-        Row weights (mean 1) of the training and validation rows.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> RunData(train=np.arange(10)).valid is None
-    True
-    """
-
-    train: np.ndarray
-    valid: np.ndarray | None = None
-    weight: np.ndarray | None = None
-    valid_weight: np.ndarray | None = None
-
-
 class BatchedTrainer:
     """Train K stacked plain MLPs together, one `FitSpec` and `RunData` each.
 
@@ -184,7 +154,7 @@ class BatchedTrainer:
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from qwertyclf.training import FitSpec
+    >>> from qwertyclf.training import FitSpec, RunData
     >>> X = torch.randn(30, 2)
     >>> y = (X[:, 0] > 0).long()
     >>> specs = [FitSpec((4,), "relu", False, 0.0, torch.optim.Adam, 0.01, 0.0,
@@ -347,17 +317,17 @@ class BatchedTrainer:
         self.wd = torch.tensor(
             [[s.weight_decay] for s in self.specs], dtype=dtype, device=device
         )
-        self.optimizer = self.specs[0].optimizer
+        self.optimizer = optimizer_rule(self.specs[0].optimizer)
         self.fused = None
         hyper = {}
         for k, spec in enumerate(self.specs):
             hyper.setdefault((spec.lr, spec.weight_decay), []).append(k)
         if (
-            self.optimizer in (torch.optim.Adam, torch.optim.AdamW)
+            self.optimizer.adam
             and device.type in ("cpu", "cuda")
             and len(hyper) <= FUSED_MAX_CALLS
             and K <= FUSED_MAX_MODELS
-            and fused_adam_works(self.optimizer, dtype, device)
+            and fused_adam_works(self.optimizer.cls, dtype, device)
         ):
             self.fused = list(hyper.items())
             self._fused_calls = {}
@@ -440,18 +410,17 @@ class BatchedTrainer:
             None if s.valid is None else batch_sizes(len(s.valid), INFERENCE_CHUNK)
             for s in self.data
         ]
-        self.train_weights = _size_groups(self.train_sizes)
+        self.train_weights = size_groups(self.train_sizes)
         self.valid_weights = (
-            None if self.data[0].valid is None else _size_groups(self.valid_sizes)
+            None if self.data[0].valid is None else size_groups(self.valid_sizes)
         )
         self.histories = [History() for _ in range(K)]
-        self.best_scores = [{} for _ in range(K)]
+        self.best_scores = [BestScores() for _ in range(K)]
         self.generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
         self.failed: list[Exception | None] = [None] * K
         self.finished = np.zeros(K, dtype=bool)
-        self.best_epoch = [None] * K
-        self.threshold = np.full(K, np.inf)
-        self.misses = np.zeros(K, dtype=int)
+        t = self.specs[0]
+        self.stopping = [StoppingRule(t.n_iter_no_change, t.tol) for _ in range(K)]
         self.best_flat = self.flat.clone() if self.specs[0].early_stopping else None
 
     def _row_order(self, n_train, n_pad):
@@ -496,42 +465,34 @@ class BatchedTrainer:
         stopped improving finishes. `losses` is a (models, batches) array.
         """
         t = self.specs[0]
-        train_means = _weighted_means(losses, self.train_weights)
+        train_means = epoch_means(losses, self.train_weights)
         valid_means = None
         if valid is not None:
             width = max(len(sizes) for sizes in self.valid_sizes)
             scores = np.zeros((len(valid), width))
             for k, (chunks, _) in enumerate(valid):
                 scores[k, : len(chunks)] = chunks
-            valid_means = _weighted_means(scores, self.valid_weights)
+            valid_means = epoch_means(scores, self.valid_weights)
         for k in np.flatnonzero(~self.finished):
             sizes = self.train_sizes[k]
-            batches = [
-                {"train_loss": loss, "train_batch_size": size}
-                for loss, size in zip(
-                    losses[k, : len(sizes)].tolist(), sizes, strict=True
-                )
-            ]
-            row = {
-                "batches": batches,
-                "epoch": epoch,
-                "train_acc": acc[k],
-                "train_batch_count": len(sizes),
-            }
+            valid_scores = valid_acc = valid_sizes = None
             if valid is not None:
-                valid_scores, valid_acc = valid[k]
-                valid_sizes = self.valid_sizes[k]
-                batches += [
-                    {"valid_loss": loss, "valid_batch_size": size}
-                    for loss, size in zip(valid_scores, valid_sizes, strict=True)
-                ]
-                row["valid_batch_count"] = len(valid_sizes)
-            row["dur"] = duration
+                (valid_scores, valid_acc), valid_sizes = valid[k], self.valid_sizes[k]
+            row = epoch_row(
+                epoch,
+                losses[k, : len(sizes)].tolist(),
+                sizes,
+                acc[k],
+                duration,
+                valid_scores,
+                valid_sizes,
+            )
             self.histories[k].append(row)
             # Epoch means weighted by batch size, as skorch's
             # PassthroughScoring takes them (np.average's arithmetic, for all
             # models at once).
-            loss = self._score(k, row, "train_loss", train_means[k])
+            best = self.best_scores[k]
+            loss = best.record(row, "train_loss", train_means[k])
             if not math.isfinite(loss):
                 self._fail(
                     k,
@@ -543,24 +504,10 @@ class BatchedTrainer:
                 continue
             if valid is not None:
                 score = valid_means[k]
-                self._score(k, row, "valid_loss", score)
-                self._score(k, row, "valid_acc", valid_acc, higher=True)
+                best.record(row, "valid_loss", score)
+                best.record(row, "valid_acc", valid_acc, higher=True)
                 if t.early_stopping:
                     self._early_stopping(k, epoch, score)
-
-    def _score(self, k, row, name, score, *, higher=False):
-        """Record `score` and whether it is model `k`'s best yet.
-
-        As skorch's scoring callbacks do: "best" is strictly lower (or
-        `higher`) than every earlier epoch's score.
-        """
-        best = self.best_scores[k].get(name, -math.inf if higher else math.inf)
-        is_best = bool(score > best if higher else score < best)
-        if is_best:
-            self.best_scores[k][name] = score
-        row[name] = score
-        row[name + "_best"] = is_best
-        return score
 
     def _activate(self, z, mask):
         """Hidden activation of each model; also what its derivative needs."""
@@ -652,7 +599,7 @@ class BatchedTrainer:
                 if len(rows):
                     calls.append((lr, wd, rows, self._row_lists(rows)))
             self._fused_calls[key] = calls
-        decoupled = self.optimizer is torch.optim.AdamW
+        rule = self.optimizer
         for lr, wd, rows, lists in calls:
             steps = self.host_steps[rows]
             if steps.min() == steps.max():
@@ -667,16 +614,16 @@ class BatchedTrainer:
                     float(step), dtype=torch.float32, device=self.flat.device
                 )
                 fused_adam_update(
-                    decoupled,
+                    rule.decoupled_decay,
                     params,
                     grads,
                     avgs,
                     avg_sqs,
                     [count] * len(params),
                     lr=lr,
-                    betas=(_BETA1, _BETA2),
+                    betas=rule.betas,
                     weight_decay=wd,
-                    eps=_EPS,
+                    eps=rule.eps,
                 )
 
     def _row_lists(self, rows):
@@ -702,11 +649,13 @@ class BatchedTrainer:
             pick(self.lr),
             pick(self.wd),
         )
-        if self.optimizer is torch.optim.SGD:
+        rule = self.optimizer
+        if not rule.adam:  # SGD without momentum
             flat.sub_(lr * (grad + wd * flat))
         else:
+            (beta1, beta2), eps = rule.betas, rule.eps
             avg, avg_sq = pick(self.exp_avg), pick(self.exp_avg_sq)
-            if self.optimizer is torch.optim.AdamW:
+            if rule.decoupled_decay:
                 flat.mul_(1 - lr * wd)
             elif self.any_decay:
                 grad = grad + wd * flat
@@ -715,15 +664,15 @@ class BatchedTrainer:
             if steps.min() == steps.max():
                 # Bias corrections as Python floats when the counts agree.
                 step = int(steps.max())
-                step_size = lr / (1 - _BETA1**step)
-                bias2_sqrt = math.sqrt(1 - _BETA2**step)
+                step_size = lr / (1 - beta1**step)
+                bias2_sqrt = math.sqrt(1 - beta2**step)
             else:
                 steps = torch.as_tensor(steps, dtype=flat.dtype, device=flat.device)
-                step_size = lr / (1 - _BETA1**steps).unsqueeze(1)
-                bias2_sqrt = (1 - _BETA2**steps).sqrt().unsqueeze(1)
-            avg.lerp_(grad, 1 - _BETA1)
-            avg_sq.mul_(_BETA2).addcmul_(grad, grad, value=1 - _BETA2)
-            denom = avg_sq.sqrt().div_(bias2_sqrt).add_(_EPS)
+                step_size = lr / (1 - beta1**steps).unsqueeze(1)
+                bias2_sqrt = (1 - beta2**steps).sqrt().unsqueeze(1)
+            avg.lerp_(grad, 1 - beta1)
+            avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            denom = avg_sq.sqrt().div_(bias2_sqrt).add_(eps)
             flat.addcdiv_(avg * step_size, denom, value=-1)
             if not everyone:
                 self.exp_avg.index_copy_(0, index, avg)
@@ -781,16 +730,11 @@ class BatchedTrainer:
         return torch.baddbmm(b_out, h, w_out)
 
     def _early_stopping(self, k, epoch, score):
-        """skorch-style `EarlyStopping` on `valid_loss`, absolute threshold."""
-        t = self.specs[0]
-        if score < self.threshold[k]:
-            self.misses[k] = 0
-            self.threshold[k] = score - t.tol
-            self.best_epoch[k] = epoch
+        """The serial fit's early stopping (`StoppingRule`) for model `k`."""
+        rule = self.stopping[k]
+        if rule.update(epoch, score):
             self.best_flat[k] = self.flat[k]
-        else:
-            self.misses[k] += 1
-        if self.misses[k] == t.n_iter_no_change:
+        if rule.stop:
             self.finished[k] = True
 
     def _fail(self, k, exc):
@@ -828,7 +772,7 @@ class BatchedTrainer:
                         feature_names_in=None,
                         history=history,
                         n_iter=len(history),
-                        best_epoch=best_epoch(history, self.best_epoch[k]),
+                        best_epoch=best_epoch(history, self.stopping[k].best_epoch),
                         module=net,
                         optimizer_state=self._optimizer_state(k, params),
                         row_order_state=self.generators[k].get_state(),
@@ -856,7 +800,7 @@ class BatchedTrainer:
         SGD without momentum keeps no state; Adam and AdamW keep a step
         count and the two moments of each parameter.
         """
-        if self.optimizer is torch.optim.SGD:
+        if not self.optimizer.adam:
             return {}
         step = torch.tensor(float(self.host_steps[k]), dtype=torch.float32)
         moments = zip(
@@ -884,35 +828,3 @@ class BatchedTrainer:
         with torch.no_grad():
             logits = self._forward(self.X[index])
         return torch.isfinite(logits).flatten(1).all(1).tolist()
-
-
-def _size_groups(sizes):
-    """Models grouped by their number of batches, with their batch sizes.
-
-    A list of (model indices, (models, batches) array of batch sizes), one
-    entry per distinct number of batches: the weights `_weighted_means`
-    takes.
-    """
-    groups = {}
-    for k, row in enumerate(sizes):
-        groups.setdefault(len(row), []).append(k)
-    return [
-        (np.array(members), np.array([sizes[k] for k in members]))
-        for members in groups.values()
-    ]
-
-
-def _weighted_means(values, groups):
-    """Each model's batch-size weighted mean of its row of `values`.
-
-    The arithmetic of `np.average(row, weights=sizes)` (the product summed,
-    divided by the summed weights, in float64), row by row, so each mean is
-    bitwise the one a serial fit records; one call per group, not per model.
-    """
-    means = np.empty(len(values))
-    for members, weights in groups:
-        part = values[members, : weights.shape[1]]
-        means[members] = np.multiply(part, weights, dtype=np.float64).sum(
-            1
-        ) / weights.sum(1, dtype=np.float64)
-    return means
