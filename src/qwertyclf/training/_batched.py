@@ -30,7 +30,6 @@ import time
 
 import numpy as np
 import torch
-from skorch.history import History
 
 from .._activations import ACTIVATIONS
 from .._module import QwertyNet
@@ -38,7 +37,7 @@ from ._fast_path import fused_adam_works, hand_written_gradients
 from ._fused_step import fused_adam_update
 from ._net import SparseRows, batch_sizes
 from ._optimizers import optimizer_rule
-from ._record import BestScores, epoch_means, epoch_row, size_groups
+from ._record import EpochRecord, epoch_means, size_groups
 from ._runtime import INFERENCE_CHUNK, diverged, one_thread, seeded
 from ._spec import FitSpec, best_epoch, check_converged
 from ._state import ModelState
@@ -235,13 +234,18 @@ class BatchedTrainer:
     def _activation_table(self):
         """(activation, selector) pairs: each applies to the models it selects.
 
-        Each activation in the run is applied to every model and kept where
-        selected: x * 1 + y * 0 is exactly x, so mixing is exact. With one
-        activation the selector is None.
+        With one activation the selector is None. Where each activation's
+        models are consecutive (a grid's candidates usually are), selectors
+        are slices of the model axis, and each activation runs on its own
+        models only. Otherwise each activation is applied to every model and
+        kept where selected: x * 1 + y * 0 is exactly x, so mixing is exact.
         """
         names = sorted({spec.activation for spec in self.specs})
         if len(names) == 1:
             return [(ACTIVATIONS[names[0]], None)]
+        runs = _consecutive([spec.activation for spec in self.specs])
+        if runs is not None:
+            return [(ACTIVATIONS[name], part) for name, part in runs]
         return [
             (
                 ACTIVATIONS[name],
@@ -331,6 +335,7 @@ class BatchedTrainer:
         ):
             self.fused = list(hyper.items())
             self._fused_calls = {}
+            self._counts = {}
         self._minus_ones = {}
         self.any_decay = any(s.weight_decay for s in self.specs)
 
@@ -414,8 +419,10 @@ class BatchedTrainer:
         self.valid_weights = (
             None if self.data[0].valid is None else size_groups(self.valid_sizes)
         )
-        self.histories = [History() for _ in range(K)]
-        self.best_scores = [BestScores() for _ in range(K)]
+        self.records = [
+            EpochRecord(train, valid)
+            for train, valid in zip(self.train_sizes, self.valid_sizes, strict=True)
+        ]
         self.generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
         self.failed: list[Exception | None] = [None] * K
         self.finished = np.zeros(K, dtype=bool)
@@ -474,24 +481,18 @@ class BatchedTrainer:
                 scores[k, : len(chunks)] = chunks
             valid_means = epoch_means(scores, self.valid_weights)
         for k in np.flatnonzero(~self.finished):
-            sizes = self.train_sizes[k]
-            valid_scores = valid_acc = valid_sizes = None
+            record = self.records[k]
+            valid_scores = valid_acc = None
             if valid is not None:
-                (valid_scores, valid_acc), valid_sizes = valid[k], self.valid_sizes[k]
-            row = epoch_row(
+                valid_scores, valid_acc = valid[k]
+            row = record.epoch(
                 epoch,
-                losses[k, : len(sizes)].tolist(),
-                sizes,
+                losses[k, : len(record.train_sizes)],
                 acc[k],
                 duration,
                 valid_scores,
-                valid_sizes,
             )
-            self.histories[k].append(row)
-            # Epoch means weighted by batch size, as skorch's
-            # PassthroughScoring takes them (np.average's arithmetic, for all
-            # models at once).
-            best = self.best_scores[k]
+            best = record.best
             loss = best.record(row, "train_loss", train_means[k])
             if not math.isfinite(loss):
                 self._fail(
@@ -512,6 +513,10 @@ class BatchedTrainer:
     def _activate(self, z, mask):
         """Hidden activation of each model; also what its derivative needs."""
         outputs = []
+        if isinstance(self.activations[0][1], slice):
+            outputs = [entry.forward(z[part]) for entry, part in self.activations]
+            h = torch.cat(outputs)
+            return (h if mask is None else h * mask), outputs
         h = None
         for entry, select in self.activations:
             a = entry.forward(z)
@@ -523,6 +528,14 @@ class BatchedTrainer:
         return h, outputs
 
     def _activation_grad(self, g, z, outputs, mask):
+        if isinstance(self.activations[0][1], slice):
+            grad = torch.cat(
+                [
+                    entry.backward(g[part], z[part], a)
+                    for (entry, part), a in zip(self.activations, outputs, strict=True)
+                ]
+            )
+            return grad if mask is None else grad * mask
         grad = None
         for (entry, select), a in zip(self.activations, outputs, strict=True):
             part = entry.backward(g, z, a)
@@ -587,7 +600,9 @@ class BatchedTrainer:
         The kernel `torch.optim.Adam(fused=True)` runs, on each model's row
         of the flat buffers: the serial update exactly, not just its formula.
         Models whose step counts agree share one step tensor (the kernel
-        only reads it).
+        only reads it): models with as many batches per epoch have been
+        active at the same steps (a finished model never is again), so
+        their counts agree, and each call takes such models only.
         """
         self.host_steps[active] += 1
         key = active.tobytes()
@@ -595,36 +610,38 @@ class BatchedTrainer:
         if calls is None:
             calls = []
             for (lr, wd), members in self.fused:
-                rows = np.array([k for k in members if active[k]], dtype=np.intp)
-                if len(rows):
-                    calls.append((lr, wd, rows, self._row_lists(rows)))
+                parts: dict = {}
+                for k in members:
+                    if active[k]:
+                        parts.setdefault(len(self.train_sizes[k]), []).append(k)
+                for rows in parts.values():
+                    rows = np.array(rows, dtype=np.intp)
+                    calls.append((lr, wd, rows[0], self._row_lists(rows)))
             self._fused_calls[key] = calls
         rule = self.optimizer
-        for lr, wd, rows, lists in calls:
-            steps = self.host_steps[rows]
-            if steps.min() == steps.max():
-                parts = [(lists, int(steps[0]))]
-            else:
-                parts = [
-                    (self._row_lists(rows[steps == step]), int(step))
-                    for step in np.unique(steps)
-                ]
-            for (params, grads, avgs, avg_sqs), step in parts:
-                count = torch.tensor(
-                    float(step), dtype=torch.float32, device=self.flat.device
-                )
-                fused_adam_update(
-                    rule.decoupled_decay,
-                    params,
-                    grads,
-                    avgs,
-                    avg_sqs,
-                    [count] * len(params),
-                    lr=lr,
-                    betas=rule.betas,
-                    weight_decay=wd,
-                    eps=rule.eps,
-                )
+        for lr, wd, first, (params, grads, avgs, avg_sqs) in calls:
+            fused_adam_update(
+                rule.decoupled_decay,
+                params,
+                grads,
+                avgs,
+                avg_sqs,
+                self._step_counts(int(self.host_steps[first]), len(params)),
+                lr=lr,
+                betas=rule.betas,
+                weight_decay=wd,
+                eps=rule.eps,
+            )
+
+    def _step_counts(self, step, n):
+        """`n` references to one float32 tensor holding `step` (cached)."""
+        counts = self._counts.get((step, n))
+        if counts is None:
+            count = torch.tensor(
+                float(step), dtype=torch.float32, device=self.flat.device
+            )
+            counts = self._counts[(step, n)] = [count] * n
+        return counts
 
     def _row_lists(self, rows):
         return tuple(
@@ -756,7 +773,7 @@ class BatchedTrainer:
                     params, self._unpadded(self.layers, k, params), strict=True
                 ):
                     param.copy_(value)
-                history = self.histories[k]
+                history = self.records[k].history()
                 try:
                     check_converged(
                         history[-1, "train_loss"], finite[k], n_classes, spec.lr
@@ -828,3 +845,26 @@ class BatchedTrainer:
         with torch.no_grad():
             logits = self._forward(self.X[index])
         return torch.isfinite(logits).flatten(1).all(1).tolist()
+
+
+def _consecutive(names):
+    """Each name with the slice of consecutive positions it holds, or None.
+
+    None when some name's positions are not consecutive.
+
+    Examples
+    --------
+    >>> _consecutive(["relu", "relu", "tanh"])
+    [('relu', slice(0, 2, None)), ('tanh', slice(2, 3, None))]
+    >>> _consecutive(["relu", "tanh", "relu"]) is None
+    True
+    """
+    runs = []
+    for i, name in enumerate(names):
+        if runs and runs[-1][0] == name:
+            runs[-1][2] = i + 1
+        else:
+            runs.append([name, i, i + 1])
+    if len({name for name, _, _ in runs}) < len(runs):
+        return None
+    return [(name, slice(start, stop)) for name, start, stop in runs]

@@ -12,6 +12,7 @@ engine is to train it, its update in `training/_batched.py`).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 
@@ -62,17 +63,22 @@ class OptimizerRule:
     @property
     def betas(self) -> tuple[float, float] | None:
         """The class's default betas (what a serial fit uses), or None."""
-        return _default(self.cls, "betas")
+        return _defaults(self.cls).get("betas")
 
     @property
     def eps(self) -> float | None:
         """The class's default eps (what a serial fit uses), or None."""
-        return _default(self.cls, "eps")
+        return _defaults(self.cls).get("eps")
 
 
-def _default(cls, name):
-    parameter = inspect.signature(cls.__init__).parameters.get(name)
-    return None if parameter is None else parameter.default
+@functools.cache
+def _defaults(cls) -> dict:
+    """The default arguments of `cls`'s constructor (read once per class)."""
+    return {
+        name: parameter.default
+        for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
 
 
 _optim = torch.optim

@@ -11,10 +11,13 @@ whole row (`epoch_row`); a new history key is added here, once.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 from collections.abc import Sequence
 
 import numpy as np
+from skorch.history import History
 
 
 def batch_entries(prefix: str, losses: Sequence[float], sizes: Sequence[int]) -> list:
@@ -128,7 +131,7 @@ class BestScores:
 
 def epoch_row(
     epoch: int,
-    train_losses: Sequence[float],
+    train_losses: Sequence[float] | None,
     train_sizes: Sequence[int],
     train_acc: float,
     duration: float,
@@ -139,7 +142,8 @@ def epoch_row(
 
     The keys a serial fit's row has by then: the batches (training, then
     validation), the epoch, the training accuracy, the batch counts and the
-    duration.
+    duration. With `train_losses=None` the batches are left out (an empty
+    list) for `add_batches` to fill later.
 
     Examples
     --------
@@ -148,13 +152,100 @@ def epoch_row(
     ['batches', 'dur', 'epoch', 'train_acc', 'train_batch_count']
     """
     row = {
-        "batches": batch_entries("train", train_losses, train_sizes),
+        "batches": [],
         "epoch": epoch,
         "train_acc": train_acc,
         "train_batch_count": len(train_sizes),
     }
     if valid_sizes is not None:
-        row["batches"] += batch_entries("valid", valid_losses, valid_sizes)
         row["valid_batch_count"] = len(valid_sizes)
     row["dur"] = duration
+    if train_losses is not None:
+        add_batches(row, train_losses, train_sizes, valid_losses, valid_sizes)
     return row
+
+
+def add_batches(row, train_losses, train_sizes, valid_losses=None, valid_sizes=None):
+    """Write one epoch's per-batch entries (training, then validation) into `row`.
+
+    Examples
+    --------
+    >>> row = epoch_row(1, None, [16, 4], 0.75, 0.01)
+    >>> add_batches(row, [0.5, 0.25], [16, 4])
+    >>> len(row["batches"]), row["batches"][1]["train_loss"]
+    (2, 0.25)
+    """
+    row["batches"] += batch_entries("train", train_losses, train_sizes)
+    if valid_sizes is not None:
+        row["batches"] += batch_entries("valid", valid_losses, valid_sizes)
+
+
+class EpochRecord:
+    """One model's history as a batched run records it, epoch by epoch.
+
+    Each epoch's row and its scores are written at once (`epoch`,
+    `best.record`); its per-batch entries, many small dicts, are kept as
+    arrays and written when the run ends (`history`), with Python's cyclic
+    garbage collector paused: those dicts hold no cycles, and the collector
+    would otherwise walk every object of the process again and again while
+    they are made.
+
+    Parameters
+    ----------
+    train_sizes : list of int
+        Rows of each training batch (the same every epoch).
+    valid_sizes : list of int, default=None
+        Rows of each validation chunk, or None without validation.
+
+    Examples
+    --------
+    >>> record = EpochRecord([16, 4])
+    >>> row = record.epoch(1, np.array([0.5, 0.25]), 0.75, 0.01)
+    >>> record.best.record(row, "train_loss", 0.45)
+    0.45
+    >>> history = record.history()
+    >>> history[-1, "train_loss"], len(history[-1, "batches"])
+    (0.45, 2)
+    """
+
+    def __init__(self, train_sizes, valid_sizes=None):
+        self.train_sizes = train_sizes
+        self.valid_sizes = valid_sizes
+        self.best = BestScores()
+        self._history = History()
+        self._pending: list = []
+
+    def epoch(self, epoch, train_losses, train_acc, duration, valid_losses=None):
+        """Append the row of `epoch` (its batches to come); return the row."""
+        row = epoch_row(
+            epoch, None, self.train_sizes, train_acc, duration, None, self.valid_sizes
+        )
+        self._history.append(row)
+        self._pending.append((row, train_losses, valid_losses))
+        return row
+
+    def history(self) -> History:
+        """The skorch `History`, every row with its per-batch entries."""
+        if self._pending:
+            with _collector_paused():
+                for row, train_losses, valid_losses in self._pending:
+                    add_batches(
+                        row,
+                        np.asarray(train_losses).tolist(),
+                        self.train_sizes,
+                        valid_losses,
+                        self.valid_sizes,
+                    )
+            self._pending = []
+        return self._history
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
