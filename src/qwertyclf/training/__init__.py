@@ -11,6 +11,12 @@ the same spec:
 * `BatchedTrainer`: K networks as one batched run, each ending where its
   serial run would.
 
+Both follow one set of rules, each written once: which rows train and
+validate and their weights (`fit_rows`), the optimizer table
+(`OPTIMIZER_RULES`), early stopping (`StoppingRule`, applied in skorch's loop
+by `RuleEarlyStopping`) and the history row (`EpochRecord` and the functions
+of the epoch record).
+
 The engine imports nothing from the estimator modules.
 """
 
@@ -32,6 +38,7 @@ from ._net import (
     TensorDataset,
 )
 from ._optimizers import OPTIMIZER_RULES, OPTIMIZERS, OptimizerRule, optimizer_rule
+from ._record import EpochRecord
 from ._runtime import (
     INFERENCE_CHUNK,
     diverged,
@@ -50,6 +57,7 @@ from ._spec import (
     validation_fraction,
 )
 from ._state import ModelState
+from ._stopping import RuleEarlyStopping, StoppingRule
 
 __all__ = [
     "DEFAULT_VALIDATION_FRACTION",
@@ -58,12 +66,15 @@ __all__ = [
     "OPTIMIZER_RULES",
     "BatchedTrainer",
     "DivergenceGuard",
+    "EpochRecord",
     "FitSpec",
     "ModelState",
     "OptimizerRule",
     "QwertySkorchNet",
+    "RuleEarlyStopping",
     "RunData",
     "SparseRows",
+    "StoppingRule",
     "TensorBatches",
     "TensorDataset",
     "Weighting",

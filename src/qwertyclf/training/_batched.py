@@ -38,7 +38,13 @@ from ._fused_step import fused_adam_update
 from ._net import SparseRows, batch_sizes
 from ._optimizers import optimizer_rule
 from ._record import EpochRecord, epoch_means, size_groups
-from ._runtime import INFERENCE_CHUNK, diverged, one_thread, seeded
+from ._runtime import (
+    INFERENCE_CHUNK,
+    collector_paused,
+    diverged,
+    one_thread,
+    seeded,
+)
 from ._spec import FitSpec, best_epoch, check_converged
 from ._state import ModelState
 from ._stopping import StoppingRule
@@ -181,7 +187,9 @@ class BatchedTrainer:
         widths = [self.X.shape[1], *self._max_hidden(), self.n_classes]
         work = t.batch_size * len(self.specs) * max(widths)
         threads = one_thread() if work < PARALLEL_WORK else contextlib.nullcontext()
-        with threads, torch.no_grad():
+        # The run keeps what it records (histories, per-epoch arrays) and makes
+        # no reference cycles: full collections would only walk the process.
+        with threads, torch.no_grad(), collector_paused():
             self._init_params()
             self._train()
             return self._results()
@@ -374,10 +382,16 @@ class BatchedTrainer:
             if gather_epoch:
                 data = X[index]
             outputs = []
-            for b in range(n_batches):
-                cols = slice(b * bs, (b + 1) * bs)
-                xb = data[:, cols] if gather_epoch else X[index[:, cols]]
-                outputs.append(self._step(xb, targets[:, cols], coef[:, cols]))
+            # Each batch's columns, as views made in one call per tensor.
+            parts = zip(
+                data.split(bs, 1) if gather_epoch else index.split(bs, 1),
+                targets.split(bs, 1),
+                coef.split(bs, 1),
+                strict=True,
+            )
+            for b, (rows, yb, cb) in enumerate(parts):
+                xb = rows if gather_epoch else X[rows]
+                outputs.append(self._step(xb, yb, cb))
                 self._update(active_steps[b])
             # Each batch's loss (mean of weight x cross-entropy) and the
             # epoch's accuracy, as the serial fit records them, with one

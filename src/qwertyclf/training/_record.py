@@ -11,13 +11,13 @@ whole row (`epoch_row`); a new history key is added here, once.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
 from collections.abc import Sequence
 
 import numpy as np
 from skorch.history import History
+
+from ._runtime import collector_paused
 
 
 def batch_entries(prefix: str, losses: Sequence[float], sizes: Sequence[int]) -> list:
@@ -186,9 +186,7 @@ class EpochRecord:
     Each epoch's row and its scores are written at once (`epoch`,
     `best.record`); its per-batch entries, many small dicts, are kept as
     arrays and written when the run ends (`history`), with Python's cyclic
-    garbage collector paused: those dicts hold no cycles, and the collector
-    would otherwise walk every object of the process again and again while
-    they are made.
+    garbage collector paused (`collector_paused`).
 
     Parameters
     ----------
@@ -227,7 +225,7 @@ class EpochRecord:
     def history(self) -> History:
         """The skorch `History`, every row with its per-batch entries."""
         if self._pending:
-            with _collector_paused():
+            with collector_paused():
                 for row, train_losses, valid_losses in self._pending:
                     add_batches(
                         row,
@@ -238,14 +236,3 @@ class EpochRecord:
                     )
             self._pending = []
         return self._history
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
