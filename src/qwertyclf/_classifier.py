@@ -386,9 +386,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         fresh,
     ):
         """Train a new net (`fresh`) or continue `net_` for `epochs` epochs."""
-        self.device_ = device
-        self.dtype_ = self.dtype
-        self.encoder_ = encoder
         spec = fit_spec(self, device)
         data = fit_rows(
             y,
@@ -399,6 +396,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             fraction=None if validation_data is not None else spec.validation_fraction,
             seed=spec.seed,
         )
+        self.device_ = device
+        self.dtype_ = self.dtype
+        self.encoder_ = encoder
         valid = None
         if validation_data is not None:
             valid_X, valid_y = self._check_validation_data(validation_data)
