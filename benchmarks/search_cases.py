@@ -9,6 +9,7 @@ on its own to time these cases only:
     python benchmarks/search_cases.py            # full sizes
     python benchmarks/search_cases.py --quick    # smoke test
     python benchmarks/search_cases.py --case pipeline   # (e') only
+    python benchmarks/search_cases.py --case ratios     # (e'') only
 """
 
 from __future__ import annotations
@@ -100,6 +101,89 @@ def case_batched_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs=2)
         )
         for name in names
     ]
+
+
+def case_search_ratios(rounds: int, folds: int = 5, epochs: int = 100, n_jobs=2):
+    """(e'') The batched search with n_jobs=1 and `n_jobs` beside GridSearchCV.
+
+    Every round fits the four searches of (e) once each, one after the
+    other, in an order that rotates from round to round; each round gives
+    the batched searches' ratios to the round's GridSearchCV times, and the
+    medians of those ratios are reported. On a machine that other processes
+    share, a disturbance falls on the searches of one round alike, where
+    medians of times taken minutes apart would compare different loads.
+    """
+    X, y = make_qwerty(random_state=42)
+    grid = {**GRID, "lr": [0.01, 0.003]}
+
+    def qwerty():
+        return QwertyClassifier(max_epochs=epochs, random_state=0)
+
+    searches = {
+        "batched, n_jobs=1": lambda: BatchedGridSearchCV(qwerty(), grid, cv=folds),
+        f"batched, n_jobs={n_jobs}": lambda: BatchedGridSearchCV(
+            qwerty(), grid, cv=folds, n_jobs=n_jobs
+        ),
+        "GridSearchCV(QwertyClassifier)": lambda: GridSearchCV(
+            qwerty(), grid, cv=folds, n_jobs=n_jobs
+        ),
+        "GridSearchCV(MLPClassifier)": lambda: GridSearchCV(
+            cases.mlp((8,), 16, epochs, 0.01),
+            {**GRID, "learning_rate_init": [0.01, 0.003]},
+            cv=folds,
+            n_jobs=n_jobs,
+        ),
+    }
+    names = list(searches)
+    if cases.WARM_UP:
+        for name in names:
+            searches[name]().fit(X, y)
+    seconds = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            start = time.perf_counter()
+            searches[name]().fit(X, y)
+            seconds[name].append(time.perf_counter() - start)
+    times = {name: np.array(values) for name, values in seconds.items()}
+    qwerty_s, mlp_s = times[names[2]], times[names[3]]
+    return {
+        "seconds": seconds,
+        "ratios": {
+            name: {
+                "vs GridSearchCV(MLPClassifier)": float(np.median(times[name] / mlp_s)),
+                "vs GridSearchCV(QwertyClassifier)": float(
+                    np.median(times[name] / qwerty_s)
+                ),
+            }
+            for name in names[:2]
+        },
+        f"n_jobs={n_jobs} vs n_jobs=1": float(
+            np.median(times[names[1]] / times[names[0]])
+        ),
+    }
+
+
+def ratio_lines(result: dict) -> list[str]:
+    """Markdown for `case_search_ratios`."""
+    lines = [
+        "",
+        "## (e'') Batched grid search, n_jobs=1 and n_jobs=2, interleaved with "
+        "GridSearchCV: medians of per-round ratios",
+        "",
+        "| search | vs GridSearchCV(MLPClassifier) | vs GridSearchCV(QwertyClassifier) "
+        "|",
+        "|---|---|---|",
+    ]
+    for name, ratios in result["ratios"].items():
+        lines.append(
+            f"| {name} | {ratios['vs GridSearchCV(MLPClassifier)']:.3f}x | "
+            f"{ratios['vs GridSearchCV(QwertyClassifier)']:.3f}x |"
+        )
+    (key,) = [k for k in result if k.startswith("n_jobs=")]
+    lines += ["", f"{key}: {result[key]:.3f}x (median of per-round ratios).", ""]
+    for name, values in result["seconds"].items():
+        lines.append(f"- {name}: " + ", ".join(f"{v:.2f}" for v in values) + " s")
+    return lines
 
 
 def case_pipeline_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs=1):
@@ -279,7 +363,7 @@ def plot_cost_per_model(cost: list, path: Path) -> None:
 
 
 def run_all(repeats: int, quick: bool = False, figure: Path | None = None) -> list[str]:
-    """Run (e), (f) and (g); return their Markdown sections.
+    """Run (e), (e''), (e'), (f) and (g); return their Markdown sections.
 
     With `figure`, (f) is also drawn there and the section shows it (the path
     relative to the Markdown file is `images/<name>`).
@@ -288,6 +372,8 @@ def run_all(repeats: int, quick: bool = False, figure: Path | None = None) -> li
     sizes = (1, 8) if quick else (1, 10, 100, 1000)
     print("(e) batched grid search ...", flush=True)
     grid = case_batched_grid(repeats, folds=folds, epochs=epochs)
+    print("(e'') batched grid search, n_jobs 1 and 2, interleaved ...", flush=True)
+    ratios = case_search_ratios(repeats, folds=folds, epochs=epochs)
     print("(e') batched grid search over a Pipeline ...", flush=True)
     pipeline = case_pipeline_grid(repeats, folds=folds, epochs=epochs)
     print("(f) cost per model ...", flush=True)
@@ -330,6 +416,7 @@ def run_all(repeats: int, quick: bool = False, figure: Path | None = None) -> li
         "",
         f"Best parameters of the batched search: `{batched.notes['best_params']}` "
         f"({'the same as' if same else 'different from'} GridSearchCV's).",
+        *ratio_lines(ratios),
         *pipeline_lines(pipeline, folds),
         "",
         f"## (f) Cost per model: K qwerty-sized networks ({epochs} epochs, widths "
@@ -378,7 +465,10 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument(
-        "--case", choices=["all", "pipeline"], default="all", help="cases to run"
+        "--case",
+        choices=["all", "pipeline", "ratios"],
+        default="all",
+        help="cases to run",
     )
     args = parser.parse_args(argv)
     if argv is None:
@@ -387,7 +477,11 @@ def main(argv=None) -> int:
     cases.WARM_UP = not args.quick
     repeats = args.repeats or (1 if args.quick else 3)
     start = time.perf_counter()
-    if args.case == "pipeline":
+    if args.case == "ratios":
+        folds, epochs = (2, 5) if args.quick else (5, 100)
+        rounds = args.repeats or (1 if args.quick else 5)
+        print("\n".join(ratio_lines(case_search_ratios(rounds, folds, epochs))))
+    elif args.case == "pipeline":
         folds, epochs = (2, 5) if args.quick else (5, 100)
         rows = case_pipeline_grid(repeats, folds=folds, epochs=epochs)
         print("\n".join(pipeline_lines(rows, folds)))

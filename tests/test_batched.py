@@ -355,12 +355,12 @@ def test_batched_fit_is_a_serial_fit_field_by_field(lecture, params, tmp_path):
 
 
 def test_epoch_means_are_np_average_bitwise():
-    from qwertyclf.training._batched import _size_groups, _weighted_means
+    from qwertyclf.training._record import epoch_means, size_groups
 
     rng = np.random.default_rng(0)
     sizes = [[16] * n + [r] for n, r in ((40, 3), (40, 5), (12, 1), (0, 7))]
     values = rng.random((len(sizes), 41)) * 3
-    means = _weighted_means(values, _size_groups(sizes))
+    means = epoch_means(values, size_groups(sizes))
     for k, weights in enumerate(sizes):
         expected = np.average(values[k, : len(weights)].tolist(), weights=weights)
         assert means[k] == expected  # bitwise, as the serial fit records it

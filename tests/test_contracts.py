@@ -193,6 +193,78 @@ def test_sample_weight_of_validation_rows_counts(blobs):
     assert abs(expected - unweighted) > 1e-6
 
 
+def test_validation_rows_are_weighted_alike_however_given(blobs):
+    # One rule weighs validation rows: sample weight times class weight,
+    # whether they are held out (validation_fraction), a fold's rows
+    # (fit_batched's valid_rows, as the CV and the searches give them) or
+    # validation_data. The validation rows' sample weights are 1, the only
+    # ones validation_data can have; the training rows' are not.
+    from qwertyclf._batched import fit_batched
+
+    X, y = blobs
+    class_weight = {0: 5.0, 1: 1.0, 2: 0.5}
+    base = dict(
+        max_epochs=1, class_weight=class_weight, dtype="float64", random_state=0
+    )
+    seed = QwertyClassifier(random_state=0)._seed()
+    train, valid, _, _ = split_validation(y, None, 0.25, seed)
+    weight = np.where(np.arange(len(y)) % 2 == 0, 3.0, 0.5)
+    weight[valid] = 1.0
+    held_out = QwertyClassifier(**base, validation_fraction=0.25).fit(
+        X, y, sample_weight=weight
+    )
+    (fold,) = fit_batched(
+        [QwertyClassifier(**base)],
+        X,
+        y,
+        [train],
+        valid_rows=[valid],
+        sample_weight=weight,
+    )
+    given = QwertyClassifier(**base).fit(
+        X[train],
+        y[train],
+        sample_weight=weight[train],
+        validation_data=(X[valid], y[valid]),
+    )
+    w = np.array([class_weight[c] for c in y[valid]])
+    for clf in (held_out, fold, given):
+        proba = clf.predict_proba(X[valid])
+        rows = -np.log(proba[np.arange(len(valid)), y[valid]])
+        expected = np.sum(w * rows) / np.sum(w)
+        assert clf.history_[-1, "valid_loss"] == pytest.approx(expected, rel=1e-9)
+    # The fold and validation_data fits train on the same rows and weights.
+    assert fold.history_[-1, "valid_loss"] == pytest.approx(
+        given.history_[-1, "valid_loss"], rel=1e-9
+    )
+
+
+def test_the_data_front_end_weighs_validation_rows_by_one_rule():
+    from qwertyclf.training import fit_rows
+
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], 20)
+    weight = rng.uniform(0.5, 2.0, size=len(y))
+    class_weight = {0: 5.0, 1: 1.0, 2: 0.5}
+    held = fit_rows(
+        y, y, 3, class_weight=class_weight, sample_weight=weight, fraction=0.25
+    )
+    fold = fit_rows(
+        y,
+        y,
+        3,
+        class_weight=class_weight,
+        sample_weight=weight,
+        rows=held.train,
+        valid=held.valid,
+    )
+    given = fold.weighting(y[held.valid], weight[held.valid])
+    expected = weight[held.valid] * np.array([class_weight[c] for c in y[held.valid]])
+    expected *= len(expected) / expected.sum()
+    for valid_weight in (held.valid_weight, fold.valid_weight, given):
+        np.testing.assert_allclose(valid_weight, expected, rtol=1e-12)
+
+
 # --- process-wide state ---------------------------------------------------
 
 

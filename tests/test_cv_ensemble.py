@@ -268,12 +268,12 @@ def test_bootstrap_members_decide_on_their_own_rows_whether_to_hold_out(data):
     # A class of two rows: the full data can hold out a stratified tenth,
     # but a bootstrap sample often holds that class once. Such a member
     # trains its epochs without early stopping; the others stop early.
-    from qwertyclf._ensemble import _can_hold_out
+    from qwertyclf.training import can_hold_out
 
     X, y = data
     X = np.r_[X, [[9.0, 9.0], [9.5, 9.0]]]
     y = np.r_[y, [3, 3]]
-    assert _can_hold_out(y)
+    assert can_hold_out(y)
     held_out = []
     for seed in range(4):
         ensemble = QwertyEnsembleClassifier(
@@ -285,6 +285,6 @@ def test_bootstrap_members_decide_on_their_own_rows_whether_to_hold_out(data):
         rng.randint(2**31 - 1, size=3)
         for member in ensemble.estimators_:
             rows = rng.randint(len(y), size=len(y))
-            assert member.early_stopping == _can_hold_out(y[rows])
+            assert member.early_stopping == can_hold_out(y[rows])
             held_out.append(member.early_stopping)
     assert any(held_out) and not all(held_out)

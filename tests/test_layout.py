@@ -197,3 +197,144 @@ def test_the_architecture_page_names_every_part():
     }
     missing = sorted(part for part in parts if f"{part}`" not in page)
     assert missing == [], f"not on docs/architecture.md: {missing}"
+
+
+#: The estimator classes whose underscore members are theirs alone.
+ESTIMATORS = {
+    "QwertyClassifier": "_classifier.py",
+    "QwertyClassifierCV": "_cv.py",
+    "QwertyEnsembleClassifier": "_ensemble.py",
+}
+
+
+def _estimator_private_names() -> dict[str, str]:
+    """Underscore (not dunder) names defined in the estimator classes' bodies.
+
+    Maps each name to the file of the class that defines it.
+    """
+    names = {}
+    for cls, file in ESTIMATORS.items():
+        tree = ast.parse((PACKAGE / file).read_text())
+        (body,) = [
+            n.body for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls
+        ]
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found = [node.name]
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = (
+                    node.targets if isinstance(node, ast.Assign) else [node.target]
+                )
+                found = [t.id for t in targets if isinstance(t, ast.Name)]
+            else:
+                continue
+            for name in found:
+                if name.startswith("_") and not name.endswith("__"):
+                    names[name] = file
+    return names
+
+
+def _module_aliases(tree: ast.Module) -> set[str]:
+    """Names an `import` binds to a module (`import torch`, `from . import x`)."""
+    aliases = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            aliases.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.module:
+            aliases.update(a.asname or a.name for a in node.names)
+    return aliases
+
+
+def _estimator_reaches(
+    path: Path, source: str, names: dict[str, str]
+) -> list[tuple[str, str]]:
+    """Accesses `x._name` of an estimator's underscore member, `x` not self.
+
+    Calls or not (`model._sample_weight(...)`, `clf._encoder`), outside the
+    module that defines the member; `self`, `cls` and module aliases are
+    exempt.
+    """
+    tree = ast.parse(source)
+    aliases = _module_aliases(tree) | {"self", "cls"}
+    where = path.relative_to(PACKAGE).as_posix()
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute) or node.attr not in names:
+            continue
+        if names[node.attr] == where:
+            continue  # the class's own module
+        owner = node.value
+        if isinstance(owner, ast.Name) and owner.id in aliases:
+            continue
+        found.append((where, f"{ast.unparse(owner)}.{node.attr}"))
+    return found
+
+
+def test_no_module_reaches_into_an_estimators_private_members():
+    # CV, the ensemble, the searches and the batched runs go through the
+    # estimator layer's public functions (check_params, fit_spec, restore,
+    # input_encoder) and the engine's (fit_rows, check_n_classes): a change
+    # to a private method of an estimator cannot silently change them.
+    names = _estimator_private_names()
+    reaches = [
+        f"{where}: {access}"
+        for path in PACKAGE.rglob("*.py")
+        for where, access in _estimator_reaches(path, path.read_text(), names)
+    ]
+    assert reaches == []
+
+
+def test_the_private_member_rule_sees_calls_and_attributes():
+    names = _estimator_private_names()
+    assert {"_check_params", "_encoder", "_seed"} <= set(names)
+    source = (
+        "import torch\n"
+        "def f(model, clf):\n"
+        "    w = model._sample_weight(X, y, None)\n"
+        "    g = clf._encoder\n"
+        "    torch._foreach_add_([], 1)\n"
+        "    return self._check_params()\n"
+    )
+    path = PACKAGE / "_batched.py"
+    reaches = _estimator_reaches(path, source, {**names, "_sample_weight": "x.py"})
+    assert sorted(reaches) == [
+        ("_batched.py", "clf._encoder"),
+        ("_batched.py", "model._sample_weight"),
+    ]
+
+
+def _private_imports(path: Path, source: str) -> list[str]:
+    """`from <estimator module> import _name` in `path`, outside that module."""
+    where = path.relative_to(PACKAGE).as_posix()
+    modules = {file.removesuffix(".py") for file in ESTIMATORS.values()}
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ImportFrom) or not node.module:
+            continue
+        module = node.module.rpartition(".")[2]
+        if module not in modules or f"{module}.py" == where:
+            continue
+        found += [
+            f"{where}: {module}.{alias.name}"
+            for alias in node.names
+            if alias.name.startswith("_")
+        ]
+    return found
+
+
+def test_no_module_imports_an_estimator_modules_private_names():
+    # What the batched runs, CV and the searches need from the estimator
+    # module is its public interface; shared helpers live in the engine.
+    imports = [
+        found
+        for path in PACKAGE.rglob("*.py")
+        for found in _private_imports(path, path.read_text())
+    ]
+    assert imports == []
+
+
+def test_the_private_import_rule_sees_an_import():
+    source = "from ._classifier import QwertyClassifier, _to_tensor\n"
+    assert _private_imports(PACKAGE / "_cv.py", source) == [
+        "_cv.py: _classifier._to_tensor"
+    ]

@@ -18,17 +18,23 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._classifier import QwertyClassifier, _to_tensor
+from ._classifier import (
+    QwertyClassifier,
+    check_params,
+    fit_spec,
+    restore,
+)
 from ._labels import encode_labels
 from ._progress import batched_run_progress
 from ._table import TableEncoder, read_table
 from .training import (
     BatchedTrainer,
     RunData,
+    as_tensor,
     batchable,
-    normalised,
+    check_n_classes,
+    fit_rows,
     shared_settings,
-    split_validation,
 )
 
 #: Upper bound on models trained in one batched run (larger requests are
@@ -68,7 +74,7 @@ def batch_key(estimator) -> tuple | None:
     if type(estimator) is not QwertyClassifier or estimator.warm_start:
         return None
     try:
-        spec = estimator._fit_spec(estimator._check_params(), seed=0)
+        spec = fit_spec(estimator, check_params(estimator), seed=0)
     except (ValueError, TypeError):
         return None
     if not batchable(spec):
@@ -271,10 +277,10 @@ def _fit_group(
     first = models[0]
     if len(classes) < 2:
         try:
-            first._check_n_classes(classes)
+            check_n_classes(classes)
         except ValueError as exc:
             return [exc] * len(models)
-    device = first._check_params()
+    device = check_params(first)
     # Rows whose class is not in this group's classes belong to no model's
     # training rows; they are encoded as class 0 and never read.
     present = np.isin(y, classes)
@@ -290,8 +296,8 @@ def _fit_group(
             model.feature_names_in_ = checked.feature_names_in_
         model.device_ = device
         try:
-            spec = model._fit_spec(device)
-            data.append(_run_data(model, spec, X, y, y_enc, rows, valid, sample_weight))
+            spec = fit_spec(model, device)
+            data.append(run_data(model, spec, y, y_enc, rows, valid, sample_weight))
             specs.append(spec)
         except ValueError as exc:
             # What the serial fit of this model alone would raise.
@@ -306,7 +312,7 @@ def _fit_group(
             )
         try:
             states = BatchedTrainer(
-                X=_to_tensor(X, device, first.dtype),
+                X=as_tensor(X, device, first.dtype),
                 y=torch.as_tensor(y_enc, dtype=torch.long, device=device),
                 classes=classes,
                 specs=specs,
@@ -322,37 +328,47 @@ def _fit_group(
         result = failed[k] if k in failed else next(states)
         if not isinstance(result, Exception):
             # The same fitted state a model file restores.
-            model._restore(
+            restore(
+                model,
                 dataclasses.replace(
                     result,
                     params=model.get_params(),
                     n_features_in=checked.n_features_in_,
                     feature_names_in=getattr(model, "feature_names_in_", None),
                     encoder=encoders[k],
-                )
+                ),
             )
             result = model
         out.append(result)
     return out
 
 
-def _run_data(model, spec, X, y, y_enc, rows, valid, sample_weight) -> RunData:
-    """Training and validation rows and row weights of one model."""
-    sw = None if sample_weight is None else np.asarray(sample_weight)[rows]
-    weight, _ = model._sample_weight(X[rows], y[rows], sw)
-    if valid is not None:
-        valid = np.asarray(valid, dtype=np.intp)
-        valid_weight = None
-        if sample_weight is not None:
-            valid_weight = normalised(np.asarray(sample_weight, dtype=float)[valid])
-        return RunData(
-            train=rows, valid=valid, weight=weight, valid_weight=valid_weight
-        )
-    if spec.validation_fraction is None:
-        return RunData(train=rows, weight=weight)
-    train, valid, weight, valid_weight = split_validation(
-        y_enc[rows], weight, spec.validation_fraction, spec.seed
-    )
-    return RunData(
-        train=rows[train], valid=rows[valid], weight=weight, valid_weight=valid_weight
+def run_data(model, spec, y, y_enc, rows, valid, sample_weight) -> RunData:
+    """Training and validation rows and row weights of one model of a run.
+
+    `qwertyclf.training.fit_rows` with the model's class weights and its
+    spec's held-out fraction and seed: what a serial fit of the model on
+    rows `rows` (validated on rows `valid`, if given) would train on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qwertyclf import QwertyClassifier
+    >>> y = np.array([0, 1] * 10)
+    >>> model = QwertyClassifier(validation_fraction=0.2, random_state=0)
+    >>> model.classes_ = np.array([0, 1])
+    >>> data = run_data(model, fit_spec(model), y, y, np.arange(20), None, None)
+    >>> len(data.train), len(data.valid)
+    (16, 4)
+    """
+    return fit_rows(
+        y,
+        y_enc,
+        len(model.classes_),
+        class_weight=model.class_weight,
+        sample_weight=sample_weight,
+        rows=rows,
+        valid=valid,
+        fraction=spec.validation_fraction,
+        seed=spec.seed,
     )

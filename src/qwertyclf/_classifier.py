@@ -7,13 +7,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_array,
     check_is_fitted,
 )
@@ -43,13 +40,12 @@ from ._table import (
 )
 from .training import (
     FitSpec,
-    SparseRows,
     TensorDataset,
-    largest_value,
-    normalised,
+    as_tensor,
+    check_n_classes,
+    fit_rows,
     predict_index,
     predict_proba,
-    split_validation,
     train_serial,
     validation_fraction,
 )
@@ -283,7 +279,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
             y_enc = self._encode(y, "y")
         else:
             classes, y_enc = np.unique(y, return_inverse=True)
-            self._check_n_classes(classes)
+            check_n_classes(classes, type(self).__name__)
             self.classes_ = classes
         return self._train(
             encoder,
@@ -353,7 +349,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         if classes is not None:
             classes = np.unique(classes)
             if first:
-                self._check_n_classes(classes)
+                check_n_classes(classes, type(self).__name__)
                 self.classes_ = classes
             elif not np.array_equal(classes, self.classes_):
                 raise ValueError(
@@ -397,14 +393,28 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         fresh,
     ):
         """Train a new net (`fresh`) or continue `net_` for `epochs` epochs."""
-        weight, class_weight = self._sample_weight(X, y, sample_weight)
+        spec = fit_spec(self, device)
+        data = fit_rows(
+            y,
+            y_enc,
+            len(self.classes_),
+            class_weight=self.class_weight,
+            sample_weight=sample_weight,
+            fraction=None if validation_data is not None else spec.validation_fraction,
+            seed=spec.seed,
+        )
         self.device_ = device
         self.dtype_ = self.dtype
         self.encoder_ = encoder
-        spec = self._fit_spec(device)
-        train, valid = self._datasets(
-            X, y_enc, weight, class_weight, validation_data, spec
-        )
+        valid = None
+        if validation_data is not None:
+            valid_X, valid_y = self._check_validation_data(validation_data)
+            valid = self._tensors(valid_X, valid_y, data.weighting(valid_y))
+        elif data.valid is not None:
+            valid = self._tensors(X[data.valid], y_enc[data.valid], data.valid_weight)
+            X, y_enc = X[data.train], y_enc[data.train]
+        # Without a held-out split every row trains, in order: X is used as is.
+        train = self._tensors(X, y_enc, data.weight)
         state = train_serial(
             spec,
             train,
@@ -420,31 +430,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = state.best_epoch
         return self
 
-    def _fit_spec(self, device=None, seed=None) -> FitSpec:
-        """The engine's description of a fit with the current parameters.
-
-        Call after `_check_params` (which returns the `device`); `seed`
-        defaults to the one `random_state` gives. Each field of `FitSpec`
-        named after a hyperparameter takes its value as declared (a bool, an
-        int or a float); the fields below are resolved first.
-        """
-        params = self.get_params(deep=False)
-        return FitSpec(
-            **{
-                **coerced(params, spec_fields(FitSpec)),
-                "hidden_layer_sizes": check_architecture(
-                    self.hidden_layer_sizes, self.activation, self.dropout
-                ),
-                "optimizer": resolve_optimizer(self.optimizer),
-                "validation_fraction": validation_fraction(
-                    self.validation_fraction, self.early_stopping
-                ),
-                "device": resolve_device(self.device) if device is None else device,
-                "seed": self._seed() if seed is None else seed,
-                "callbacks": tuple(self.callbacks or ()),
-            }
-        )
-
     def _check_continuable(self, device):
         """Refuse a warm start whose settings change the fitted network.
 
@@ -454,7 +439,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         module = self.net_.module_
         fitted = {"optimizer": self.net_.optimizer, "device": self.device_}
         fitted["dtype"] = self.dtype_
-        wanted = self._fit_spec(device, seed=0)
+        wanted = fit_spec(self, device, seed=0)
         for name, param in PARAMETERS.items():
             if not param.fixed_on_warm_start:
                 continue
@@ -579,55 +564,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         )
         return from_state(state, cls)
 
-    def _restore(self, state, *, from_file=False):
-        """Take a fitted state, read by `load` or trained batched or serially.
-
-        A state from the serial engine carries the net that trained it
-        (`state.net`), which is kept as it is. Otherwise the net is rebuilt
-        as a serial fit would have left it: initialised, its optimizer built
-        (from the state's optimizer state, if any), with the stored history;
-        for a state read from a file (`from_file`), only the network is
-        built, and the rest when training continues (see `load_net`).
-        """
-        self.classes_ = state.classes
-        self.n_features_in_ = state.n_features_in
-        if state.feature_names_in is not None:
-            self.feature_names_in_ = state.feature_names_in
-        self.device_ = self._check_params()
-        self.dtype_ = self.dtype
-        self.encoder_ = (
-            TableEncoder.identity_for(state.n_features_in)
-            if state.encoder is None
-            else state.encoder
-        )
-        if state.net is not None:
-            self.net_ = state.net
-            self.history_ = state.net.history
-            self.n_iter_ = state.n_iter
-            self.best_epoch_ = state.best_epoch
-            return
-        # Seeded from random_state as a fresh fit is: a warm start draws its
-        # row orders (unless the state has their generator's state) and
-        # dropout masks from it.
-        spec = self._fit_spec(self.device_)
-        module = state.module.to(self.device_)
-        n_inputs, n_classes = self.encoder_.n_outputs, len(state.classes)
-        if from_file:
-            self.net_ = load_net(spec, n_inputs, n_classes, module, state.history)
-        else:
-            self.net_ = restore_net(
-                spec,
-                n_inputs,
-                n_classes,
-                module,
-                state.history,
-                optimizer_state=state.optimizer_state,
-                row_order_state=state.row_order_state,
-            )
-        self.history_ = self.net_.history
-        self.n_iter_ = state.n_iter
-        self.best_epoch_ = state.best_epoch
-
     def __setstate__(self, state):
         super().__setstate__(state)
         # skorch maps a CUDA-trained net to the CPU when unpickled on a machine
@@ -655,70 +591,16 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         # unpickled from a version without `dtype_` has its parameter's.
         return {"device": self.device_, "dtype": getattr(self, "dtype_", self.dtype)}
 
-    def _check_n_classes(self, classes):
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in the "
-                f"data, but the data contains only 1 class: {classes[0]!r}."
-            )
-
     def _encode(self, y, name):
         """Map labels to indices into `classes_`, rejecting unknown ones."""
         return encode_labels(y, self.classes_, name=name, what="fitted classes")
 
-    def _sample_weight(self, X, y, sample_weight):
-        """Combine `sample_weight` and `class_weight` into row weights of mean 1.
-
-        Returns the row weights (None when every row counts the same, the
-        fastest path) and the weight of each class index (None without
-        `class_weight`), which validation rows get too.
-        """
-        if sample_weight is None and self.class_weight is None:
-            return None, None
-        weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        class_weight = None
-        if self.class_weight is not None:
-            row_class_weight = compute_sample_weight(self.class_weight, y)
-            weight = weight * row_class_weight
-            class_weight = np.ones(len(self.classes_))
-            class_weight[self._encode(y, "y")] = row_class_weight
-        if weight.sum() <= 0:
-            raise ValueError(
-                "Sample weights must contain at least one non-zero weight; "
-                "all rows have weight zero."
-            )
-        return normalised(weight), class_weight
-
-    def _datasets(self, X, y_enc, weight, class_weight, validation_data, spec):
-        """Split off validation rows if asked, and move everything to tensors.
-
-        Validation rows are weighted like training rows (their share of
-        `sample_weight`, or their class weight), so `valid_loss` measures the
-        loss that training minimises.
-        """
-        valid_X = valid_y = valid_weight = None
-        if validation_data is not None:
-            valid_X, valid_y = self._check_validation_data(validation_data)
-            if class_weight is not None:
-                valid_weight = normalised(class_weight[valid_y])
-        elif spec.validation_fraction is not None:
-            train, valid, weight, valid_weight = split_validation(
-                y_enc, weight, spec.validation_fraction, spec.seed
-            )
-            X, valid_X, y_enc, valid_y = X[train], X[valid], y_enc[train], y_enc[valid]
-        train = self._tensors(X, y_enc, weight)
-        if valid_X is None:
-            return train, None
-        return train, self._tensors(valid_X, valid_y, valid_weight)
-
     def _tensors(self, X, y_enc, weight) -> TensorDataset:
         device = self.device_
         return TensorDataset(
-            _to_tensor(X, device, self.dtype),
+            as_tensor(X, device, self.dtype),
             torch.as_tensor(y_enc, dtype=torch.long, device=device),
-            None if weight is None else _to_tensor(weight, device, self.dtype),
+            None if weight is None else as_tensor(weight, device, self.dtype),
         )
 
     def _check_validation_data(self, validation_data):
@@ -802,35 +684,115 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         return log_proba(self.predict_proba(X))
 
 
-def _as_float(X, dtype: str):
-    """A C-contiguous, writable view or copy of `X` with the given dtype.
+def input_encoder(estimator: QwertyClassifier) -> TableEncoder:
+    """The fitted input encoding of `estimator` (the identity for old models).
 
-    A sparse `X` stays sparse (CSR), converted to `dtype` if it has another.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clf = QwertyClassifier(max_epochs=1).fit(np.eye(4), [0, 1, 0, 1])
+    >>> input_encoder(clf).n_outputs
+    4
     """
-    if sparse.issparse(X):
-        converted = X.astype(dtype, copy=False)
-        converted = converted if converted.format == "csr" else converted.tocsr()
-        values = converted.data
+    return estimator._encoder()
+
+
+def fit_spec(
+    estimator: QwertyClassifier, device: torch.device | None = None, seed=None
+) -> FitSpec:
+    """The engine's description of a fit of `estimator` with its current parameters.
+
+    Part of the estimator layer's interface, which `QwertyClassifier.fit`,
+    the batched runs, the CV and the searches share. Call after
+    `check_params` (which returns the `device`); `seed` defaults to the one
+    `random_state` gives. Each field of `FitSpec` named after a
+    hyperparameter takes its value as declared (a bool, an int or a float);
+    the fields below are resolved first.
+
+    Examples
+    --------
+    >>> clf = QwertyClassifier(hidden_layer_sizes=(4,), random_state=0)
+    >>> fit_spec(clf, check_params(clf)).hidden_layer_sizes
+    (4,)
+    """
+    params = estimator.get_params(deep=False)
+    return FitSpec(
+        **{
+            **coerced(params, spec_fields(FitSpec)),
+            "hidden_layer_sizes": check_architecture(
+                estimator.hidden_layer_sizes, estimator.activation, estimator.dropout
+            ),
+            "optimizer": resolve_optimizer(estimator.optimizer),
+            "validation_fraction": validation_fraction(
+                estimator.validation_fraction, estimator.early_stopping
+            ),
+            "device": resolve_device(estimator.device) if device is None else device,
+            "seed": estimator._seed() if seed is None else seed,
+            "callbacks": tuple(estimator.callbacks or ()),
+        }
+    )
+
+
+def restore(
+    estimator: QwertyClassifier, state: ModelState, *, from_file: bool = False
+) -> QwertyClassifier:
+    """`estimator` fitted from `state`, read by `load` or trained batched or serially.
+
+    Part of the estimator layer's interface: `load`, the batched runs and
+    the CV turn a `ModelState` into a fitted classifier through it.
+
+    A state from the serial engine carries the net that trained it
+    (`state.net`), which is kept as it is. Otherwise the net is rebuilt as a
+    serial fit would have left it: initialised, its optimizer built (from
+    the state's optimizer state, if any), with the stored history; for a
+    state read from a file (`from_file`), only the network is built, and the
+    rest when training continues (see `load_net`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clf = QwertyClassifier(max_epochs=2, random_state=0).fit(np.eye(4), [0, 1] * 2)
+    >>> copy = restore(QwertyClassifier(max_epochs=2), model_state(clf))
+    >>> copy.n_iter_
+    2
+    """
+    estimator.classes_ = state.classes
+    estimator.n_features_in_ = state.n_features_in
+    if state.feature_names_in is not None:
+        estimator.feature_names_in_ = state.feature_names_in
+    estimator.device_ = check_params(estimator)
+    estimator.dtype_ = estimator.dtype
+    estimator.encoder_ = (
+        TableEncoder.identity_for(state.n_features_in)
+        if state.encoder is None
+        else state.encoder
+    )
+    estimator.n_iter_ = state.n_iter
+    estimator.best_epoch_ = state.best_epoch
+    if state.net is not None:
+        estimator.net_ = state.net
+        estimator.history_ = state.net.history
+        return estimator
+    # Seeded from random_state as a fresh fit is: a warm start draws its row
+    # orders (unless the state has their generator's state) and dropout
+    # masks from it.
+    spec = fit_spec(estimator, estimator.device_)
+    module = state.module.to(estimator.device_)
+    n_inputs, n_classes = estimator.encoder_.n_outputs, len(state.classes)
+    if from_file:
+        estimator.net_ = load_net(spec, n_inputs, n_classes, module, state.history)
     else:
-        converted = np.asarray(X, dtype=dtype, order="C")
-        values = converted
-    # X is finite (validated), so an infinity here is a float32 overflow.
-    if values.size and not np.isfinite(values.min() + values.max()):
-        raise ValueError(
-            f"X holds values up to {largest_value(X):.3g}, beyond the {dtype} "
-            "range the network computes in. Scale the features (for example "
-            "with StandardScaler) or use dtype='float64'."
+        estimator.net_ = restore_net(
+            spec,
+            n_inputs,
+            n_classes,
+            module,
+            state.history,
+            optimizer_state=state.optimizer_state,
+            row_order_state=state.row_order_state,
         )
-    if sparse.issparse(converted) or converted.flags.writeable:
-        return converted
-    return converted.copy()
-
-
-def _to_tensor(X, device: torch.device, dtype: str):
-    """`X` as a tensor on `device`; a sparse `X` as `SparseRows` (kept sparse)."""
-    if sparse.issparse(X):
-        return SparseRows(_as_float(X, dtype), device=device)
-    return torch.from_numpy(_as_float(X, dtype)).to(device)
+    estimator.history_ = estimator.net_.history
+    return estimator
 
 
 def model_state(estimator: QwertyClassifier) -> ModelState:
@@ -906,5 +868,5 @@ def from_state(
     True
     """
     estimator = cls(**state.params)
-    estimator._restore(state, from_file=True)
+    restore(estimator, state, from_file=True)
     return estimator

@@ -16,14 +16,19 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._base import ProbaPredictMixin, mean_proba
-from ._batched import _run_data, batch_key, fit_batched
-from ._classifier import QwertyClassifier, _to_tensor
+from ._batched import batch_key, fit_batched, run_data
+from ._classifier import (
+    QwertyClassifier,
+    check_params,
+    fit_spec,
+    restore,
+)
 from ._composite_io import load_composite, save_composite
 from ._interrupts import all_or_nothing
 from ._labels import encode_labels
 from ._progress import check_verbose
 from ._table import encode, fit_encoding
-from .training import TensorDataset, train_serial
+from .training import TensorDataset, as_tensor, check_n_classes, train_serial
 
 #: Learning rates tried when `lrs="auto"` (Adam's default is 0.001).
 AUTO_LRS = (0.001, 0.003, 0.01)
@@ -264,11 +269,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in the "
-                f"data, but the data contains only 1 class: {self.classes_[0]!r}."
-            )
+        check_n_classes(self.classes_, type(self).__name__)
         rng = check_random_state(self.random_state)
         candidates, batch_size = self._candidates(X, rng)
         seed = int(rng.randint(2**31 - 1))
@@ -283,11 +284,11 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
             device=self.device,
             random_state=seed,
         )
-        base._check_params()
+        check_params(base)
         per_candidate = [clone(base).set_params(**c) for c in candidates]
         for model in per_candidate:
             # A bad value gets its own error, naming the parameter.
-            model._check_params()
+            check_params(model)
         folds = self._folds(X, y, int(rng.randint(2**31 - 1)))
         models = [model for model in per_candidate for _ in folds]
         fitted = _fit_models(
@@ -496,29 +497,29 @@ def _fit_serial(model, X, y, train, valid, sample_weight):
     """`model` trained serially on rows `train`, validated on rows `valid`.
 
     The rows, row weights and validation weights are those `fit_batched`
-    gives the model (`_run_data`); only the engine differs.
+    gives the model (`run_data`); only the engine differs.
     """
     train = np.asarray(train, dtype=np.intp)
     valid = np.asarray(valid, dtype=np.intp)
     classes = np.unique(y[train])
-    model._check_n_classes(classes)
-    device = model._check_params()
+    check_n_classes(classes)
+    device = check_params(model)
     model.classes_ = classes
     model.n_features_in_ = X.shape[1]
     model.device_ = device
-    spec = model._fit_spec(device)
+    spec = fit_spec(model, device)
     # Held-out rows of a class the training rows lack are encoded as class
     # 0, as in fit_batched.
     present = np.isin(y, classes)
     y_enc = np.zeros(len(y), dtype=np.int64)
     y_enc[present] = encode_labels(y[present], classes, name="y", what="classes")
-    data = _run_data(model, spec, X, y, y_enc, train, valid, sample_weight)
+    data = run_data(model, spec, y, y_enc, train, valid, sample_weight)
 
     def tensors(rows, weight):
         return TensorDataset(
-            _to_tensor(X[rows], device, model.dtype),
+            as_tensor(X[rows], device, model.dtype),
             torch.as_tensor(y_enc[rows], dtype=torch.long, device=device),
-            None if weight is None else _to_tensor(weight, device, model.dtype),
+            None if weight is None else as_tensor(weight, device, model.dtype),
         )
 
     state = train_serial(
@@ -527,8 +528,7 @@ def _fit_serial(model, X, y, train, valid, sample_weight):
         tensors(data.valid, data.valid_weight),
         classes,
     )
-    model._restore(dataclasses.replace(state, params=model.get_params()))
-    return model
+    return restore(model, dataclasses.replace(state, params=model.get_params()))
 
 
 def _results(candidates, scores, epochs) -> dict:

@@ -15,6 +15,7 @@ from ._composite_io import load_composite, save_composite
 from ._interrupts import all_or_nothing
 from ._progress import check_verbose
 from ._table import encode, fit_encoding
+from .training import can_hold_out, check_n_classes
 
 #: The member configuration of `QwertyEnsembleClassifier(estimator=None)`.
 DEFAULT_MEMBER = QwertyClassifier(
@@ -151,11 +152,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in the "
-                f"data, but the data contains only 1 class: {self.classes_[0]!r}."
-            )
+        check_n_classes(self.classes_, type(self).__name__)
         template = self.estimator
         if template is None:
             template = DEFAULT_MEMBER
@@ -171,7 +168,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
                 # Each member holds out a tenth of its own rows (a bootstrap
                 # sample may hold a rare class once); where that cannot be
                 # stratified, it trains all its epochs.
-                if not _can_hold_out(y[r]):
+                if not can_hold_out(y[r]):
                     member.set_params(early_stopping=False)
         keys = [batch_key(member) for member in members]
         batched = [k for k, key in enumerate(keys) if key is not None]
@@ -281,9 +278,3 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
             format.
         """
         return load_composite(cls, path, kind="QwertyEnsembleClassifier", device=device)
-
-
-def _can_hold_out(y) -> bool:
-    """Whether a stratified 10% of `y` holds every class and leaves it in training."""
-    _, counts = np.unique(y, return_counts=True)
-    return int(np.ceil(0.1 * len(y))) >= len(counts) and counts.min() >= 2

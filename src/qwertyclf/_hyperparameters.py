@@ -29,17 +29,9 @@ from skorch.callbacks import Callback
 
 from . import _params
 from ._module import check_architecture
-from ._params import OPTIMIZER_NAMES, PARAMETERS
+from ._params import PARAMETERS
 from ._table import check_encoding_params
-
-#: Optimizer name -> its torch class (the names are those `_params` declares).
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = dict(
-    zip(
-        OPTIMIZER_NAMES,
-        (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop),
-        strict=True,
-    )
-)
+from .training import OPTIMIZERS
 
 
 class _IntInterval(Interval):

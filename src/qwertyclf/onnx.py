@@ -71,7 +71,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._atomic import atomic_write
-from ._classifier import QwertyClassifier
+from ._classifier import QwertyClassifier, input_encoder
 from ._cv import QwertyClassifierCV
 from ._ensemble import QwertyEnsembleClassifier
 from ._scaling import CLIP
@@ -228,7 +228,7 @@ def _encoder(model):
     """The fitted input encoding of `model`, refused if ONNX cannot compute it."""
     check_is_fitted(model)
     encoder = (
-        model._encoder() if isinstance(model, QwertyClassifier) else model.encoder_
+        input_encoder(model) if isinstance(model, QwertyClassifier) else model.encoder_
     )
     _check_exportable_encoding(model, encoder)
     return encoder

@@ -11,6 +11,12 @@ the same spec:
 * `BatchedTrainer`: K networks as one batched run, each ending where its
   serial run would.
 
+Both follow one set of rules, each written once: which rows train and
+validate and their weights (`fit_rows`), the optimizer table
+(`OPTIMIZER_RULES`), early stopping (`StoppingRule`, applied in skorch's loop
+by `RuleEarlyStopping`) and the history row (`EpochRecord` and the functions
+of the epoch record).
+
 Prediction is the engine's too: `predict_proba` and `predict_index` run a
 fitted network over many rows in chunks, with the thread control and dtype
 handling in one place.
@@ -18,7 +24,16 @@ handling in one place.
 The engine imports nothing from the estimator modules.
 """
 
-from ._batched import BatchedTrainer, RunData, batchable, shared_settings
+from ._batched import BatchedTrainer, batchable, shared_settings
+from ._data import (
+    RunData,
+    Weighting,
+    as_tensor,
+    can_hold_out,
+    check_n_classes,
+    fit_rows,
+    weighting,
+)
 from ._fast_path import fast_path
 from ._inference import largest_value, predict_index, predict_proba
 from ._net import (
@@ -28,6 +43,8 @@ from ._net import (
     TensorBatches,
     TensorDataset,
 )
+from ._optimizers import OPTIMIZER_RULES, OPTIMIZERS, OptimizerRule, optimizer_rule
+from ._record import EpochRecord
 from ._runtime import (
     INFERENCE_CHUNK,
     PREDICT_CHUNK,
@@ -47,30 +64,43 @@ from ._spec import (
     validation_fraction,
 )
 from ._state import ModelState
+from ._stopping import RuleEarlyStopping, StoppingRule
 
 __all__ = [
     "DEFAULT_VALIDATION_FRACTION",
     "INFERENCE_CHUNK",
     "PREDICT_CHUNK",
+    "OPTIMIZERS",
+    "OPTIMIZER_RULES",
     "BatchedTrainer",
     "DivergenceGuard",
+    "EpochRecord",
     "FitSpec",
     "ModelState",
+    "OptimizerRule",
     "QwertySkorchNet",
+    "RuleEarlyStopping",
     "RunData",
     "SparseRows",
+    "StoppingRule",
     "TensorBatches",
     "TensorDataset",
+    "Weighting",
+    "as_tensor",
     "batchable",
+    "can_hold_out",
+    "check_n_classes",
     "best_epoch",
     "build_net",
     "check_converged",
     "continue_net",
     "diverged",
     "fast_path",
+    "fit_rows",
     "largest_value",
     "normalised",
     "one_thread",
+    "optimizer_rule",
     "predict_index",
     "predict_proba",
     "seeded",
@@ -79,6 +109,7 @@ __all__ = [
     "train_serial",
     "training_threads",
     "validation_fraction",
+    "weighting",
 ]
 
 

@@ -27,23 +27,27 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-from skorch.history import History
 
 from .._activations import ACTIVATIONS
 from .._module import QwertyNet
 from ._fast_path import fused_adam_works, hand_written_gradients
 from ._fused_step import fused_adam_update
 from ._net import SparseRows, batch_sizes
-from ._runtime import INFERENCE_CHUNK, diverged, one_thread, seeded
+from ._optimizers import optimizer_rule
+from ._record import EpochRecord, epoch_means, size_groups
+from ._runtime import (
+    INFERENCE_CHUNK,
+    collector_paused,
+    diverged,
+    one_thread,
+    seeded,
+)
 from ._spec import FitSpec, best_epoch, check_converged
 from ._state import ModelState
-
-#: Optimizers the batched update reproduces, by class.
-BATCHED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+from ._stopping import StoppingRule
 
 #: Bytes of gathered training data per epoch up to which a whole epoch is
 #: gathered at once; larger runs gather batch by batch.
@@ -63,9 +67,6 @@ FUSED_MAX_CALLS = 8
 #: per model, the batched formula a little per element, and beyond this many
 #: models the formula is faster.
 FUSED_MAX_MODELS = 64
-
-# Adam's default betas and eps, as the serial fit uses them.
-_BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 
 
 def batchable(spec: FitSpec) -> bool:
@@ -92,7 +93,7 @@ def batchable(spec: FitSpec) -> bool:
         and not spec.dropout
         and not spec.callbacks
         and not spec.verbose
-        and spec.optimizer in BATCHED_OPTIMIZERS
+        and optimizer_rule(spec.optimizer).batched
         and ACTIVATIONS[spec.activation].backward is not None
         and hand_written_gradients(
             spec.activation, getattr(torch, spec.dtype), spec.device
@@ -132,32 +133,6 @@ def shared_settings(spec: FitSpec) -> tuple:
     )
 
 
-@dataclass
-class RunData:
-    """The rows one model of a batched run trains and validates on.
-
-    Parameters
-    ----------
-    train : ndarray of int
-        Training row indices into the run's `X`, in order.
-    valid : ndarray of int or None
-        Validation row indices.
-    weight, valid_weight : ndarray or None
-        Row weights (mean 1) of the training and validation rows.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> RunData(train=np.arange(10)).valid is None
-    True
-    """
-
-    train: np.ndarray
-    valid: np.ndarray | None = None
-    weight: np.ndarray | None = None
-    valid_weight: np.ndarray | None = None
-
-
 class BatchedTrainer:
     """Train K stacked plain MLPs together, one `FitSpec` and `RunData` each.
 
@@ -184,7 +159,7 @@ class BatchedTrainer:
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from qwertyclf.training import FitSpec
+    >>> from qwertyclf.training import FitSpec, RunData
     >>> X = torch.randn(30, 2)
     >>> y = (X[:, 0] > 0).long()
     >>> specs = [FitSpec((4,), "relu", False, 0.0, torch.optim.Adam, 0.01, 0.0,
@@ -212,7 +187,9 @@ class BatchedTrainer:
         widths = [self.X.shape[1], *self._max_hidden(), self.n_classes]
         work = t.batch_size * len(self.specs) * max(widths)
         threads = one_thread() if work < PARALLEL_WORK else contextlib.nullcontext()
-        with threads, torch.no_grad():
+        # The run keeps what it records (histories, per-epoch arrays) and makes
+        # no reference cycles: full collections would only walk the process.
+        with threads, torch.no_grad(), collector_paused():
             self._init_params()
             self._train()
             return self._results()
@@ -265,13 +242,18 @@ class BatchedTrainer:
     def _activation_table(self):
         """(activation, selector) pairs: each applies to the models it selects.
 
-        Each activation in the run is applied to every model and kept where
-        selected: x * 1 + y * 0 is exactly x, so mixing is exact. With one
-        activation the selector is None.
+        With one activation the selector is None. Where each activation's
+        models are consecutive (a grid's candidates usually are), selectors
+        are slices of the model axis, and each activation runs on its own
+        models only. Otherwise each activation is applied to every model and
+        kept where selected: x * 1 + y * 0 is exactly x, so mixing is exact.
         """
         names = sorted({spec.activation for spec in self.specs})
         if len(names) == 1:
             return [(ACTIVATIONS[names[0]], None)]
+        runs = _consecutive([spec.activation for spec in self.specs])
+        if runs is not None:
+            return [(ACTIVATIONS[name], part) for name, part in runs]
         return [
             (
                 ACTIVATIONS[name],
@@ -347,20 +329,21 @@ class BatchedTrainer:
         self.wd = torch.tensor(
             [[s.weight_decay] for s in self.specs], dtype=dtype, device=device
         )
-        self.optimizer = self.specs[0].optimizer
+        self.optimizer = optimizer_rule(self.specs[0].optimizer)
         self.fused = None
         hyper = {}
         for k, spec in enumerate(self.specs):
             hyper.setdefault((spec.lr, spec.weight_decay), []).append(k)
         if (
-            self.optimizer in (torch.optim.Adam, torch.optim.AdamW)
+            self.optimizer.adam
             and device.type in ("cpu", "cuda")
             and len(hyper) <= FUSED_MAX_CALLS
             and K <= FUSED_MAX_MODELS
-            and fused_adam_works(self.optimizer, dtype, device)
+            and fused_adam_works(self.optimizer.cls, dtype, device)
         ):
             self.fused = list(hyper.items())
             self._fused_calls = {}
+            self._counts = {}
         self._minus_ones = {}
         self.any_decay = any(s.weight_decay for s in self.specs)
 
@@ -399,10 +382,16 @@ class BatchedTrainer:
             if gather_epoch:
                 data = X[index]
             outputs = []
-            for b in range(n_batches):
-                cols = slice(b * bs, (b + 1) * bs)
-                xb = data[:, cols] if gather_epoch else X[index[:, cols]]
-                outputs.append(self._step(xb, targets[:, cols], coef[:, cols]))
+            # Each batch's columns, as views made in one call per tensor.
+            parts = zip(
+                data.split(bs, 1) if gather_epoch else index.split(bs, 1),
+                targets.split(bs, 1),
+                coef.split(bs, 1),
+                strict=True,
+            )
+            for b, (rows, yb, cb) in enumerate(parts):
+                xb = rows if gather_epoch else X[rows]
+                outputs.append(self._step(xb, yb, cb))
                 self._update(active_steps[b])
             # Each batch's loss (mean of weight x cross-entropy) and the
             # epoch's accuracy, as the serial fit records them, with one
@@ -440,18 +429,19 @@ class BatchedTrainer:
             None if s.valid is None else batch_sizes(len(s.valid), INFERENCE_CHUNK)
             for s in self.data
         ]
-        self.train_weights = _size_groups(self.train_sizes)
+        self.train_weights = size_groups(self.train_sizes)
         self.valid_weights = (
-            None if self.data[0].valid is None else _size_groups(self.valid_sizes)
+            None if self.data[0].valid is None else size_groups(self.valid_sizes)
         )
-        self.histories = [History() for _ in range(K)]
-        self.best_scores = [{} for _ in range(K)]
+        self.records = [
+            EpochRecord(train, valid)
+            for train, valid in zip(self.train_sizes, self.valid_sizes, strict=True)
+        ]
         self.generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
         self.failed: list[Exception | None] = [None] * K
         self.finished = np.zeros(K, dtype=bool)
-        self.best_epoch = [None] * K
-        self.threshold = np.full(K, np.inf)
-        self.misses = np.zeros(K, dtype=int)
+        t = self.specs[0]
+        self.stopping = [StoppingRule(t.n_iter_no_change, t.tol) for _ in range(K)]
         self.best_flat = self.flat.clone() if self.specs[0].early_stopping else None
 
     def _row_order(self, n_train, n_pad):
@@ -496,42 +486,28 @@ class BatchedTrainer:
         stopped improving finishes. `losses` is a (models, batches) array.
         """
         t = self.specs[0]
-        train_means = _weighted_means(losses, self.train_weights)
+        train_means = epoch_means(losses, self.train_weights)
         valid_means = None
         if valid is not None:
             width = max(len(sizes) for sizes in self.valid_sizes)
             scores = np.zeros((len(valid), width))
             for k, (chunks, _) in enumerate(valid):
                 scores[k, : len(chunks)] = chunks
-            valid_means = _weighted_means(scores, self.valid_weights)
+            valid_means = epoch_means(scores, self.valid_weights)
         for k in np.flatnonzero(~self.finished):
-            sizes = self.train_sizes[k]
-            batches = [
-                {"train_loss": loss, "train_batch_size": size}
-                for loss, size in zip(
-                    losses[k, : len(sizes)].tolist(), sizes, strict=True
-                )
-            ]
-            row = {
-                "batches": batches,
-                "epoch": epoch,
-                "train_acc": acc[k],
-                "train_batch_count": len(sizes),
-            }
+            record = self.records[k]
+            valid_scores = valid_acc = None
             if valid is not None:
                 valid_scores, valid_acc = valid[k]
-                valid_sizes = self.valid_sizes[k]
-                batches += [
-                    {"valid_loss": loss, "valid_batch_size": size}
-                    for loss, size in zip(valid_scores, valid_sizes, strict=True)
-                ]
-                row["valid_batch_count"] = len(valid_sizes)
-            row["dur"] = duration
-            self.histories[k].append(row)
-            # Epoch means weighted by batch size, as skorch's
-            # PassthroughScoring takes them (np.average's arithmetic, for all
-            # models at once).
-            loss = self._score(k, row, "train_loss", train_means[k])
+            row = record.epoch(
+                epoch,
+                losses[k, : len(record.train_sizes)],
+                acc[k],
+                duration,
+                valid_scores,
+            )
+            best = record.best
+            loss = best.record(row, "train_loss", train_means[k])
             if not math.isfinite(loss):
                 self._fail(
                     k,
@@ -543,28 +519,18 @@ class BatchedTrainer:
                 continue
             if valid is not None:
                 score = valid_means[k]
-                self._score(k, row, "valid_loss", score)
-                self._score(k, row, "valid_acc", valid_acc, higher=True)
+                best.record(row, "valid_loss", score)
+                best.record(row, "valid_acc", valid_acc, higher=True)
                 if t.early_stopping:
                     self._early_stopping(k, epoch, score)
-
-    def _score(self, k, row, name, score, *, higher=False):
-        """Record `score` and whether it is model `k`'s best yet.
-
-        As skorch's scoring callbacks do: "best" is strictly lower (or
-        `higher`) than every earlier epoch's score.
-        """
-        best = self.best_scores[k].get(name, -math.inf if higher else math.inf)
-        is_best = bool(score > best if higher else score < best)
-        if is_best:
-            self.best_scores[k][name] = score
-        row[name] = score
-        row[name + "_best"] = is_best
-        return score
 
     def _activate(self, z, mask):
         """Hidden activation of each model; also what its derivative needs."""
         outputs = []
+        if isinstance(self.activations[0][1], slice):
+            outputs = [entry.forward(z[part]) for entry, part in self.activations]
+            h = torch.cat(outputs)
+            return (h if mask is None else h * mask), outputs
         h = None
         for entry, select in self.activations:
             a = entry.forward(z)
@@ -576,6 +542,14 @@ class BatchedTrainer:
         return h, outputs
 
     def _activation_grad(self, g, z, outputs, mask):
+        if isinstance(self.activations[0][1], slice):
+            grad = torch.cat(
+                [
+                    entry.backward(g[part], z[part], a)
+                    for (entry, part), a in zip(self.activations, outputs, strict=True)
+                ]
+            )
+            return grad if mask is None else grad * mask
         grad = None
         for (entry, select), a in zip(self.activations, outputs, strict=True):
             part = entry.backward(g, z, a)
@@ -640,7 +614,9 @@ class BatchedTrainer:
         The kernel `torch.optim.Adam(fused=True)` runs, on each model's row
         of the flat buffers: the serial update exactly, not just its formula.
         Models whose step counts agree share one step tensor (the kernel
-        only reads it).
+        only reads it): models with as many batches per epoch have been
+        active at the same steps (a finished model never is again), so
+        their counts agree, and each call takes such models only.
         """
         self.host_steps[active] += 1
         key = active.tobytes()
@@ -648,36 +624,38 @@ class BatchedTrainer:
         if calls is None:
             calls = []
             for (lr, wd), members in self.fused:
-                rows = np.array([k for k in members if active[k]], dtype=np.intp)
-                if len(rows):
-                    calls.append((lr, wd, rows, self._row_lists(rows)))
+                parts: dict = {}
+                for k in members:
+                    if active[k]:
+                        parts.setdefault(len(self.train_sizes[k]), []).append(k)
+                for rows in parts.values():
+                    rows = np.array(rows, dtype=np.intp)
+                    calls.append((lr, wd, rows[0], self._row_lists(rows)))
             self._fused_calls[key] = calls
-        decoupled = self.optimizer is torch.optim.AdamW
-        for lr, wd, rows, lists in calls:
-            steps = self.host_steps[rows]
-            if steps.min() == steps.max():
-                parts = [(lists, int(steps[0]))]
-            else:
-                parts = [
-                    (self._row_lists(rows[steps == step]), int(step))
-                    for step in np.unique(steps)
-                ]
-            for (params, grads, avgs, avg_sqs), step in parts:
-                count = torch.tensor(
-                    float(step), dtype=torch.float32, device=self.flat.device
-                )
-                fused_adam_update(
-                    decoupled,
-                    params,
-                    grads,
-                    avgs,
-                    avg_sqs,
-                    [count] * len(params),
-                    lr=lr,
-                    betas=(_BETA1, _BETA2),
-                    weight_decay=wd,
-                    eps=_EPS,
-                )
+        rule = self.optimizer
+        for lr, wd, first, (params, grads, avgs, avg_sqs) in calls:
+            fused_adam_update(
+                rule.decoupled_decay,
+                params,
+                grads,
+                avgs,
+                avg_sqs,
+                self._step_counts(int(self.host_steps[first]), len(params)),
+                lr=lr,
+                betas=rule.betas,
+                weight_decay=wd,
+                eps=rule.eps,
+            )
+
+    def _step_counts(self, step, n):
+        """`n` references to one float32 tensor holding `step` (cached)."""
+        counts = self._counts.get((step, n))
+        if counts is None:
+            count = torch.tensor(
+                float(step), dtype=torch.float32, device=self.flat.device
+            )
+            counts = self._counts[(step, n)] = [count] * n
+        return counts
 
     def _row_lists(self, rows):
         return tuple(
@@ -702,11 +680,13 @@ class BatchedTrainer:
             pick(self.lr),
             pick(self.wd),
         )
-        if self.optimizer is torch.optim.SGD:
+        rule = self.optimizer
+        if not rule.adam:  # SGD without momentum
             flat.sub_(lr * (grad + wd * flat))
         else:
+            (beta1, beta2), eps = rule.betas, rule.eps
             avg, avg_sq = pick(self.exp_avg), pick(self.exp_avg_sq)
-            if self.optimizer is torch.optim.AdamW:
+            if rule.decoupled_decay:
                 flat.mul_(1 - lr * wd)
             elif self.any_decay:
                 grad = grad + wd * flat
@@ -715,15 +695,15 @@ class BatchedTrainer:
             if steps.min() == steps.max():
                 # Bias corrections as Python floats when the counts agree.
                 step = int(steps.max())
-                step_size = lr / (1 - _BETA1**step)
-                bias2_sqrt = math.sqrt(1 - _BETA2**step)
+                step_size = lr / (1 - beta1**step)
+                bias2_sqrt = math.sqrt(1 - beta2**step)
             else:
                 steps = torch.as_tensor(steps, dtype=flat.dtype, device=flat.device)
-                step_size = lr / (1 - _BETA1**steps).unsqueeze(1)
-                bias2_sqrt = (1 - _BETA2**steps).sqrt().unsqueeze(1)
-            avg.lerp_(grad, 1 - _BETA1)
-            avg_sq.mul_(_BETA2).addcmul_(grad, grad, value=1 - _BETA2)
-            denom = avg_sq.sqrt().div_(bias2_sqrt).add_(_EPS)
+                step_size = lr / (1 - beta1**steps).unsqueeze(1)
+                bias2_sqrt = (1 - beta2**steps).sqrt().unsqueeze(1)
+            avg.lerp_(grad, 1 - beta1)
+            avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            denom = avg_sq.sqrt().div_(bias2_sqrt).add_(eps)
             flat.addcdiv_(avg * step_size, denom, value=-1)
             if not everyone:
                 self.exp_avg.index_copy_(0, index, avg)
@@ -781,16 +761,11 @@ class BatchedTrainer:
         return torch.baddbmm(b_out, h, w_out)
 
     def _early_stopping(self, k, epoch, score):
-        """skorch-style `EarlyStopping` on `valid_loss`, absolute threshold."""
-        t = self.specs[0]
-        if score < self.threshold[k]:
-            self.misses[k] = 0
-            self.threshold[k] = score - t.tol
-            self.best_epoch[k] = epoch
+        """The serial fit's early stopping (`StoppingRule`) for model `k`."""
+        rule = self.stopping[k]
+        if rule.update(epoch, score):
             self.best_flat[k] = self.flat[k]
-        else:
-            self.misses[k] += 1
-        if self.misses[k] == t.n_iter_no_change:
+        if rule.stop:
             self.finished[k] = True
 
     def _fail(self, k, exc):
@@ -812,7 +787,7 @@ class BatchedTrainer:
                     params, self._unpadded(self.layers, k, params), strict=True
                 ):
                     param.copy_(value)
-                history = self.histories[k]
+                history = self.records[k].history()
                 try:
                     check_converged(
                         history[-1, "train_loss"], finite[k], n_classes, spec.lr
@@ -828,7 +803,7 @@ class BatchedTrainer:
                         feature_names_in=None,
                         history=history,
                         n_iter=len(history),
-                        best_epoch=best_epoch(history, self.best_epoch[k]),
+                        best_epoch=best_epoch(history, self.stopping[k].best_epoch),
                         module=net,
                         optimizer_state=self._optimizer_state(k, params),
                         row_order_state=self.generators[k].get_state(),
@@ -856,7 +831,7 @@ class BatchedTrainer:
         SGD without momentum keeps no state; Adam and AdamW keep a step
         count and the two moments of each parameter.
         """
-        if self.optimizer is torch.optim.SGD:
+        if not self.optimizer.adam:
             return {}
         step = torch.tensor(float(self.host_steps[k]), dtype=torch.float32)
         moments = zip(
@@ -886,33 +861,24 @@ class BatchedTrainer:
         return torch.isfinite(logits).flatten(1).all(1).tolist()
 
 
-def _size_groups(sizes):
-    """Models grouped by their number of batches, with their batch sizes.
+def _consecutive(names):
+    """Each name with the slice of consecutive positions it holds, or None.
 
-    A list of (model indices, (models, batches) array of batch sizes), one
-    entry per distinct number of batches: the weights `_weighted_means`
-    takes.
+    None when some name's positions are not consecutive.
+
+    Examples
+    --------
+    >>> _consecutive(["relu", "relu", "tanh"])
+    [('relu', slice(0, 2, None)), ('tanh', slice(2, 3, None))]
+    >>> _consecutive(["relu", "tanh", "relu"]) is None
+    True
     """
-    groups = {}
-    for k, row in enumerate(sizes):
-        groups.setdefault(len(row), []).append(k)
-    return [
-        (np.array(members), np.array([sizes[k] for k in members]))
-        for members in groups.values()
-    ]
-
-
-def _weighted_means(values, groups):
-    """Each model's batch-size weighted mean of its row of `values`.
-
-    The arithmetic of `np.average(row, weights=sizes)` (the product summed,
-    divided by the summed weights, in float64), row by row, so each mean is
-    bitwise the one a serial fit records; one call per group, not per model.
-    """
-    means = np.empty(len(values))
-    for members, weights in groups:
-        part = values[members, : weights.shape[1]]
-        means[members] = np.multiply(part, weights, dtype=np.float64).sum(
-            1
-        ) / weights.sum(1, dtype=np.float64)
-    return means
+    runs = []
+    for i, name in enumerate(names):
+        if runs and runs[-1][0] == name:
+            runs[-1][2] = i + 1
+        else:
+            runs.append([name, i, i + 1])
+    if len({name for name, _, _ in runs}) < len(runs):
+        return None
+    return [(name, slice(start, stop)) for name, start, stop in runs]

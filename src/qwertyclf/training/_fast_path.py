@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from .._module import QwertyNet
 from ._backprop import PlainMLPStep
 from ._fused_step import lean_step
+from ._optimizers import optimizer_rule
 
 logger = logging.getLogger("qwertyclf")
 
@@ -207,7 +208,7 @@ def _check_manual(activation, dtype, device):
 
 
 def _check_lean(optimizer_cls, dtype, device):
-    if optimizer_cls not in (torch.optim.Adam, torch.optim.AdamW):
+    if not optimizer_rule(optimizer_cls).adam:
         return False, "not fused Adam/AdamW"
     x, _, _ = _tiny_problem(dtype, device)
     params = [torch.nn.Parameter(x.clone()) for _ in range(2)]

@@ -18,6 +18,8 @@ from collections.abc import Callable
 import torch
 from torch.optim import optimizer as _optimizer_module
 
+from ._optimizers import optimizer_rule
+
 
 def lean_step(
     optimizer: torch.optim.Optimizer, *, same_grads: bool = False
@@ -154,7 +156,7 @@ def fused_adam_update(
 
 
 def _supported(optimizer) -> bool:
-    if type(optimizer) not in (torch.optim.Adam, torch.optim.AdamW):
+    if not optimizer_rule(type(optimizer)).adam:
         return False
     if not hasattr(torch, "_fused_adam_") or not hasattr(torch, "_fused_adamw_"):
         return False

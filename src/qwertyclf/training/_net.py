@@ -47,6 +47,8 @@ from .._module import Dropout, QwertyNet
 from ._backprop import PlainMLPStep
 from ._fast_path import ENABLED, lean_step_works, manual_gradients_work
 from ._fused_step import lean_step
+from ._optimizers import optimizer_rule
+from ._record import batch_entries, epoch_mean, improves
 from ._runtime import diverged
 
 #: Data up to this size is shuffled by copying it in a new order once per
@@ -72,21 +74,6 @@ _TRAINING_METHODS = (
     "_set_training",
     "get_train_step_accumulator",
 )
-
-#: Optimizers whose `step()` evaluates no closure: computing the gradient
-#: first and then calling `step()` is what `step(closure)` does.
-_SINGLE_EVALUATION = (
-    torch.optim.Adam,
-    torch.optim.AdamW,
-    torch.optim.SGD,
-    torch.optim.RMSprop,
-    torch.optim.Adagrad,
-    torch.optim.Adamax,
-    torch.optim.NAdam,
-    torch.optim.RAdam,
-    torch.optim.Adadelta,
-)
-
 
 _FLOATS = (np.float32, np.float64)
 
@@ -568,11 +555,7 @@ class QwertySkorchNet(NeuralNetClassifier):
                 losses[i] = loss
         values = torch.stack(losses).tolist() if losses else []
         # What `new_batch` and `record_batch` write, without their lookups.
-        loss_key, size_key = prefix + "_loss", prefix + "_batch_size"
-        self.history[-1]["batches"].extend(
-            {loss_key: value, size_key: size}
-            for value, size in zip(values, sizes, strict=True)
-        )
+        self.history[-1]["batches"].extend(batch_entries(prefix, values, sizes))
 
     def _loss(self, logits, y, weight):
         """The batch loss, as `get_loss` computes it, weighted by `weight`."""
@@ -610,9 +593,10 @@ class QwertySkorchNet(NeuralNetClassifier):
             elif param.grad is None and type(module) is QwertyNet:
                 param.grad = torch.zeros_like(param)
         dtype, device = params[0].dtype, params[0].device
+        single_evaluation = optimizer_rule(type(optimizer)).single_evaluation
         manual = (
             ENABLED["manual_gradients"]
-            and type(optimizer) in _SINGLE_EVALUATION
+            and single_evaluation
             and _plain_cross_entropy(self.criterion_)
             and PlainMLPStep.supports(module)
             and all(p.requires_grad for p in params)
@@ -657,7 +641,7 @@ class QwertySkorchNet(NeuralNetClassifier):
             loss.backward()
             return logits, loss
 
-        if type(optimizer) not in _SINGLE_EVALUATION:
+        if not single_evaluation:
 
             def closure_step(x, y, weight):
                 first = []
@@ -720,8 +704,10 @@ class _EpochMean(PassthroughScoring):
         if not pairs:  # no batch of this kind: nothing to record
             return
         sizes, scores = zip(*pairs, strict=True)
-        score = np.average(scores, weights=sizes)
-        is_best = self._is_best_score(score)
+        score = epoch_mean(scores, sizes)
+        is_best = None
+        if self.lower_is_better is not None:
+            is_best = improves(score, self.best_score_, higher=not self.lower_is_better)
         if is_best:
             self.best_score_ = score
         net.history.record(self.name, score)

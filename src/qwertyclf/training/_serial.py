@@ -6,19 +6,18 @@ import copy
 
 import numpy as np
 import torch
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 from torch import nn
 
 from .._interrupts import interrupts_propagating
 from .._module import QwertyNet
 from ._net import DivergenceGuard, QwertySkorchNet, TensorDataset
+from ._optimizers import optimizer_rule
 from ._runtime import INFERENCE_CHUNK, seeded, training_threads
 from ._spec import FitSpec, best_epoch, check_converged
 from ._state import ModelState
-
-# These have a single-kernel ("fused") update on CPU and CUDA.
-_FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+from ._stopping import RuleEarlyStopping
 
 
 def build_net(spec: FitSpec, n_features: int, n_classes: int) -> QwertySkorchNet:
@@ -35,7 +34,7 @@ def build_net(spec: FitSpec, n_features: int, n_classes: int) -> QwertySkorchNet
     'QwertySkorchNet'
     """
     extra = {}
-    if spec.optimizer in _FUSED and spec.device.type in ("cpu", "cuda"):
+    if optimizer_rule(spec.optimizer).fused and spec.device.type in ("cpu", "cuda"):
         extra["optimizer__fused"] = True
     return QwertySkorchNet(
         QwertyNet,
@@ -189,7 +188,7 @@ def _callbacks(spec: FitSpec) -> list:
         callbacks.append(
             (
                 "early_stopping",
-                EarlyStopping(
+                RuleEarlyStopping(
                     monitor="valid_loss",
                     patience=spec.n_iter_no_change,
                     threshold=spec.tol,
