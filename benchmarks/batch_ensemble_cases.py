@@ -6,7 +6,8 @@ on the same outer stratified folds (shuffled, fixed seed) of a few small real
 tables (`tables.py`) and scored on the held-out rows: accuracy, log-loss and
 fit time. The table printed gives, per `batch_ensemble`, the mean accuracy
 and log-loss over tables (each table's mean over folds), the median fit time
-over all fits, and each of these as a ratio to `batch_ensemble=1`.
+and epochs (early stopping ends fits at different epochs) and the median time
+per epoch over all fits, and the first three as ratios to the first `k`.
 
 Fit times are wall-clock seconds of one PyTorch thread; on a busy machine
 they are rough.
@@ -45,7 +46,7 @@ def model(k: int, seed: int) -> QwertyClassifier:
 
 
 def run(names, ks, folds: int, seed: int = 0) -> dict:
-    """(table, k) -> list of (accuracy, log-loss, fit seconds), one per fold."""
+    """(table, k) -> list of (accuracy, log-loss, fit seconds, epochs), per fold."""
     results = {}
     X, y = table_registry.load(names[0])
     for k in ks:  # untimed: the first fit of a process pays one-off costs
@@ -64,33 +65,43 @@ def run(names, ks, folds: int, seed: int = 0) -> dict:
                     accuracy_score(y[test], clf.classes_[proba.argmax(1)]),
                     log_loss(y[test], proba, labels=clf.classes_),
                     seconds,
+                    clf.n_iter_,
                 )
                 results.setdefault((name, k), []).append(row)
                 print(
                     f"{name:14s} fold {fold} k={k:2d}: acc {row[0]:.3f} "
-                    f"log-loss {row[1]:.3f} fit {row[2]:.1f} s",
+                    f"log-loss {row[1]:.3f} fit {row[2]:.1f} s, {row[3]} epochs",
                     flush=True,
                 )
     return results
 
 
 def summary(results: dict, names, ks) -> str:
-    """The Markdown table: per k, mean accuracy and log-loss, median fit time."""
+    """The Markdown tables: per k, mean accuracy and log-loss, median fit time;
+    per table, the accuracy of each k."""
     rows = {}
     for k in ks:
         per_table = np.array([np.mean(results[name, k], axis=0) for name in names])
-        times = [r[2] for name in names for r in results[name, k]]
-        rows[k] = (per_table[:, 0].mean(), per_table[:, 1].mean(), np.median(times))
+        fits = np.array([r[2:] for name in names for r in results[name, k]])
+        rows[k] = (
+            per_table[:, 0].mean(),
+            per_table[:, 1].mean(),
+            np.median(fits[:, 0]),
+            np.median(fits[:, 1]),
+            np.median(fits[:, 0] / fits[:, 1]),
+        )
     base = rows[ks[0]]
     lines = [
-        f"| batch_ensemble | accuracy | log-loss | median fit (s) | "
-        f"acc / k={ks[0]} | log-loss / k={ks[0]} | fit / k={ks[0]} |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| batch_ensemble | accuracy | log-loss | median fit (s) | median epochs | "
+        f"median s/epoch | acc / k={ks[0]} | log-loss / k={ks[0]} | "
+        f"fit / k={ks[0]} |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for k, (acc, loss, fit) in rows.items():
+    for k, (acc, loss, fit, epochs, per_epoch) in rows.items():
         lines.append(
-            f"| {k} | {acc:.4f} | {loss:.4f} | {fit:.2f} | {acc / base[0]:.3f} | "
-            f"{loss / base[1]:.3f} | {fit / base[2]:.2f} |"
+            f"| {k} | {acc:.4f} | {loss:.4f} | {fit:.2f} | {epochs:.0f} | "
+            f"{per_epoch:.3f} | {acc / base[0]:.3f} | {loss / base[1]:.3f} | "
+            f"{fit / base[2]:.2f} |"
         )
     per_table = ["", "| table | " + " | ".join(f"acc k={k}" for k in ks) + " |"]
     per_table.append("|---|" + "---:|" * len(ks))
