@@ -164,10 +164,14 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         with the row and class weights), and `predict_proba` is the mean of
         the members' probabilities. The validation loss of early stopping is
         that of the mean probability. It costs about `k` times the hidden
-        layers' arithmetic but only `k * (in + 2 * out)` more parameters per
-        hidden layer. The batched trainer does not take it: searches,
-        `QwertyClassifierCV` and `QwertyEnsembleClassifier` fit such
-        candidates one at a time; ONNX export refuses it.
+        layers' arithmetic (and the network trains with autograd, without
+        the plain network's hand-written gradients), but only about
+        `k * (in + 2 * out)` more parameters per hidden layer. The batched
+        trainer does not take it: searches and `QwertyEnsembleClassifier`
+        fit such networks one at a time; ONNX export refuses it. On six
+        small tables (the guide "Which classifier to use"), `k` of 4 to 16
+        lowered the log-loss by about 7 to 11 % at 4 to 10 times the fit
+        time (rough).
 
     Attributes
     ----------
