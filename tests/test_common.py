@@ -15,6 +15,15 @@ def _estimators():
         QwertyClassifier(
             max_epochs=40, batch_size=256, lr=0.05, dtype="float64", random_state=0
         ),
+        # BatchEnsemble members: the network's other shape.
+        QwertyClassifier(
+            max_epochs=40,
+            batch_size=256,
+            lr=0.05,
+            dtype="float64",
+            random_state=0,
+            batch_ensemble=3,
+        ),
         # One candidate, refitted on all rows for its mean best epoch, without
         # the robust scaling (whose medians differ between weighting a row
         # and repeating it).

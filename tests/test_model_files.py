@@ -562,6 +562,16 @@ MODEL_FILE_CASES = [
         "needs 6 tensors, but the file holds 4",
     ),
     _case(
+        "batch_ensemble=2 next to a plain network's weights",
+        _P(_edit, params={"batch_ensemble": 2}),
+        "batch_ensemble=2 needs 6 tensors, but the file holds 4",
+    ),
+    _case(
+        "batch_ensemble=0",
+        _P(_edit, params={"batch_ensemble": 0}),
+        "batch_ensemble must be an int >= 1, got 0",
+    ),
+    _case(
         "100,000 hidden layers of one unit",
         _P(_claimed_hidden_layers, [1] * 100_000),
         "hidden_layer_sizes lists 100000 layers; a model file holds at most 2047",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -91,6 +92,175 @@ def check_architecture(
     return tuple(int(size) for size in sizes)
 
 
+class BatchEnsembleLinear(nn.Module):
+    """`k` linear layers sharing one weight matrix (BatchEnsemble).
+
+    Member `j` computes `((x * r[j]) @ weight.T) * s[j] + bias[j]`: the
+    weight is shared, the input scaling `r` (k, in), the output scaling `s`
+    (k, out) and the bias (k, out) are the member's own. The weight and the
+    bias start as those of a fresh `torch.nn.Linear` (every member's bias
+    equal), `s` as ones, and `r` as ones or, with `random_signs`, as random
+    signs +-1, which is what makes the members differ from the start (as in
+    TabM, whose first layer alone gets random signs).
+
+    Input is (n, k, in), or (n, in) given to every member; output is
+    (n, k, out).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Widths of each member's layer.
+    k : int
+        Number of members.
+    random_signs : bool, default=False
+        Start `r` as random signs instead of ones.
+    dtype : torch.dtype, default=None
+        Parameter dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = BatchEnsembleLinear(3, 5, 4, random_signs=True)
+    >>> layer(torch.zeros(2, 3)).shape
+    torch.Size([2, 4, 5])
+    >>> sorted(set(layer.r.flatten().tolist())) in ([-1.0, 1.0], [1.0], [-1.0])
+    True
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        k: int,
+        *,
+        random_signs: bool = False,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        shared = nn.Linear(in_features, out_features, dtype=dtype)
+        self.in_features = in_features
+        self.out_features = out_features
+        self.k = k
+        self.weight = nn.Parameter(shared.weight.detach())
+        self.r = nn.Parameter(torch.ones(k, in_features, dtype=dtype))
+        self.s = nn.Parameter(torch.ones(k, out_features, dtype=dtype))
+        self.bias = nn.Parameter(shared.bias.detach().expand(k, -1).clone())
+        if random_signs:
+            with torch.no_grad():
+                self.r.bernoulli_(0.5).mul_(2).sub_(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Each member's layer applied to its slice of `x` (or to all of `x`)."""
+        if x.ndim == 2:
+            x = x.unsqueeze(1)
+        return torch.addcmul(self.bias, (x * self.r) @ self.weight.t(), self.s)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"k={self.k}"
+        )
+
+
+class EnsembleLinear(nn.Module):
+    """`k` independent linear layers, one per member (the members' heads).
+
+    Each member's weight and bias start as a fresh `torch.nn.Linear`'s
+    would, drawn independently. Input is (n, k, in); output (n, k, out).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Widths of each member's layer.
+    k : int
+        Number of members.
+    dtype : torch.dtype, default=None
+        Parameter dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> EnsembleLinear(3, 2, 4)(torch.zeros(5, 4, 3)).shape
+    torch.Size([5, 4, 2])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        k: int,
+        *,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.k = k
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = nn.Parameter(
+            torch.empty(k, in_features, out_features, dtype=dtype).uniform_(
+                -bound, bound
+            )
+        )
+        self.bias = nn.Parameter(
+            torch.empty(k, out_features, dtype=dtype).uniform_(-bound, bound)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Member `j`'s layer applied to `x[:, j]`, for every `j`."""
+        return torch.baddbmm(
+            self.bias.unsqueeze(1), x.transpose(0, 1), self.weight
+        ).transpose(0, 1)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"k={self.k}"
+        )
+
+
+class MemberBatchNorm1d(nn.BatchNorm1d):
+    """`torch.nn.BatchNorm1d` over members' features (n, k, features).
+
+    One set of statistics and affine parameters is shared by the `k` members.
+
+    Examples
+    --------
+    >>> import torch
+    >>> MemberBatchNorm1d(3)(torch.randn(4, 2, 3)).shape
+    torch.Size([4, 2, 3])
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise every member's features with the shared statistics."""
+        return super().forward(x.flatten(0, 1)).view_as(x)
+
+
+class MeanOfMembers(nn.Module):
+    """The members' combined prediction, as logits.
+
+    In training mode it passes the members' logits (n, k, classes) through,
+    so that the loss can average the members' losses. In eval mode it
+    returns `log(mean_j softmax(logits[:, j]))`, shape (n, classes): its
+    softmax is the mean of the members' probabilities, so anything that
+    takes the softmax of a network's logits reads the ensemble's
+    probabilities.
+
+    Examples
+    --------
+    >>> import torch
+    >>> logits = torch.tensor([[[0.0, 2.0], [0.0, -2.0]]])
+    >>> MeanOfMembers().eval()(logits).softmax(1)
+    tensor([[0.5000, 0.5000]])
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Members' logits in training; log of their mean probability in eval."""
+        if self.training:
+            return x
+        return torch.logsumexp(x.log_softmax(-1), dim=1) - math.log(x.shape[1])
+
+
 class QwertyNet(nn.Sequential):
     """Multi-layer perceptron that maps features to raw class logits.
 
@@ -117,6 +287,17 @@ class QwertyNet(nn.Sequential):
         Dropout probability after each hidden activation (0 adds no layer).
     dtype : torch.dtype, default=None
         Parameter dtype (`torch.float32` when None).
+    batch_ensemble : int, default=1
+        Number of BatchEnsemble members (as in TabM). 1 builds the plain
+        network above. With `k > 1` the hidden layers are
+        `BatchEnsembleLinear` layers (one weight matrix shared by the `k`
+        members, each with its own input and output scalings and bias; the
+        first layer's input scalings start as random signs, the others as
+        ones), the output layer is an `EnsembleLinear` (one head per member)
+        and a final `MeanOfMembers` gives the members' logits (n, k, classes)
+        in training mode and the log of their mean probability (n, classes)
+        in eval mode. Batch normalisation statistics are shared by the
+        members.
 
     Examples
     --------
@@ -142,27 +323,47 @@ class QwertyNet(nn.Sequential):
         batch_norm: bool = False,
         dropout: float = 0.0,
         dtype: torch.dtype | None = None,
+        batch_ensemble: int = 1,
     ) -> None:
         for name, value, low in (
             ("n_features", n_features, 1),
             ("n_classes", n_classes, 2),
+            ("batch_ensemble", batch_ensemble, 1),
         ):
             if not isinstance(value, Integral) or isinstance(value, bool):
                 raise TypeError(f"{name} must be an int, got {value!r}.")
             if value < low:
                 raise ValueError(f"{name} must be >= {low}, got {value}.")
         sizes = check_architecture(hidden_layer_sizes, activation, dropout)
+        k = int(batch_ensemble)
         layers: list[nn.Module] = []
         width = n_features
         for size in sizes:
-            layers.append(nn.Linear(width, size, dtype=dtype))
+            if k == 1:
+                layers.append(nn.Linear(width, size, dtype=dtype))
+            else:
+                first = not layers
+                layers.append(
+                    BatchEnsembleLinear(width, size, k, random_signs=first, dtype=dtype)
+                )
             if batch_norm:
-                layers.append(nn.BatchNorm1d(size, dtype=dtype))
+                norm = nn.BatchNorm1d if k == 1 else MemberBatchNorm1d
+                layers.append(norm(size, dtype=dtype))
             layers.append(ACTIVATIONS[activation]())
             if dropout:
                 layers.append(Dropout(dropout))
             width = size
-        layers.append(nn.Linear(width, n_classes, dtype=dtype))
+        if k == 1:
+            layers.append(nn.Linear(width, n_classes, dtype=dtype))
+        elif not sizes:
+            # No hidden layer: the members' own layers see the input directly.
+            layers.append(
+                BatchEnsembleLinear(width, n_classes, k, random_signs=True, dtype=dtype)
+            )
+        else:
+            layers.append(EnsembleLinear(width, n_classes, k, dtype=dtype))
+        if k > 1:
+            layers.append(MeanOfMembers())
         super().__init__(*layers)
         self.n_features = n_features
         self.n_classes = n_classes
@@ -170,6 +371,7 @@ class QwertyNet(nn.Sequential):
         self.activation = activation
         self.batch_norm = bool(batch_norm)
         self.dropout = float(dropout)
+        self.batch_ensemble = k
 
     def __getitem__(self, idx):
         # A slice of layers is not a whole QwertyNet: return a plain Sequential.

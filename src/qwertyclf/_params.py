@@ -333,6 +333,17 @@ PARAMETERS: dict[str, Param] = {
         "about +-3 (see `QwertyClassifierCV`); a sparse `X` is not centred, "
         'since that would fill in its zeros (see the guide "Your own table").',
     ),
+    "batch_ensemble": Param(
+        1,
+        (Interval("int", 1, None, "left"),),
+        "batch_ensemble must be an int >= 1, got {value!r}.",
+        "Number of BatchEnsemble members (as in TabM) in the one network: they "
+        "share every hidden weight matrix, each with its own scalings, biases "
+        "and output layer; training averages their losses, prediction their "
+        "probabilities. 1 is the plain network.",
+        stored="count",
+        fixed_on_warm_start=True,
+    ),
 }
 
 

@@ -1334,13 +1334,19 @@ def _empty_module(state: ModelState, entries: dict) -> QwertyNet:
         params["hidden_layer_sizes"], params["activation"], params["dropout"]
     )
     batch_norm = params["batch_norm"]
-    n_tensors = 2 * (len(sizes) + 1) + (5 * len(sizes) if batch_norm else 0)
+    # Files written before `batch_ensemble` existed hold plain networks.
+    k = params.get("batch_ensemble", 1)
+    # A plain layer has a weight and a bias; a member layer adds r and s.
+    per_layer = 2 if k == 1 else 4
+    head = 2 if k == 1 or sizes else 4
+    n_tensors = per_layer * len(sizes) + head + (5 * len(sizes) if batch_norm else 0)
     if n_tensors != len(entries):
         # Caught before the network is built, however many layers it claims.
+        members = "" if k == 1 else f" and batch_ensemble={k}"
         raise _Inconsistent(
             f"hidden_layer_sizes={short(list(sizes))} with "
-            f"batch_norm={batch_norm} needs {n_tensors} tensors, but the file "
-            f"holds {len(entries)}"
+            f"batch_norm={batch_norm}{members} needs {n_tensors} tensors, but "
+            f"the file holds {len(entries)}"
         )
     n_inputs = state.n_features_in if state.encoder is None else state.encoder.n_outputs
     with torch.device("meta"):
@@ -1352,6 +1358,7 @@ def _empty_module(state: ModelState, entries: dict) -> QwertyNet:
             batch_norm,
             params["dropout"],
             getattr(torch, params["dtype"]),
+            k,
         )
     expected = module.state_dict()
     missing = sorted(set(expected) - set(entries))

@@ -169,8 +169,16 @@ def _encoded_input(scope, operator, container, model):
 
 
 def _network(clf) -> nn.Module:
+    """The fitted network of `clf`, refused if it holds BatchEnsemble members."""
     check_is_fitted(clf)
-    return clf.net_.module_
+    module = clf.net_.module_
+    k = getattr(module, "batch_ensemble", 1)
+    if k > 1:
+        raise ValueError(
+            f"Cannot export a {type(clf).__name__} with batch_ensemble={k} to "
+            "ONNX: only plain networks (batch_ensemble=1) have a converter."
+        )
+    return module
 
 
 def convert_qwerty_composite(scope, operator, container) -> None:
@@ -588,7 +596,8 @@ def to_onnx(
     ------
     ValueError
         If the estimator one-hot encodes categorical columns: one-hot encode
-        them in a `Pipeline` in front instead.
+        them in a `Pipeline` in front instead. If its network (or a
+        member's) has `batch_ensemble > 1`.
 
     Examples
     --------
@@ -600,7 +609,9 @@ def to_onnx(
     """
     from skl2onnx import to_onnx as convert
 
-    _encoder(estimator)  # a clear refusal before skl2onnx starts
+    _encoder(estimator)  # clear refusals before skl2onnx starts
+    for model in getattr(estimator, "estimators_", [estimator]):
+        _network(model)
     return convert(
         estimator,
         initial_types=[(name, FloatTensorType([None, estimator.n_features_in_]))],

@@ -63,6 +63,7 @@ class PlainMLPStep:
         """Whether `module` is a stack this class can differentiate by hand."""
         return (
             type(module) is QwertyNet
+            and module.batch_ensemble == 1
             and not module.batch_norm
             and not module.dropout
             and ACTIVATIONS[module.activation].backward is not None

@@ -91,6 +91,7 @@ def batchable(spec: FitSpec) -> bool:
     return bool(
         not spec.batch_norm
         and not spec.dropout
+        and spec.batch_ensemble == 1
         and not spec.callbacks
         and not spec.verbose
         and optimizer_rule(spec.optimizer).batched

@@ -746,9 +746,47 @@ def _scoring_skips(callback, training) -> bool:
     return False
 
 
+class MemberCrossEntropyLoss(nn.CrossEntropyLoss):
+    """`torch.nn.CrossEntropyLoss` that also takes members' logits.
+
+    Given (n, classes) logits it is `CrossEntropyLoss`. Given the logits of
+    a network's BatchEnsemble members, (n, k, classes), it is the mean of
+    the `k` members' losses (with the default mean reduction, class weights
+    included: every member sees the same rows).
+
+    Examples
+    --------
+    >>> logits, y = torch.randn(4, 3, 2), torch.tensor([0, 1, 1, 0])
+    >>> loss = MemberCrossEntropyLoss()(logits, y)
+    >>> members = [torch.nn.functional.cross_entropy(logits[:, j], y)
+    ...            for j in range(3)]
+    >>> torch.allclose(loss, torch.stack(members).mean())
+    True
+    """
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of `input`'s logits, or the mean of its members' losses."""
+        if input.ndim == 3:
+            input, target = _members_flat(input, target)
+        return super().forward(input, target)
+
+
+def _members_flat(logits, y):
+    """Members' logits (n, k, C) as (n * k, C) rows, each row's label repeated."""
+    return logits.flatten(0, 1), y.repeat_interleave(logits.shape[1])
+
+
 def _row_losses(logits, y, weight=None) -> torch.Tensor:
-    """Cross-entropy of each row, times its weight when there are weights."""
-    rows = F.cross_entropy(logits, y, reduction="none")
+    """Cross-entropy of each row, times its weight when there are weights.
+
+    For members' logits (n, k, C), a row's loss is the mean of its members'.
+    """
+    if logits.ndim == 3:
+        n, k = logits.shape[:2]
+        rows = F.cross_entropy(*_members_flat(logits, y), reduction="none")
+        rows = rows.view(n, k).mean(1)
+    else:
+        rows = F.cross_entropy(logits, y, reduction="none")
     return rows if weight is None else rows * weight
 
 
@@ -763,7 +801,7 @@ def _batch_means(rows: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
 def _plain_cross_entropy(criterion) -> bool:
     """Whether `criterion` is a default `nn.CrossEntropyLoss`."""
     return (
-        type(criterion) is nn.CrossEntropyLoss
+        type(criterion) in (nn.CrossEntropyLoss, MemberCrossEntropyLoss)
         and criterion.weight is None
         and criterion.reduction == "mean"
         and criterion.ignore_index == -100
@@ -778,7 +816,12 @@ def _numeric(data) -> bool:
 
 
 def _hits(y_pred, y):
-    """(correct, total) of class scores `y_pred` against labels `y`, if both fit."""
+    """(correct, total) of class scores `y_pred` against labels `y`, if both fit.
+
+    Members' logits (n, k, C) score by their mean probability.
+    """
+    if isinstance(y_pred, torch.Tensor) and y_pred.ndim == 3:
+        y_pred = y_pred.softmax(-1).mean(1)
     if not (
         isinstance(y_pred, torch.Tensor)
         and isinstance(y, torch.Tensor)

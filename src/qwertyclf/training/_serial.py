@@ -12,7 +12,12 @@ from torch import nn
 
 from .._interrupts import interrupts_propagating
 from .._module import QwertyNet
-from ._net import DivergenceGuard, QwertySkorchNet, TensorDataset
+from ._net import (
+    DivergenceGuard,
+    MemberCrossEntropyLoss,
+    QwertySkorchNet,
+    TensorDataset,
+)
 from ._optimizers import optimizer_rule
 from ._runtime import INFERENCE_CHUNK, seeded, training_threads
 from ._spec import FitSpec, best_epoch, check_converged
@@ -45,7 +50,11 @@ def build_net(spec: FitSpec, n_features: int, n_classes: int) -> QwertySkorchNet
         module__batch_norm=spec.batch_norm,
         module__dropout=spec.dropout,
         module__dtype=getattr(torch, spec.dtype),
-        criterion=nn.CrossEntropyLoss,
+        module__batch_ensemble=spec.batch_ensemble,
+        # Members' logits need their mean loss; one network's, the plain one.
+        criterion=(
+            nn.CrossEntropyLoss if spec.batch_ensemble == 1 else MemberCrossEntropyLoss
+        ),
         optimizer=spec.optimizer,
         iterator_valid__batch_size=INFERENCE_CHUNK,
         train_split=None,

@@ -68,6 +68,8 @@ class FitSpec:
         Extra skorch callbacks (the serial engine only).
     verbose : int, default=0
         skorch's per-epoch table (1) and progress bar (2).
+    batch_ensemble : int, default=1
+        Number of BatchEnsemble members in the network (1: the plain one).
 
     Examples
     --------
@@ -102,6 +104,7 @@ class FitSpec:
     seed: int
     callbacks: tuple = field(default=(), compare=False)
     verbose: int = 0
+    batch_ensemble: int = 1
 
     def widths(self, n_features: int, n_classes: int) -> tuple[int, ...]:
         """Input, hidden and output widths of the network."""

@@ -1,0 +1,228 @@
+"""`batch_ensemble`: BatchEnsemble members inside one QwertyClassifier network."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
+from torch.nn import functional as F
+
+from qwertyclf import (
+    QwertyClassifier,
+    QwertyEnsembleClassifier,
+    QwertyNet,
+    load_model,
+    save_model,
+)
+from qwertyclf._batched import batch_key
+from qwertyclf._module import BatchEnsembleLinear, EnsembleLinear
+from qwertyclf._params import PARAMETERS
+from qwertyclf.model_selection import BatchedGridSearchCV, NotBatchedWarning
+from qwertyclf.training._backprop import PlainMLPStep
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        120, 5, n_informative=4, n_redundant=0, n_classes=3, random_state=0
+    )
+    return X, y
+
+
+def small(**params):
+    params = {
+        "hidden_layer_sizes": (6, 5),
+        "max_epochs": 4,
+        "random_state": 0,
+        "dtype": "float64",
+        **params,
+    }
+    return QwertyClassifier(**params)
+
+
+def members_logits(module, x):
+    """Each member's logits (n, k, C), computed by hand from the parameters."""
+    layers = list(module.children())
+    hidden = [layer for layer in layers if isinstance(layer, BatchEnsembleLinear)]
+    (head,) = [layer for layer in layers if isinstance(layer, EnsembleLinear)]
+    out = []
+    for j in range(module.batch_ensemble):
+        h = x
+        for layer in hidden:
+            h = torch.relu(
+                (h * layer.r[j]) @ layer.weight.T * layer.s[j] + layer.bias[j]
+            )
+        out.append(h @ head.weight[j] + head.bias[j])
+    return torch.stack(out, dim=1)
+
+
+def test_one_member_is_todays_network(data):
+    X, y = data
+    plain = QwertyClassifier(max_epochs=5, random_state=0).fit(X, y)
+    one = QwertyClassifier(max_epochs=5, random_state=0, batch_ensemble=1).fit(X, y)
+    assert np.array_equal(plain.predict_proba(X), one.predict_proba(X))
+    assert repr(one.net_.module_) == repr(plain.net_.module_)
+    assert type(one.net_.criterion_) is torch.nn.CrossEntropyLoss
+    assert QwertyNet(batch_ensemble=1).state_dict().keys() == (
+        QwertyNet().state_dict().keys()
+    )
+
+
+def test_probabilities_are_the_mean_of_the_members(data):
+    X, y = data
+    clf = small(batch_ensemble=3).fit(X, y)
+    module = clf.net_.module_
+    with torch.no_grad():
+        logits = members_logits(module, torch.as_tensor(X))
+    by_hand = logits.softmax(-1).mean(1).numpy()
+    np.testing.assert_allclose(clf.predict_proba(X), by_hand, rtol=1e-10, atol=1e-12)
+    # The members' own predictions differ: the mean is not any one of them.
+    members = logits.softmax(-1).numpy()
+    assert not np.allclose(members[:, 0], members[:, 1], atol=1e-3)
+
+
+def test_members_start_different():
+    net = QwertyNet(4, 3, (8, 8), batch_ensemble=5)
+    first, second = net[0], net[2]
+    assert set(first.r.unique().tolist()) == {-1.0, 1.0}
+    assert len({tuple(row) for row in first.r.tolist()}) > 1
+    assert torch.equal(second.r, torch.ones(5, 8))
+    assert torch.equal(first.s, torch.ones(5, 8))
+    # All members start with the same bias, as TabM's layers do.
+    assert torch.equal(first.bias, first.bias[:1].expand(5, -1))
+    net.eval()
+    x = torch.randn(7, 4)
+    logits = members_logits(net, x)
+    assert not torch.allclose(logits[:, 0], logits[:, 1])
+    torch.testing.assert_close(
+        net(x).softmax(1), logits.softmax(-1).mean(1), rtol=1e-6, atol=1e-7
+    )
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_training_step_follows_the_mean_of_the_members_losses(data, weighted):
+    """One full-batch SGD step equals the step on the hand-computed loss."""
+    X, y = data
+    weight = np.random.RandomState(1).uniform(0.5, 2.0, len(y)) if weighted else None
+    clf = small(
+        batch_ensemble=3,
+        optimizer="sgd",
+        lr=0.1,
+        batch_size=len(y),
+        shuffle=False,
+        max_epochs=1,
+        warm_start=True,
+    ).fit(X, y, sample_weight=weight)
+    start = copy.deepcopy(clf.net_.module_)
+    clf.fit(X, y, sample_weight=weight)
+    params = dict(start.named_parameters())
+    x, target = torch.as_tensor(X), torch.as_tensor(y)
+    logits = members_logits(start, x)
+    losses = torch.stack(
+        [F.cross_entropy(logits[:, j], target, reduction="none") for j in range(3)]
+    )  # (k, n)
+    if weighted:
+        w = torch.as_tensor(weight * len(weight) / weight.sum())
+        loss = (losses * w).mean(1).mean()
+    else:
+        loss = losses.mean(1).mean()
+    loss.backward()
+    assert clf.history_[-1]["train_loss"] == pytest.approx(loss.item(), rel=1e-12)
+    for name, param in clf.net_.module_.named_parameters():
+        expected = params[name] - 0.1 * params[name].grad
+        torch.testing.assert_close(param, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_validation_loss_is_that_of_the_mean_probability(data):
+    X, y = data
+    clf = small(batch_ensemble=4, max_epochs=3).fit(X, y, validation_data=(X, y))
+    proba = clf.predict_proba(X)
+    expected = -np.log(proba[np.arange(len(y)), np.searchsorted(clf.classes_, y)])
+    assert clf.history_[-1]["valid_loss"] == pytest.approx(expected.mean(), rel=1e-9)
+
+
+def test_no_hand_written_gradients_and_no_batched_run(data):
+    assert not PlainMLPStep.supports(QwertyNet(batch_ensemble=2))
+    assert PlainMLPStep.supports(QwertyNet(batch_ensemble=1))
+    assert batch_key(QwertyClassifier(batch_ensemble=2)) is None
+    assert batch_key(QwertyClassifier(batch_ensemble=1)) is not None
+
+
+def test_search_falls_back_to_serial_fits(data):
+    X, y = data
+    estimator = small(batch_ensemble=2, max_epochs=3)
+    grid = {"lr": [0.01, 0.05]}
+    serial = GridSearchCV(estimator, grid, cv=2).fit(X, y)
+    with pytest.warns(NotBatchedWarning, match="batch_ensemble=2"):
+        batched = BatchedGridSearchCV(estimator, grid, cv=2).fit(X, y)
+    np.testing.assert_array_equal(
+        batched.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_array_equal(batched.predict_proba(X), serial.predict_proba(X))
+
+
+def test_ensemble_of_member_networks_fits_serially(data):
+    X, y = data
+    member = small(batch_ensemble=2, max_epochs=3)
+    ensemble = QwertyEnsembleClassifier(
+        member, n_estimators=2, random_state=0, preprocessing=None
+    ).fit(X, y)
+    for fitted in ensemble.estimators_:
+        alone = small(batch_ensemble=2, max_epochs=3).set_params(
+            random_state=fitted.random_state
+        )
+        alone.fit(X, y)
+        np.testing.assert_array_equal(fitted.predict_proba(X), alone.predict_proba(X))
+        assert fitted.net_.module_.batch_ensemble == 2
+
+
+def test_model_file_round_trip(tmp_path, data):
+    X, y = data
+    clf = small(batch_ensemble=3, batch_norm=True).fit(X, y)
+    save_model(clf, tmp_path / "model.qwerty")
+    loaded = load_model(tmp_path / "model.qwerty")
+    assert loaded.batch_ensemble == 3
+    assert np.array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    state, restored = clf.net_.module_.state_dict(), loaded.net_.module_.state_dict()
+    assert state.keys() == restored.keys()
+    for name in state:
+        assert torch.equal(state[name], restored[name]), name
+
+
+def test_warm_start_refuses_another_number_of_members(data):
+    X, y = data
+    clf = small(batch_ensemble=2, warm_start=True).fit(X, y)
+    clf.set_params(batch_ensemble=3)
+    with pytest.raises(ValueError, match="trained with batch_ensemble=2"):
+        clf.fit(X, y)
+    clf.set_params(batch_ensemble=2).fit(X, y)
+    assert clf.net_.module_.batch_ensemble == 2
+
+
+def test_onnx_refuses_members(data):
+    pytest.importorskip("skl2onnx")
+    from qwertyclf.onnx import to_onnx
+
+    X, y = data
+    clf = small(batch_ensemble=2, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="batch_ensemble=2 to ONNX"):
+        to_onnx(clf)
+
+
+@pytest.mark.parametrize("value", [0, 1.5, True, "2"])
+def test_bad_values_are_refused(data, value):
+    X, y = data
+    message = PARAMETERS["batch_ensemble"].refusal(value)
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")[:40]):
+        QwertyClassifier(batch_ensemble=value).fit(X, y)
+
+
+def test_other_layers_take_members_logits():
+    net = QwertyNet(3, 2, (), batch_ensemble=3)
+    assert isinstance(net[0], BatchEnsembleLinear)
+    assert net(torch.zeros(4, 3)).shape == (4, 3, 2)
+    net = QwertyNet(3, 2, (4,), batch_norm=True, dropout=0.2, batch_ensemble=3)
+    assert net(torch.randn(6, 3)).shape == (6, 3, 2)
+    assert net.eval()(torch.randn(6, 3)).shape == (6, 2)
