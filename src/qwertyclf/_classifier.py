@@ -40,8 +40,7 @@ from ._table import (
 )
 from .training import (
     FitSpec,
-    TensorDataset,
-    as_tensor,
+    as_dataset,
     check_n_classes,
     fit_rows,
     predict_index,
@@ -431,15 +430,18 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = device
         self.dtype_ = self.dtype
         self.encoder_ = encoder
+        where = (device, self.dtype)
         valid = None
         if validation_data is not None:
             valid_X, valid_y = self._check_validation_data(validation_data)
-            valid = self._tensors(valid_X, valid_y, data.weighting(valid_y))
+            valid = as_dataset(valid_X, valid_y, data.weighting(valid_y), *where)
         elif data.valid is not None:
-            valid = self._tensors(X[data.valid], y_enc[data.valid], data.valid_weight)
+            valid = as_dataset(
+                X[data.valid], y_enc[data.valid], data.valid_weight, *where
+            )
             X, y_enc = X[data.train], y_enc[data.train]
         # Without a held-out split every row trains, in order: X is used as is.
-        train = self._tensors(X, y_enc, data.weight)
+        train = as_dataset(X, y_enc, data.weight, *where)
         state = train_serial(
             spec,
             train,
@@ -619,14 +621,6 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     def _encode(self, y, name):
         """Map labels to indices into `classes_`, rejecting unknown ones."""
         return encode_labels(y, self.classes_, name=name, what="fitted classes")
-
-    def _tensors(self, X, y_enc, weight) -> TensorDataset:
-        device = self.device_
-        return TensorDataset(
-            as_tensor(X, device, self.dtype),
-            torch.as_tensor(y_enc, dtype=torch.long, device=device),
-            None if weight is None else as_tensor(weight, device, self.dtype),
-        )
 
     def _check_validation_data(self, validation_data):
         try:

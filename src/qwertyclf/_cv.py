@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from numbers import Integral
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterSampler, StratifiedKFold, check_cv
@@ -28,7 +27,7 @@ from ._interrupts import all_or_nothing
 from ._labels import encode_labels
 from ._progress import check_verbose
 from ._table import encode, fit_encoding
-from .training import TensorDataset, as_tensor, check_n_classes, train_serial
+from .training import as_dataset, check_n_classes, train_serial
 
 #: Learning rates tried when `lrs="auto"` (Adam's default is 0.001).
 AUTO_LRS = (0.001, 0.003, 0.01)
@@ -515,17 +514,12 @@ def _fit_serial(model, X, y, train, valid, sample_weight):
     y_enc[present] = encode_labels(y[present], classes, name="y", what="classes")
     data = run_data(model, spec, y, y_enc, train, valid, sample_weight)
 
-    def tensors(rows, weight):
-        return TensorDataset(
-            as_tensor(X[rows], device, model.dtype),
-            torch.as_tensor(y_enc[rows], dtype=torch.long, device=device),
-            None if weight is None else as_tensor(weight, device, model.dtype),
-        )
-
     state = train_serial(
         spec,
-        tensors(data.train, data.weight),
-        tensors(data.valid, data.valid_weight),
+        as_dataset(X[data.train], y_enc[data.train], data.weight, device, model.dtype),
+        as_dataset(
+            X[data.valid], y_enc[data.valid], data.valid_weight, device, model.dtype
+        ),
         classes,
     )
     return restore(model, dataclasses.replace(state, params=model.get_params()))

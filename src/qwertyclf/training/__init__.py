@@ -28,6 +28,7 @@ from ._batched import BatchedTrainer, batchable, shared_settings
 from ._data import (
     RunData,
     Weighting,
+    as_dataset,
     as_tensor,
     can_hold_out,
     check_n_classes,
@@ -86,6 +87,7 @@ __all__ = [
     "TensorBatches",
     "TensorDataset",
     "Weighting",
+    "as_dataset",
     "as_tensor",
     "batchable",
     "can_hold_out",

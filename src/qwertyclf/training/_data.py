@@ -21,7 +21,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight
 
 from ._inference import largest_value
-from ._net import SparseRows
+from ._net import SparseRows, TensorDataset
 from ._spec import DEFAULT_VALIDATION_FRACTION, normalised, split_validation
 
 
@@ -276,3 +276,20 @@ def as_tensor(X, device: torch.device, dtype: str):
     if sparse.issparse(X):
         return SparseRows(_as_float(X, dtype), device=device)
     return torch.from_numpy(_as_float(X, dtype)).to(device)
+
+
+def as_dataset(X, y_enc, weight, device: torch.device, dtype: str) -> TensorDataset:
+    """Rows, encoded labels and row weights (or None) as one run's dataset.
+
+    Examples
+    --------
+    >>> cpu = torch.device("cpu")
+    >>> data = as_dataset(np.eye(2), np.array([0, 1]), None, cpu, "float64")
+    >>> data.X.dtype, data.y.dtype, data.sample_weight
+    (torch.float64, torch.int64, None)
+    """
+    return TensorDataset(
+        as_tensor(X, device, dtype),
+        torch.as_tensor(y_enc, dtype=torch.long, device=device),
+        None if weight is None else as_tensor(weight, device, dtype),
+    )
