@@ -17,6 +17,11 @@ than the widest are zero-padded, and the padding is masked so it stays
 exactly zero. A model whose epoch has fewer batches, or that early stopping
 has finished, skips the update (its optimizer state does not move).
 
+Networks with BatchEnsemble members (`batch_ensemble > 1`) train in runs of
+their own, all with the same number of members, by `MemberBatchedTrainer`
+(`_batched_members.py`), which `BatchedTrainer` becomes for them: the same
+run, with each layer's member parameters beside its weights.
+
 Only what the batched step can reproduce is batched (`batchable` says which
 specs qualify, through the same fast-path switches and agreement checks as
 the serial engine); anything else is trained serially by the caller.
@@ -72,11 +77,11 @@ FUSED_MAX_MODELS = 64
 def batchable(spec: FitSpec) -> bool:
     """Whether the batched engine reproduces `spec`'s serial run.
 
-    It does for plain networks (no batch norm, no dropout, no callbacks, no
-    verbose output) trained with Adam, AdamW or SGD, whose activation has a
-    hand-written gradient that the fast-path check accepts for the spec's
-    dtype and device (and that `fast_path(manual_gradients=False)` has not
-    switched off).
+    It does for networks without batch norm and dropout, with or without
+    BatchEnsemble members (no callbacks, no verbose output), trained with
+    Adam, AdamW or SGD, whose activation has a hand-written gradient that
+    the fast-path check accepts for the spec's dtype and device (and that
+    `fast_path(manual_gradients=False)` has not switched off).
 
     Examples
     --------
@@ -91,7 +96,6 @@ def batchable(spec: FitSpec) -> bool:
     return bool(
         not spec.batch_norm
         and not spec.dropout
-        and spec.batch_ensemble == 1
         and not spec.callbacks
         and not spec.verbose
         and optimizer_rule(spec.optimizer).batched
@@ -105,8 +109,9 @@ def batchable(spec: FitSpec) -> bool:
 def shared_settings(spec: FitSpec) -> tuple:
     """What must be equal for specs to train in one batched run.
 
-    Models of one depth may differ in width, activation, learning rate,
-    weight decay and seed (and in their rows and row weights).
+    Models of one depth and one number of BatchEnsemble members may differ
+    in width, activation, learning rate, weight decay and seed (and in their
+    rows and row weights).
 
     Examples
     --------
@@ -121,6 +126,7 @@ def shared_settings(spec: FitSpec) -> tuple:
     """
     return (
         len(spec.hidden_layer_sizes),
+        spec.batch_ensemble,
         spec.optimizer,
         spec.batch_size,
         spec.max_epochs,
@@ -147,7 +153,8 @@ class BatchedTrainer:
     classes : ndarray of shape (n_classes,)
         Class labels (one output logit each), recorded in the states.
     specs : list of FitSpec
-        One per model; `batchable`, with equal `shared_settings`.
+        One per model; `batchable`, with equal `shared_settings`. Specs with
+        `batch_ensemble > 1` make the trainer a `MemberBatchedTrainer`.
     data : list of RunData
         Each model's rows; all have validation rows or none do.
     on_epoch : callable, default=None
@@ -173,6 +180,14 @@ class BatchedTrainer:
     [2, 2]
     """
 
+    def __new__(cls, *, specs, **kwargs):
+        # Networks with members: the subclass that trains them.
+        if cls is BatchedTrainer and specs[0].batch_ensemble > 1:
+            from ._batched_members import MemberBatchedTrainer
+
+            cls = MemberBatchedTrainer
+        return super().__new__(cls)
+
     def __init__(self, *, X, y, classes, specs, data, on_epoch=None):
         self.X = X
         self.y = y
@@ -186,7 +201,7 @@ class BatchedTrainer:
         """Train; per model, a `ModelState` or the exception its run raised."""
         t = self.specs[0]
         widths = [self.X.shape[1], *self._max_hidden(), self.n_classes]
-        work = t.batch_size * len(self.specs) * max(widths)
+        work = t.batch_size * len(self.specs) * max(widths) * t.batch_ensemble
         threads = one_thread() if work < PARALLEL_WORK else contextlib.nullcontext()
         # The run keeps what it records (histories, per-epoch arrays) and makes
         # no reference cycles: full collections would only walk the process.
@@ -221,23 +236,39 @@ class BatchedTrainer:
         `layers` and `grads` hold each layer's (weight, bias) views into it.
         """
         K = len(self.specs)
-        self.shapes = shapes
-        n_params = sum(i * o + o for i, o in shapes)
+        self.param_shapes = self._param_shapes(shapes)
+        n_params = sum(
+            math.prod(shape) for layer in self.param_shapes for shape in layer
+        )
         self.flat = torch.zeros(K, n_params, dtype=self.X.dtype, device=self.X.device)
         self.grad = torch.zeros_like(self.flat)
         self.layers = self._layer_views(self.flat)
         self.grads = self._layer_views(self.grad)
 
+    def _param_shapes(self, shapes):
+        """Per layer of (in, out) `shapes`, its parameters' shapes in a model.
+
+        A (in, out) weight, transposed from `torch.nn.Linear`'s, and a
+        (1, out) bias.
+        """
+        return [((i, o), (1, o)) for i, o in shapes]
+
     def _layer_views(self, buffer):
-        """Each layer's (K, in, out) weight and (K, 1, out) bias in `buffer`."""
+        """Each layer's parameters in `buffer`, as (K, *shape) views.
+
+        In `param_shapes` order: here a (K, in, out) weight and a (K, 1, out)
+        bias per layer.
+        """
         K = len(self.specs)
         views = []
         offset = 0
-        for i, o in self.shapes:
-            w = slice(offset, offset + i * o)
-            b = slice(offset + i * o, offset + i * o + o)
-            offset += i * o + o
-            views.append((buffer[:, w].view(K, i, o), buffer[:, b].view(K, 1, o)))
+        for layer in self.param_shapes:
+            tensors = []
+            for shape in layer:
+                size = math.prod(shape)
+                tensors.append(buffer[:, offset : offset + size].view(K, *shape))
+                offset += size
+            views.append(tuple(tensors))
         return views
 
     def _activation_table(self):
@@ -307,6 +338,7 @@ class BatchedTrainer:
                     hidden_layer_sizes=spec.hidden_layer_sizes,
                     activation=spec.activation,
                     dtype=X.dtype,
+                    batch_ensemble=spec.batch_ensemble,
                 )
             self.nets.append(net)
             params = list(net.parameters())
@@ -397,13 +429,10 @@ class BatchedTrainer:
             # Each batch's loss (mean of weight x cross-entropy) and the
             # epoch's accuracy, as the serial fit records them, with one
             # transfer per epoch.
-            logits = torch.cat(outputs, 1)
-            ce = torch.logsumexp(logits, 2) - logits.gather(
-                2, targets.unsqueeze(2)
-            ).squeeze(2)
+            ce, predicted = self._row_scores(outputs, targets)
             # float64 holds each float32 loss exactly, as Python floats do.
             losses = (ce * coef).view(K, n_batches, bs).sum(2).cpu().double().numpy()
-            hits = ((logits.argmax(2) == targets) * real_f).sum(1, dtype=torch.float64)
+            hits = ((predicted == targets) * real_f).sum(1, dtype=torch.float64)
             acc = (hits / torch.as_tensor(n_train, device=device)).tolist()
             valid = self._validate() if self.data[0].valid is not None else None
             duration = time.time() - start
@@ -415,6 +444,17 @@ class BatchedTrainer:
         if t.early_stopping:
             # Like skorch's EarlyStopping(load_best=True): keep the best epoch.
             self.flat.copy_(self.best_flat)
+
+    def _row_scores(self, outputs, targets):
+        """Each training row's cross-entropy and predicted class, (K, rows).
+
+        From the logits `_step` returned for the epoch's batches (`outputs`).
+        """
+        logits = torch.cat(outputs, 1)
+        ce = torch.logsumexp(logits, 2) - logits.gather(
+            2, targets.unsqueeze(2)
+        ).squeeze(2)
+        return ce, logits.argmax(2)
 
     def _init_records(self, n_train):
         """Empty histories and early-stopping state, one per model.
