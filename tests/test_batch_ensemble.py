@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 from torch.nn import functional as F
@@ -16,11 +17,17 @@ from qwertyclf import (
     load_model,
     save_model,
 )
-from qwertyclf._batched import batch_key
+from qwertyclf._batched import batch_key, fit_batched
 from qwertyclf._module import BatchEnsembleLinear, EnsembleLinear
 from qwertyclf._params import PARAMETERS
-from qwertyclf.model_selection import BatchedGridSearchCV, NotBatchedWarning
+from qwertyclf.model_selection import BatchedGridSearchCV
+from qwertyclf.training import BatchedTrainer
 from qwertyclf.training._backprop import PlainMLPStep
+from test_batched import (
+    _assert_same_model,
+    _assert_same_optimizer,
+    _max_weight_difference,
+)
 
 
 @pytest.fixture(scope="module")
@@ -143,39 +150,147 @@ def test_validation_loss_is_that_of_the_mean_probability(data):
     assert clf.history_[-1]["valid_loss"] == pytest.approx(expected.mean(), rel=1e-9)
 
 
-def test_no_hand_written_gradients_and_no_batched_run(data):
+def batched_runs(monkeypatch):
+    """The batched runs made from now on: each run's trainer class and `k`s."""
+    runs = []
+    run = BatchedTrainer.run
+
+    def recorded(self):
+        runs.append((type(self).__name__, [s.batch_ensemble for s in self.specs]))
+        return run(self)
+
+    monkeypatch.setattr(BatchedTrainer, "run", recorded)
+    return runs
+
+
+def test_serial_fits_use_autograd_and_batched_runs_take_members():
     assert not PlainMLPStep.supports(QwertyNet(batch_ensemble=2))
     assert PlainMLPStep.supports(QwertyNet(batch_ensemble=1))
-    assert batch_key(QwertyClassifier(batch_ensemble=2)) is None
-    assert batch_key(QwertyClassifier(batch_ensemble=1)) is not None
+    keys = [batch_key(QwertyClassifier(batch_ensemble=k)) for k in (1, 2, 3)]
+    assert None not in keys
+    # One run trains networks of one number of members.
+    assert len(set(keys)) == 3
+    assert batch_key(QwertyClassifier(batch_ensemble=2, lr=0.5)) == keys[1]
+    assert batch_key(QwertyClassifier(batch_ensemble=2, batch_norm=True)) is None
+    assert batch_key(QwertyClassifier(batch_ensemble=2, dropout=0.1)) is None
 
 
-def test_search_falls_back_to_serial_fits(data):
+@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(optimizer="adam", weight_decay=0.01, validation_fraction=0.2),
+        dict(
+            optimizer="adamw",
+            weight_decay=0.05,
+            early_stopping=True,
+            n_iter_no_change=2,
+            lr=0.1,
+            max_epochs=40,
+        ),
+        dict(optimizer="sgd", lr=0.1, shuffle=False, batch_size=7),
+    ],
+    ids=["adam-validation", "adamw-early-stopping", "sgd-unshuffled"],
+)
+@pytest.mark.parametrize("depth", [1, 2])
+def test_batched_fit_is_the_serial_fit(data, k, params, depth, tmp_path, monkeypatch):
+    """Models of mixed widths, learning rates and rows, trained in one run.
+
+    Each is its serial fit field by field (weights, history, optimizer
+    state, probabilities), through a saved file and a warm start.
+    """
+    X, y = data
+    widths = [(6, 5), (4, 7), (8, 3)]
+    estimators = [
+        small(
+            **{"max_epochs": 5, **params},
+            batch_ensemble=k,
+            hidden_layer_sizes=widths[i][:depth],
+            random_state=seed,
+        ).set_params(lr=params.get("lr", 0.02) * (1 + i))
+        for i, seed in enumerate((0, 3, 8))
+    ]
+    weight = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
+    rows = [np.arange(len(y)), np.arange(7, len(y)), np.arange(0, len(y) - 11)]
+    runs = batched_runs(monkeypatch)
+    fitted = fit_batched(estimators, X, y, rows, sample_weight=weight)
+    assert runs == [("MemberBatchedTrainer", [k] * 3)]
+    if params.get("early_stopping"):
+        assert len({model.n_iter_ for model in fitted}) > 1
+    for estimator, model, r in zip(estimators, fitted, rows, strict=True):
+        serial = clone(estimator).fit(X[r], y[r], sample_weight=weight[r])
+        assert model.net_.module_.batch_ensemble == k
+        _assert_same_model(model, serial, X)
+        _assert_same_optimizer(model, serial)
+        assert torch.equal(
+            model.net_.generator_.get_state(), serial.net_.generator_.get_state()
+        )
+        # The model file of the batch-fitted network reads back as it was.
+        loaded = load_model(save_model(model, tmp_path / "batched.qwerty"))
+        assert loaded.batch_ensemble == k
+        np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+        _assert_same_model(
+            loaded, QwertyClassifier.load(serial.save(tmp_path / "s")), X
+        )
+        # Continued: the optimizer and the row order go on where they were.
+        for m in (model, serial):
+            m.set_params(warm_start=True, max_epochs=2, early_stopping=False)
+            m.fit(X[r], y[r], sample_weight=weight[r])
+        _assert_same_model(model, serial, X)
+        _assert_same_optimizer(model, serial)
+
+
+def test_runs_are_grouped_by_number_of_members(data, monkeypatch):
+    X, y = data
+    estimators = [
+        small(batch_ensemble=k, random_state=k, hidden_layer_sizes=(5,))
+        for k in (1, 2, 4, 2)
+    ]
+    runs = batched_runs(monkeypatch)
+    fitted = fit_batched(estimators, X, y)
+    assert sorted(runs) == [
+        ("BatchedTrainer", [1]),
+        ("MemberBatchedTrainer", [2, 2]),
+        ("MemberBatchedTrainer", [4]),
+    ]
+    for estimator, model in zip(estimators, fitted, strict=True):
+        serial = clone(estimator).fit(X, y)
+        assert model.net_.module_.batch_ensemble == estimator.batch_ensemble
+        assert _max_weight_difference(model, serial) < 1e-12
+
+
+def test_search_trains_members_batched(data, monkeypatch):
     X, y = data
     estimator = small(batch_ensemble=2, max_epochs=3)
-    grid = {"lr": [0.01, 0.05]}
+    grid = {"lr": [0.01, 0.05], "hidden_layer_sizes": [(6, 5), (3, 8)]}
     serial = GridSearchCV(estimator, grid, cv=2).fit(X, y)
-    with pytest.warns(NotBatchedWarning, match="batch_ensemble=2"):
-        batched = BatchedGridSearchCV(estimator, grid, cv=2).fit(X, y)
+    runs = batched_runs(monkeypatch)
+    # No NotBatchedWarning: warnings are errors in the test suite.
+    batched = BatchedGridSearchCV(estimator, grid, cv=2).fit(X, y)
+    assert runs and all(name == "MemberBatchedTrainer" for name, _ in runs)
+    assert sum(len(ks) for _, ks in runs) >= 2 * 4  # every candidate and fold
     np.testing.assert_array_equal(
         batched.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
     )
-    np.testing.assert_array_equal(batched.predict_proba(X), serial.predict_proba(X))
+    assert batched.best_params_ == serial.best_params_
+    np.testing.assert_allclose(
+        batched.predict_proba(X), serial.predict_proba(X), rtol=1e-9, atol=1e-12
+    )
 
 
-def test_ensemble_of_member_networks_fits_serially(data):
+def test_ensemble_of_member_networks_trains_batched(data, monkeypatch):
     X, y = data
-    member = small(batch_ensemble=2, max_epochs=3)
+    member = small(batch_ensemble=4, max_epochs=3, early_stopping=True)
+    runs = batched_runs(monkeypatch)
     ensemble = QwertyEnsembleClassifier(
-        member, n_estimators=2, random_state=0, preprocessing=None
+        member, n_estimators=3, random_state=0, preprocessing=None
     ).fit(X, y)
+    assert runs == [("MemberBatchedTrainer", [4, 4, 4])]
     for fitted in ensemble.estimators_:
-        alone = small(batch_ensemble=2, max_epochs=3).set_params(
-            random_state=fitted.random_state
-        )
+        alone = clone(member).set_params(random_state=fitted.random_state)
         alone.fit(X, y)
-        np.testing.assert_array_equal(fitted.predict_proba(X), alone.predict_proba(X))
-        assert fitted.net_.module_.batch_ensemble == 2
+        assert fitted.net_.module_.batch_ensemble == 4
+        _assert_same_model(fitted, alone, X)
 
 
 def test_model_file_round_trip(tmp_path, data):

@@ -45,7 +45,8 @@ MAX_MODELS_PER_RUN = 4096
 def batch_key(estimator) -> tuple | None:
     """What must be equal for estimators to train in one batched run.
 
-    Models of one depth may differ in width, activation, learning rate,
+    Models of one depth and one number of BatchEnsemble members
+    (`batch_ensemble`) may differ in width, activation, learning rate,
     weight decay, class weights and seed. Returns None for estimators the
     batched trainer cannot reproduce exactly: anything but a plain
     `QwertyClassifier`, `warm_start`, or a spec that

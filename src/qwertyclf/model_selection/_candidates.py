@@ -108,8 +108,6 @@ def _refusal(estimator) -> str:
         for name in ("batch_norm", "dropout", "callbacks", "verbose")
         if getattr(estimator, name)
     ]
-    if estimator.batch_ensemble != 1:
-        causes.append(f"batch_ensemble={estimator.batch_ensemble!r}")
     if causes:
         return "the batched trainer does not reproduce " + ", ".join(causes)
     return (
