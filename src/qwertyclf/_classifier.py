@@ -162,8 +162,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         layers' arithmetic (and the network trains with autograd, without
         the plain network's hand-written gradients), but only about
         `k * (in + 2 * out)` more parameters per hidden layer. The batched
-        trainer does not take it: searches and `QwertyEnsembleClassifier`
-        fit such networks one at a time; ONNX export refuses it. On six
+        trainer takes it (with hand-written gradients): searches and
+        `QwertyEnsembleClassifier` train such networks as batched runs of
+        networks with the same `k`; ONNX export refuses it. On six
         small tables (the guide "Which classifier to use"), `k` of 4 to 16
         lowered the log-loss by about 7 to 11 % at 4 to 10 times the fit
         time (rough).

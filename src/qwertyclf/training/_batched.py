@@ -18,9 +18,10 @@ exactly zero. A model whose epoch has fewer batches, or that early stopping
 has finished, skips the update (its optimizer state does not move).
 
 Networks with BatchEnsemble members (`batch_ensemble > 1`) train in runs of
-their own, all with the same number of members, by `MemberBatchedTrainer`
-(`_batched_members.py`), which `BatchedTrainer` becomes for them: the same
-run, with each layer's member parameters beside its weights.
+their own, all with the same number of members, by `MemberBatchedTrainer`,
+which `BatchedTrainer` becomes for them: the same run, with the member
+layers' parameters, forward and backward passes of `MemberLayers`
+(`_batched_members.py`).
 
 Only what the batched step can reproduce is batched (`batchable` says which
 specs qualify, through the same fast-path switches and agreement checks as
@@ -38,6 +39,7 @@ import torch
 
 from .._activations import ACTIVATIONS
 from .._module import QwertyNet
+from ._batched_members import MemberLayers
 from ._fast_path import fused_adam_works, hand_written_gradients
 from ._fused_step import fused_adam_update
 from ._net import SparseRows, batch_sizes
@@ -183,8 +185,6 @@ class BatchedTrainer:
     def __new__(cls, *, specs, **kwargs):
         # Networks with members: the subclass that trains them.
         if cls is BatchedTrainer and specs[0].batch_ensemble > 1:
-            from ._batched_members import MemberBatchedTrainer
-
             cls = MemberBatchedTrainer
         return super().__new__(cls)
 
@@ -900,6 +900,30 @@ class BatchedTrainer:
         with torch.no_grad():
             logits = self._forward(self.X[index])
         return torch.isfinite(logits).flatten(1).all(1).tolist()
+
+
+class MemberBatchedTrainer(MemberLayers, BatchedTrainer):
+    """`BatchedTrainer` for networks with `k > 1` BatchEnsemble members.
+
+    `BatchedTrainer` becomes one when its specs have `batch_ensemble > 1`
+    (all the same); its parameters and results are `BatchedTrainer`'s, the
+    layers' arithmetic `MemberLayers`'.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from qwertyclf.training import FitSpec, RunData
+    >>> X = torch.randn(30, 2)
+    >>> y = (X[:, 0] > 0).long()
+    >>> specs = [FitSpec((4,), "relu", False, 0.0, torch.optim.Adam, 0.01, 0.0,
+    ...                  16, 2, True, None, False, 10, 1e-4, "float32",
+    ...                  torch.device("cpu"), seed, batch_ensemble=3)
+    ...          for seed in (0, 1)]
+    >>> trainer = BatchedTrainer(X=X, y=y, classes=np.array([0, 1]), specs=specs,
+    ...                          data=[RunData(train=np.arange(30))] * 2)
+    >>> type(trainer).__name__, [state.n_iter for state in trainer.run()]
+    ('MemberBatchedTrainer', [2, 2])
+    """
 
 
 def _consecutive(names):

@@ -8,8 +8,9 @@ row given to every member. Its output layer is one linear layer per member
 (`EnsembleLinear`); a network without hidden layers has a
 `BatchEnsembleLinear` there instead.
 
-`MemberBatchedTrainer` trains K such networks (one `k` for all) as one run
-of `BatchedTrainer`: the flat parameter buffer holds each layer's
+`MemberLayers` is what `BatchedTrainer` needs to train K such networks (one
+`k` for all) as one run; `MemberBatchedTrainer` (in `_batched.py`) is the
+two together. The flat parameter buffer holds each layer's
 parameters in the module's order, activations carry a member axis
 ((K, k, batch, width)), the loss is the serial fit's (the mean over members
 of each member's cross-entropy, times the row weight), and the gradients of
@@ -26,29 +27,14 @@ import math
 
 import torch
 
-from ._batched import BatchedTrainer
 
+class MemberLayers:
+    """`BatchedTrainer`'s layer methods for networks with BatchEnsemble members.
 
-class MemberBatchedTrainer(BatchedTrainer):
-    """`BatchedTrainer` for networks with `k > 1` BatchEnsemble members.
-
-    `BatchedTrainer` becomes one when its specs have `batch_ensemble > 1`;
-    its parameters and results are `BatchedTrainer`'s.
-
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from qwertyclf.training import BatchedTrainer, FitSpec, RunData
-    >>> X = torch.randn(30, 2)
-    >>> y = (X[:, 0] > 0).long()
-    >>> specs = [FitSpec((4,), "relu", False, 0.0, torch.optim.Adam, 0.01, 0.0,
-    ...                  16, 2, True, None, False, 10, 1e-4, "float32",
-    ...                  torch.device("cpu"), seed, batch_ensemble=3)
-    ...          for seed in (0, 1)]
-    >>> trainer = BatchedTrainer(X=X, y=y, classes=np.array([0, 1]), specs=specs,
-    ...                          data=[RunData(train=np.arange(30))] * 2)
-    >>> type(trainer).__name__, [state.n_iter for state in trainer.run()]
-    ('MemberBatchedTrainer', [2, 2])
+    A mixin, placed before `BatchedTrainer` (`MemberBatchedTrainer`): the
+    parameter layout, the forward and hand-written backward passes, the
+    rows' scores and the evaluation-mode logits of networks with `k > 1`
+    members. See `MemberBatchedTrainer` for an example.
     """
 
     def _param_shapes(self, shapes):
@@ -106,22 +92,24 @@ class MemberBatchedTrainer(BatchedTrainer):
             start += len(layer)
         return tensors
 
-    def _layers_forward(self, x):
+    def _layers_forward(self, x, keep=True):
         """Logits (K, k, n, C) of the members of every model for rows `x`.
 
-        Also what the backward pass needs: each layer's input, and for each
-        `BatchEnsembleLinear` its scaled input and product; each hidden
-        layer's pre-activation and what its derivative needs.
+        Also, with `keep`, what the backward pass needs: each layer's input,
+        and for each `BatchEnsembleLinear` its scaled input and product;
+        each hidden layer's pre-activation and what its derivative needs.
         """
         h = x.unsqueeze(1)  # every member reads the same row
         saved, pre, outputs = [], [], []
         *hidden, last = self.layers
         for layer, mask in zip(hidden, self.masks, strict=True):
             u, v, z = _member_linear(h, layer)
-            saved.append((h, u, v))
+            if keep:
+                saved.append((h, u, v))
             h, out = self._activate(z, mask)
-            pre.append(z)
-            outputs.append(out)
+            if keep:
+                pre.append(z)
+                outputs.append(out)
         if len(last) == 4:
             u, v, logits = _member_linear(h, last)
             saved.append((h, u, v))
@@ -206,7 +194,7 @@ class MemberBatchedTrainer(BatchedTrainer):
         `log(mean_j softmax(member j's logits))`, as `MeanOfMembers` gives
         them in evaluation mode.
         """
-        logits = self._layers_forward(h)[0]
+        logits = self._layers_forward(h, keep=False)[0]
         return torch.logsumexp(logits.log_softmax(-1), dim=1) - math.log(
             logits.shape[1]
         )
