@@ -184,7 +184,7 @@ class BatchedTrainer:
 
     def __new__(cls, *, specs, **kwargs):
         # Networks with members: the subclass that trains them.
-        if cls is BatchedTrainer and specs[0].batch_ensemble > 1:
+        if cls is BatchedTrainer and specs and specs[0].batch_ensemble > 1:
             cls = MemberBatchedTrainer
         return super().__new__(cls)
 
@@ -233,7 +233,8 @@ class BatchedTrainer:
         """One flat (K, P) buffer of parameters, one of gradients, and views.
 
         The optimizer update is then a handful of operations on the buffer;
-        `layers` and `grads` hold each layer's (weight, bias) views into it.
+        `layers` and `grads` hold each layer's parameter views into it (here
+        (weight, bias); see `_param_shapes`).
         """
         K = len(self.specs)
         self.param_shapes = self._param_shapes(shapes)
