@@ -131,6 +131,29 @@ def test_accuracy_summary_and_targets():
     assert "every table: missed on a, c." in text
 
 
+def test_accuracy_cost_counts_default_fits_and_leaves_the_unit_unranked():
+    accuracy_cases = _accuracy_cases()
+    results = _accuracy_results()
+    unit = accuracy_cases.COST_UNIT
+    results["a"]["contenders"][unit] = _row(0.5, 1.0, 0.5)  # 4.0 s: 8 fits
+    results["b"]["contenders"][unit] = _row(0.5, 1.0, 2.0)  # 30 s: 15 fits
+    results["b"]["contenders"]["RealMLP-TD"] = _row(0.8, 0.5, 20.0)
+    summary = accuracy_cases.overall(results)
+    assert unit not in summary
+    assert summary["QwertyClassifierCV"]["rank"] == pytest.approx(1.5)
+    text = "\n".join(accuracy_cases.cost_lines(results))
+    assert (
+        "QwertyClassifierCV() in default `QwertyClassifier()` fits, median over "
+        "2 tables: 11.5 (at most 10: missed; range 8.0 to 15.0)" in text
+    )
+    assert "QwertyEnsembleClassifier() in default" in text
+    assert "median over 2 tables: 2.8 (at most 10: met; range 1.5 to 4.0)" in text
+    assert (
+        "Total fit time of QwertyClassifierCV() against RealMLP-TD's on 1 "
+        "tables: 60 s vs 40 s (1.50x; at most 1x: missed)" in text
+    )
+
+
 def test_accuracy_head_to_head_counts_wins_ties_losses():
     accuracy_cases = _accuracy_cases()
     h2h = accuracy_cases.head_to_head(_accuracy_results())
