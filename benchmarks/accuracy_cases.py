@@ -712,12 +712,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     names = pick_tables(args.tables or (QUICK_TABLES if args.quick else None))
     folds = 2 if args.quick else args.folds
-    contenders = args.contenders or [*ANCHORS, *QWERTY]
-    unknown = set(contenders) - set(ANCHORS) - set(QWERTY)
+    known = [*ANCHORS, *QWERTY, COST_UNIT]
+    contenders = args.contenders or known
+    unknown = set(contenders) - set(known)
     if unknown:
-        raise SystemExit(
-            f"unknown contenders {sorted(unknown)}: choose from {[*ANCHORS, *QWERTY]}"
-        )
+        raise SystemExit(f"unknown contenders {sorted(unknown)}: choose from {known}")
     import torch
 
     torch.set_num_threads(args.threads)
