@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_quick_benchmark_writes_table(tmp_path):
     output = tmp_path / "benchmarks.md"
-    output.write_text("# old page\n\n## Accuracy on tables\n\nkept section\n")
+    kept = (
+        "## Bayes gap on known distributions\n\nkept gaps\n\n"
+        "## Accuracy on tables\n\nkept section\n"
+    )
+    output.write_text("# old page\n\n## (h) Start-up\n\nstale\n\n" + kept)
     subprocess.run(
         [
             sys.executable,
@@ -35,7 +39,8 @@ def test_quick_benchmark_writes_table(tmp_path):
     ):
         assert title in text
     assert "# old page" not in text
-    assert text.endswith("\n\n## Accuracy on tables\n\nkept section\n")
+    assert text.endswith("\n\n" + kept)
+    assert "stale" not in text
     for contender in (
         "qwertyclf QwertyClassifier",
         "scikit-learn MLPClassifier",
