@@ -349,3 +349,21 @@ def test_benchmarks_run_without_openblas_overrides(tmp_path):
     variables, kernels = run(forced)
     assert variables == [None, None]
     assert kernels == run(clean)[1]
+
+
+def test_cv_blend_selection_and_temperature():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import cv_blend_cases as blend
+
+    np = pytest.importorskip("numpy")
+    y = np.array([0, 1, 0, 1])
+    right = np.array([[0.8, 0.2], [0.3, 0.7], [0.7, 0.3], [0.2, 0.8]])
+    wrong = right[:, ::-1]
+    # The better candidate gets every step; a failed one (None) is passed over.
+    assert blend.greedy([wrong, None, right], y).tolist() == [0.0, 0.0, 1.0]
+    assert blend.forward([wrong, None, right], y).tolist() == [0.0, 0.0, 1.0]
+    # Too timid probabilities get a temperature below 1, which sharpens them.
+    timid = blend.tempered(right, 3.0)
+    t = blend.temperature(timid, y)
+    assert t < 1
+    assert blend.loss(y, blend.tempered(timid, t)) < blend.loss(y, timid)
