@@ -36,6 +36,7 @@ contenders can be added to an earlier run.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import time
 import traceback
@@ -233,11 +234,44 @@ def make(name: str, X: pd.DataFrame, seed: int, threads: int = 2):
         "QwertyClassifierCV": QwertyClassifierCV,
         "QwertyEnsembleClassifier": QwertyEnsembleClassifier,
     }
+    name, settings = variant(name)
     base, _, encoded = name.partition("+")
     if base not in models:
         raise ValueError(f"unknown contender {name!r}; choose from {available()}")
     model = models[base](random_state=seed)
+    if settings and base == "QwertyEnsembleClassifier":
+        from sklearn.base import clone
+
+        from qwertyclf._ensemble import DEFAULT_MEMBER
+
+        model.set_params(estimator=clone(DEFAULT_MEMBER).set_params(**settings))
+    elif settings:
+        model.set_params(**settings)
     return make_pipeline(onehot(), model) if encoded == "onehot" else model
+
+
+def variant(name: str) -> tuple[str, dict]:
+    """``"Model[key=value,...]"`` -> ``("Model", {key: value})``.
+
+    A variant of one of our contenders, for measuring a setting before it
+    becomes a default: the settings go to `QwertyClassifierCV` itself, or to
+    every member of `QwertyEnsembleClassifier` (its default member, changed).
+    Values are Python literals, or text.
+    """
+    base, bracket, rest = name.partition("[")
+    if not bracket:
+        return name, {}
+    if not rest.endswith("]"):
+        raise ValueError(f"contender {name!r}: settings end with ']'")
+    settings = {}
+    for item in filter(None, rest[:-1].split(",")):
+        key, _, text = item.partition("=")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        settings[key.strip()] = value
+    return base, settings
 
 
 # --------------------------------------------------------------------------
@@ -714,7 +748,7 @@ def main(argv=None) -> None:
     folds = 2 if args.quick else args.folds
     known = [*ANCHORS, *QWERTY, COST_UNIT]
     contenders = args.contenders or known
-    unknown = set(contenders) - set(known)
+    unknown = {c for c in contenders if variant(c)[0] not in known}
     if unknown:
         raise SystemExit(f"unknown contenders {sorted(unknown)}: choose from {known}")
     import torch

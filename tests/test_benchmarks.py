@@ -367,3 +367,23 @@ def test_cv_blend_selection_and_temperature():
     t = blend.temperature(timid, y)
     assert t < 1
     assert blend.loss(y, blend.tempered(timid, t)) < blend.loss(y, timid)
+
+
+def test_accuracy_contender_variants_carry_settings():
+    accuracy_cases = _accuracy_cases()
+    pd = pytest.importorskip("pandas")
+    assert accuracy_cases.variant("QwertyClassifierCV") == ("QwertyClassifierCV", {})
+    assert accuracy_cases.variant("QwertyClassifierCV[n_candidates=3,cv=4]") == (
+        "QwertyClassifierCV",
+        {"n_candidates": 3, "cv": 4},
+    )
+    X = pd.DataFrame({"a": [0.0, 1.0]})
+    cv = accuracy_cases.make("QwertyClassifierCV[n_candidates=3]", X, seed=1)
+    assert (cv.n_candidates, cv.random_state) == (3, 1)
+    ensemble = accuracy_cases.make(
+        "QwertyEnsembleClassifier[lr=0.01,activation=tanh]", X, seed=0
+    )
+    member = ensemble.estimator
+    assert (member.lr, member.activation, member.weight_decay) == (0.01, "tanh", 0.01)
+    with pytest.raises(ValueError, match="end with"):
+        accuracy_cases.variant("QwertyClassifierCV[n_candidates=3")
