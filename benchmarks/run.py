@@ -19,6 +19,7 @@ import argparse
 import datetime
 import json
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -136,6 +137,20 @@ def memory_probe(folder: Path) -> dict:
     return {"input_bytes": X.nbytes + y.nbytes, "added_peak_bytes": after - before}
 
 
+#: Headings of the page's sections that other scripts write, in page order.
+KEPT_HEADINGS = ("## Bayes gap on known distributions", accuracy_cases.HEADING)
+
+
+def kept_sections(page: str) -> str:
+    """The page from the first section another script writes to its end."""
+    starts = [
+        m.start()
+        for heading in KEPT_HEADINGS
+        for m in re.finditer(f"^{re.escape(heading)}$", page, re.M)
+    ]
+    return page[min(starts) :] if starts else ""
+
+
 def main(argv=None) -> int:
     from_command_line = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -249,10 +264,11 @@ def main(argv=None) -> int:
     lines += search_lines
     lines += startup_lines
     text = "\n".join(lines)
-    # The accuracy section is written by accuracy_cases.py; keep it.
+    # The sections other scripts write (Bayes gap, accuracy) come after the
+    # speed cases; keep them as they are.
     if args.output.exists():
-        _, heading, kept = args.output.read_text().partition(accuracy_cases.HEADING)
-        text = text.rstrip("\n") + "\n\n" + heading + kept if heading else text
+        kept = kept_sections(args.output.read_text())
+        text = text.rstrip("\n") + "\n\n" + kept if kept else text
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     print(text)

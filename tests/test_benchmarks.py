@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_quick_benchmark_writes_table(tmp_path):
     output = tmp_path / "benchmarks.md"
-    output.write_text("# old page\n\n## Accuracy on tables\n\nkept section\n")
+    kept = (
+        "## Bayes gap on known distributions\n\nkept gaps\n\n"
+        "## Accuracy on tables\n\nkept section\n"
+    )
+    output.write_text("# old page\n\n## (h) Start-up\n\nstale\n\n" + kept)
     subprocess.run(
         [
             sys.executable,
@@ -35,7 +39,8 @@ def test_quick_benchmark_writes_table(tmp_path):
     ):
         assert title in text
     assert "# old page" not in text
-    assert text.endswith("\n\n## Accuracy on tables\n\nkept section\n")
+    assert text.endswith("\n\n" + kept)
+    assert "stale" not in text
     for contender in (
         "qwertyclf QwertyClassifier",
         "scikit-learn MLPClassifier",
@@ -129,6 +134,29 @@ def test_accuracy_summary_and_targets():
     assert "against HistGradientBoosting on 2 tables: mean accuracy 0.9000 vs " in text
     assert "0.8900 (met)" in text
     assert "every table: missed on a, c." in text
+
+
+def test_accuracy_cost_counts_default_fits_and_leaves_the_unit_unranked():
+    accuracy_cases = _accuracy_cases()
+    results = _accuracy_results()
+    unit = accuracy_cases.COST_UNIT
+    results["a"]["contenders"][unit] = _row(0.5, 1.0, 0.5)  # 4.0 s: 8 fits
+    results["b"]["contenders"][unit] = _row(0.5, 1.0, 2.0)  # 30 s: 15 fits
+    results["b"]["contenders"]["RealMLP-TD"] = _row(0.8, 0.5, 20.0)
+    summary = accuracy_cases.overall(results)
+    assert unit not in summary
+    assert summary["QwertyClassifierCV"]["rank"] == pytest.approx(1.5)
+    text = "\n".join(accuracy_cases.cost_lines(results))
+    assert (
+        "QwertyClassifierCV() in default `QwertyClassifier()` fits, median over "
+        "2 tables: 11.5 (at most 10: missed; range 8.0 to 15.0)" in text
+    )
+    assert "QwertyEnsembleClassifier() in default" in text
+    assert "median over 2 tables: 2.8 (at most 10: met; range 1.5 to 4.0)" in text
+    assert (
+        "Total fit time of QwertyClassifierCV() against RealMLP-TD's on 1 "
+        "tables: 60 s vs 40 s (1.50x; at most 1x: missed)" in text
+    )
 
 
 def test_accuracy_head_to_head_counts_wins_ties_losses():
@@ -321,3 +349,41 @@ def test_benchmarks_run_without_openblas_overrides(tmp_path):
     variables, kernels = run(forced)
     assert variables == [None, None]
     assert kernels == run(clean)[1]
+
+
+def test_cv_blend_selection_and_temperature():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import cv_blend_cases as blend
+
+    np = pytest.importorskip("numpy")
+    y = np.array([0, 1, 0, 1])
+    right = np.array([[0.8, 0.2], [0.3, 0.7], [0.7, 0.3], [0.2, 0.8]])
+    wrong = right[:, ::-1]
+    # The better candidate gets every step; a failed one (None) is passed over.
+    assert blend.greedy([wrong, None, right], y).tolist() == [0.0, 0.0, 1.0]
+    assert blend.forward([wrong, None, right], y).tolist() == [0.0, 0.0, 1.0]
+    # Too timid probabilities get a temperature below 1, which sharpens them.
+    timid = blend.tempered(right, 3.0)
+    t = blend.temperature(timid, y)
+    assert t < 1
+    assert blend.loss(y, blend.tempered(timid, t)) < blend.loss(y, timid)
+
+
+def test_accuracy_contender_variants_carry_settings():
+    accuracy_cases = _accuracy_cases()
+    pd = pytest.importorskip("pandas")
+    assert accuracy_cases.variant("QwertyClassifierCV") == ("QwertyClassifierCV", {})
+    assert accuracy_cases.variant("QwertyClassifierCV[n_candidates=3,cv=4]") == (
+        "QwertyClassifierCV",
+        {"n_candidates": 3, "cv": 4},
+    )
+    X = pd.DataFrame({"a": [0.0, 1.0]})
+    cv = accuracy_cases.make("QwertyClassifierCV[n_candidates=3]", X, seed=1)
+    assert (cv.n_candidates, cv.random_state) == (3, 1)
+    ensemble = accuracy_cases.make(
+        "QwertyEnsembleClassifier[lr=0.01,activation=tanh]", X, seed=0
+    )
+    member = ensemble.estimator
+    assert (member.lr, member.activation, member.weight_decay) == (0.01, "tanh", 0.01)
+    with pytest.raises(ValueError, match="end with"):
+        accuracy_cases.variant("QwertyClassifierCV[n_candidates=3")

@@ -100,6 +100,23 @@ def test_cross_references_are_markdown_links(page):
     )
 
 
+#: A heading that does not start its line: it was glued onto the line before
+#: (a table row, a paragraph) and Markdown prints it as text.
+GLUED_HEADING = re.compile(r"^(?!#).*\S[ \t]*(#{2,6} [A-Z(])", re.M)
+
+
+def test_glued_heading_is_found():
+    assert GLUED_HEADING.search("| `a` | 0.1 |## Next section\n")
+    assert not GLUED_HEADING.search("## Next section\n| a | b |\n")
+    assert not GLUED_HEADING.search("see issue #12 and C# code\n")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_headings_start_their_lines(page):
+    glued = [m.group(0) for m in GLUED_HEADING.finditer(prose(page.read_text()))]
+    assert not glued, f"{page.relative_to(ROOT)}: a heading inside a line: {glued}"
+
+
 def test_example_links_become_gallery_pages():
     # The pages link to the scripts; the build turns the links into the
     # gallery pages made from them (docs/hooks/gallery_nav.py).
