@@ -169,7 +169,10 @@ def _encoded_input(scope, operator, container, model):
 
 
 def _network(clf) -> nn.Module:
-    """The fitted network of `clf`, refused if it holds BatchEnsemble members."""
+    """The fitted network of `clf`, refused if it has no converter.
+
+    Networks with BatchEnsemble members or a numerical embedding have none.
+    """
     check_is_fitted(clf)
     module = clf.net_.module_
     k = getattr(module, "batch_ensemble", 1)
@@ -177,6 +180,13 @@ def _network(clf) -> nn.Module:
         raise ValueError(
             f"Cannot export a {type(clf).__name__} with batch_ensemble={k} to "
             "ONNX: only plain networks (batch_ensemble=1) have a converter."
+        )
+    embedding = getattr(module, "numeric_embedding", None)
+    if embedding is not None:
+        raise ValueError(
+            f"Cannot export a {type(clf).__name__} with "
+            f"numeric_embedding={embedding!r} to ONNX: only networks without a "
+            "numerical embedding (numeric_embedding=None) have a converter."
         )
     return module
 
@@ -597,7 +607,7 @@ def to_onnx(
     ValueError
         If the estimator one-hot encodes categorical columns: one-hot encode
         them in a `Pipeline` in front instead. If its network (or a
-        member's) has `batch_ensemble > 1`.
+        member's) has `batch_ensemble > 1` or a `numeric_embedding`.
 
     Examples
     --------

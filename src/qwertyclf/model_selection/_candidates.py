@@ -110,6 +110,8 @@ def _refusal(estimator) -> str:
     ]
     if estimator.batch_ensemble != 1:
         causes.append(f"batch_ensemble={estimator.batch_ensemble!r}")
+    if estimator.numeric_embedding is not None:
+        causes.append(f"numeric_embedding={estimator.numeric_embedding!r}")
     if causes:
         return "the batched trainer does not reproduce " + ", ".join(causes)
     return (

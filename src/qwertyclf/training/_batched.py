@@ -92,6 +92,7 @@ def batchable(spec: FitSpec) -> bool:
         not spec.batch_norm
         and not spec.dropout
         and spec.batch_ensemble == 1
+        and spec.numeric_embedding is None
         and not spec.callbacks
         and not spec.verbose
         and optimizer_rule(spec.optimizer).batched
