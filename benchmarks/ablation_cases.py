@@ -8,14 +8,15 @@ members (`batch_ensemble=4`), a numerical embedding (`numeric_embedding`
 stratified folds (shuffled, fixed seed) of real tables (`tables.py`) and
 scored on the held-out rows: accuracy, log-loss and fit time.
 
-The tables are those of the shared list (`tables.REGISTRY`, in its order)
-with at most `--max-rows` rows; with `--budget` minutes, no table is started
-once that much time has gone, so the tables run are the first ones of that
-list, never chosen by result. Each table runs whole (every fold and
-variant), and the raw per-fold results are saved as JSON after each table
-(`--out`, default `benchmarks/results/ablation.json`), with the wall-clock
-minutes spent; `--resume` keeps the tables that file holds and goes on with
-the next ones, with a budget of its own.
+The tables are those of the shared list (`tables.REGISTRY`) with at most
+`--max-rows` rows, smallest first (ties in the list's order); with
+`--budget` minutes, no table is started once that much wall-clock time has
+gone, so the tables run are the smallest ones, never chosen by result.
+Each table runs whole (every fold and variant), and the raw per-fold
+results are saved as JSON after each table (`--out`, default
+`benchmarks/results/ablation.json`), with the wall-clock minutes spent;
+`--resume` keeps the tables that file holds and goes on with the next ones,
+with a budget of its own.
 
 The printed table gives, per variant, the mean accuracy and log-loss over
 tables (each table's mean over folds), the median fit time over all fits,
@@ -25,8 +26,9 @@ the variant's mean accuracy (and log-loss) is better, equal (within
 `TIE_ACCURACY`, `TIE_LOG_LOSS`) or worse than plain's. `--page` puts it in
 the section "Ablation: techniques on one network" of `docs/benchmarks.md`.
 
-Fit times are wall-clock seconds of one PyTorch thread; on a busy machine
-they are rough.
+Fit times are the process's CPU seconds (`time.process_time`) of one
+PyTorch thread, so that other work on a shared machine slows the run but
+hardly changes them.
 
     python benchmarks/ablation_cases.py --budget 40 --page
     python benchmarks/ablation_cases.py --budget 10 --resume --page
@@ -79,12 +81,9 @@ def model(variant: str, seed: int) -> QwertyClassifier:
 
 
 def small_tables(max_rows: int) -> list[str]:
-    """The shared list's tables with at most `max_rows` rows, in its order."""
-    return [
-        name
-        for name in table_registry.REGISTRY
-        if len(table_registry.load(name)[1]) <= max_rows
-    ]
+    """The shared list's tables with at most `max_rows` rows, smallest first."""
+    rows = {name: len(table_registry.load(name)[1]) for name in table_registry.REGISTRY}
+    return sorted((n for n in rows if rows[n] <= max_rows), key=rows.__getitem__)
 
 
 def run(
@@ -114,9 +113,9 @@ def run(
         for fold, (train, test) in enumerate(splits):
             for variant in variants:
                 clf = model(variant, seed + fold)
-                began = time.perf_counter()
+                began = time.process_time()
                 clf.fit(X.iloc[train], y[train])
-                seconds = time.perf_counter() - began
+                seconds = time.process_time() - began
                 proba = clf.predict_proba(X.iloc[test])
                 row = {
                     "table": name,
@@ -212,14 +211,15 @@ def page_section(results: list, folds: int, minutes: float) -> str:
             HEADING,
             "",
             "Produced by `python benchmarks/ablation_cases.py --budget 40 --page` "
-            "(niced, one PyTorch thread, on 2 CPU cores shared with other work, "
-            "so the fit times are rough): "
+            "(niced, one PyTorch thread, on 2 CPU cores shared with other work; "
+            "fit times are CPU seconds of the process): "
             '`QwertyClassifier(hidden_layer_sizes=(256, 256), preprocessing="robust", '
             "early_stopping=True, max_epochs=200)` as it is (plain) and with one "
             f"technique switched on, outer stratified {folds}-fold cross-validation "
-            "(shuffled, seed 0) on the first tables of the shared list "
-            "(`benchmarks/tables.py`) with at most 5,000 rows, as many as ran in "
-            f"{minutes:.0f} minutes: {len(names)} tables ({', '.join(names)}). "
+            "(shuffled, seed 0) on the smallest tables of the shared list "
+            "(`benchmarks/tables.py`), as many as ran in "
+            f"{minutes:.0f} minutes of wall-clock time: {len(names)} tables "
+            f"({', '.join(names)}). "
             "Accuracy and log-loss are means over tables of each table's mean "
             "over folds; the fit time is the median over all fits, its ratio the "
             "median over (table, fold) of the variant's fit time over plain's. "

@@ -27,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import ablation_cases  # noqa: E402
 import accuracy_cases  # noqa: E402
 import cases  # noqa: E402
 import numpy as np  # noqa: E402
@@ -249,10 +250,14 @@ def main(argv=None) -> int:
     lines += search_lines
     lines += startup_lines
     text = "\n".join(lines)
-    # The accuracy section is written by accuracy_cases.py; keep it.
+    # The ablation and accuracy sections, at the end of the page, are written
+    # by ablation_cases.py and accuracy_cases.py; keep them.
     if args.output.exists():
-        _, heading, kept = args.output.read_text().partition(accuracy_cases.HEADING)
-        text = text.rstrip("\n") + "\n\n" + heading + kept if heading else text
+        old = args.output.read_text()
+        starts = [old.find(h) for h in (ablation_cases.HEADING, accuracy_cases.HEADING)]
+        starts = [at for at in starts if at >= 0]
+        if starts:
+            text = text.rstrip("\n") + "\n\n" + old[min(starts) :]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     print(text)

@@ -269,13 +269,3 @@ def test_warm_start_refuses_another_embedding(data):
     with pytest.raises(ValueError, match="trained with numeric_embedding='pbld'"):
         clf.fit(X, y)
     clf.set_params(numeric_embedding="pbld").fit(X, y)
-
-
-def test_onnx_refuses_an_embedding(data):
-    pytest.importorskip("skl2onnx")
-    from qwertyclf.onnx import to_onnx
-
-    X, y = data
-    clf = small(numeric_embedding="pbld", max_epochs=1).fit(X, y)
-    with pytest.raises(ValueError, match="numeric_embedding='pbld' to ONNX"):
-        to_onnx(clf)

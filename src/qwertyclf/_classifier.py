@@ -168,10 +168,11 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         lowered the log-loss by about 7 to 11 % at 4 to 10 times the fit
         time (rough).
     numeric_embedding : {"pbld", "plr"} or None, default=None
-        None feeds the input columns to the first hidden layer as they are.
-        Otherwise the network's first layer embeds every input column on
-        its own, after the table encoding (one-hot and missing-indicator
-        inputs included), into a few learned periodic features:
+        None feeds the input columns to the first hidden layer as they are;
+        "pbld" (RealMLP's periodic-bias-linear-DenseNet embedding) or "plr"
+        (periodic, linear, ReLU) first turns every input column on its own
+        into a few learned periodic features. Every input the table encoding
+        gives is embedded, one-hot and missing-indicator inputs included:
 
         - "pbld", RealMLP's periodic-bias-linear-DenseNet embedding: per
           column, `cos(2 pi w x + b)` for 16 frequencies `w` (initially
@@ -188,8 +189,10 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         `qwertyclf._embeddings`). Such a network trains with autograd,
         without the plain network's hand-written gradients; the batched
         trainer does not take it (searches and `QwertyEnsembleClassifier`
-        fit such networks one at a time) and ONNX export refuses it. It
+        fit such networks one at a time); ONNX export converts it. It
         combines with `batch_ensemble` (the members share the embedding).
+        The frequencies assume scaled inputs: use it with
+        `preprocessing="robust"` or a scaler in front.
 
     Attributes
     ----------

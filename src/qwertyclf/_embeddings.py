@@ -102,9 +102,12 @@ class PBLDEmbedding(nn.Module):
         super().__init__()
         self.columns = columns
         self.out_features = columns * (PBLD_DIMS + 1)
-        self.frequencies = nn.Parameter(
-            torch.empty(columns, PBLD_FREQUENCIES, dtype=dtype).normal_(0.0, PBLD_SIGMA)
-        )
+        frequencies = torch.empty(columns, PBLD_FREQUENCIES, dtype=dtype)
+        # A network built on the meta device (a model file's shapes) holds
+        # no values to draw, and normal_ there imports torch._dynamo.
+        if not frequencies.is_meta:
+            frequencies.normal_(0.0, PBLD_SIGMA)
+        self.frequencies = nn.Parameter(frequencies)
         self.phases = nn.Parameter(
             torch.empty(columns, PBLD_FREQUENCIES, dtype=dtype).uniform_(
                 -math.pi, math.pi
