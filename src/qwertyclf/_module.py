@@ -322,6 +322,9 @@ class QwertyNet(nn.Sequential):
     torch.Size([10, 3])
     """
 
+    #: Networks pickled before the embeddings existed have none.
+    numeric_embedding: str | None = None
+
     def __init__(
         self,
         n_features: int = 2,
