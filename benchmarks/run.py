@@ -28,6 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import ablation_cases  # noqa: E402
 import accuracy_cases  # noqa: E402
 import cases  # noqa: E402
 import numpy as np  # noqa: E402
@@ -138,7 +139,11 @@ def memory_probe(folder: Path) -> dict:
 
 
 #: Headings of the page's sections that other scripts write, in page order.
-KEPT_HEADINGS = ("## Bayes gap on known distributions", accuracy_cases.HEADING)
+KEPT_HEADINGS = (
+    "## Bayes gap on known distributions",
+    ablation_cases.HEADING,
+    accuracy_cases.HEADING,
+)
 
 
 def kept_sections(page: str) -> str:

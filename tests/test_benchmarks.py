@@ -13,6 +13,7 @@ def test_quick_benchmark_writes_table(tmp_path):
     output = tmp_path / "benchmarks.md"
     kept = (
         "## Bayes gap on known distributions\n\nkept gaps\n\n"
+        "## Ablation: techniques on one network\n\nkept ablation\n\n"
         "## Accuracy on tables\n\nkept section\n"
     )
     output.write_text("# old page\n\n## (h) Start-up\n\nstale\n\n" + kept)
@@ -387,3 +388,76 @@ def test_accuracy_contender_variants_carry_settings():
     assert (member.lr, member.activation, member.weight_decay) == (0.01, "tanh", 0.01)
     with pytest.raises(ValueError, match="end with"):
         accuracy_cases.variant("QwertyClassifierCV[n_candidates=3")
+
+
+def _ablation_cases():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import ablation_cases
+
+    return ablation_cases
+
+
+def _ablation_results():
+    rows = []
+    # variant -> table -> (accuracy, log-loss, fit seconds) on each of 2 folds
+    measured = {
+        "plain": {"a": (0.80, 0.40, 1.0), "b": (0.90, 0.30, 2.0)},
+        "other": {"a": (0.82, 0.35, 3.0), "b": (0.90, 0.31, 4.0)},
+    }
+    for variant, tables in measured.items():
+        for table, (acc, loss, seconds) in tables.items():
+            for fold in range(2):
+                rows.append(
+                    {
+                        "table": table,
+                        "fold": fold,
+                        "variant": variant,
+                        "accuracy": acc,
+                        "log_loss": loss,
+                        "fit_seconds": seconds,
+                        "epochs": 10,
+                    }
+                )
+    # A table only one variant finished is left out.
+    rows.append({**rows[0], "table": "c"})
+    return rows
+
+
+def test_ablation_summary_against_plain():
+    ablation_cases = _ablation_cases()
+    table, names = ablation_cases.summary(_ablation_results())
+    assert names == ["a", "b"]
+    plain, other = table.splitlines()[2:]
+    assert plain.startswith("| plain | 0.8500 | 0.3500 | 1.50 |")
+    cells = [c.strip() for c in other.strip("|").split("|")]
+    # +1 pp accuracy, -0.02 log-loss, fit time ratios 3 and 2 (median 2.5);
+    # accuracy better on a, tied on b; log-loss better on a, worse on b.
+    assert cells == [
+        "other",
+        "0.8600",
+        "0.3300",
+        "3.50",
+        "+1.00",
+        "-0.0200",
+        "2.50",
+        "1/1/0",
+        "1/0/1",
+    ]
+
+
+def test_ablation_section_goes_before_the_accuracy_section(tmp_path):
+    ablation_cases = _ablation_cases()
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# Benchmarks\n\n## Speed\n\n| a |\n## Accuracy on tables\n\nacc\n")
+    section = ablation_cases.page_section(_ablation_results(), folds=2, minutes=3.0)
+    ablation_cases.splice(page, section)
+    first = page.read_text()
+    assert "| a |\n\n## Ablation: techniques on one network\n" in first
+    assert first.endswith("\n\n## Accuracy on tables\n\nacc\n")
+    assert "2 tables (a, b)" in first
+    # Written again, it replaces itself.
+    ablation_cases.splice(page, section.replace("| plain |", "| plain again |"))
+    second = page.read_text()
+    assert second.count("## Ablation") == 1
+    assert "| plain again |" in second
+    assert second.endswith("\n\n## Accuracy on tables\n\nacc\n")

@@ -24,6 +24,15 @@ def _estimators():
             random_state=0,
             batch_ensemble=3,
         ),
+        # A numerical embedding in front of the hidden layers.
+        QwertyClassifier(
+            max_epochs=40,
+            batch_size=256,
+            lr=0.05,
+            dtype="float64",
+            random_state=0,
+            numeric_embedding="pbld",
+        ),
         # One candidate, refitted on all rows for its mean best epoch, without
         # the robust scaling (whose medians differ between weighting a row
         # and repeating it).

@@ -572,6 +572,16 @@ MODEL_FILE_CASES = [
         "batch_ensemble must be an int >= 1, got 0",
     ),
     _case(
+        "numeric_embedding='pbld' next to a plain network's weights",
+        _P(_edit, params={"numeric_embedding": "pbld"}),
+        "numeric_embedding='pbld' needs 8 tensors, but the file holds 4",
+    ),
+    _case(
+        "numeric_embedding='fourier'",
+        _P(_edit, params={"numeric_embedding": "fourier"}),
+        "numeric_embedding must be None or one of pbld, plr, got 'fourier'",
+    ),
+    _case(
         "100,000 hidden layers of one unit",
         _P(_claimed_hidden_layers, [1] * 100_000),
         "hidden_layer_sizes lists 100000 layers; a model file holds at most 2047",

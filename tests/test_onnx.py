@@ -52,6 +52,31 @@ def test_every_activation(activation, data):
     assert_same(clf, to_onnx(clf, X[:1], options={"zipmap": False}), X)
 
 
+@pytest.mark.parametrize("kind", ["pbld", "plr"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numeric_embeddings(kind, dtype, data):
+    X, y = data
+    X = X.copy()
+    X[::7, 1] = np.nan  # a missing indicator, embedded too
+    clf = QwertyClassifier(
+        hidden_layer_sizes=(8,),
+        numeric_embedding=kind,
+        preprocessing="robust",
+        dtype=dtype,
+        **FAST,
+    ).fit(X, y)
+    proba = assert_same(clf, to_onnx(clf, X[:1], options={"zipmap": False}), X)
+    assert clf.net_.module_[0].columns == 5
+    assert not np.allclose(proba, proba.mean(0))
+
+
+def test_numeric_embedding_with_members_is_refused(data):
+    X, y = data
+    clf = QwertyClassifier(numeric_embedding="pbld", batch_ensemble=2, **FAST)
+    with pytest.raises(ValueError, match="batch_ensemble=2 to ONNX"):
+        to_onnx(clf.fit(X, y), X[:1])
+
+
 def test_batch_norm_dropout_and_float64(data):
     X, y = data
     clf = QwertyClassifier(

@@ -168,6 +168,32 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         small tables (the guide "Which classifier to use"), `k` of 4 to 16
         lowered the log-loss by about 7 to 11 % at 4 to 10 times the fit
         time (rough).
+    numeric_embedding : {"pbld", "plr"} or None, default=None
+        None feeds the input columns to the first hidden layer as they are;
+        "pbld" (RealMLP's periodic-bias-linear-DenseNet embedding) or "plr"
+        (periodic, linear, ReLU) first turns every input column on its own
+        into a few learned periodic features. Every input the table encoding
+        gives is embedded, one-hot and missing-indicator inputs included:
+
+        - "pbld", RealMLP's periodic-bias-linear-DenseNet embedding: per
+          column, `cos(2 pi w x + b)` for 16 frequencies `w` (initially
+          N(0, 0.1^2)) and phases `b` (uniform in [-pi, pi]), a linear map
+          of those to 3 features, and the value `x` itself: 4 inputs per
+          column;
+        - "plr", periodic-linear-ReLU (as `rtdl_num_embeddings`'
+          `PeriodicEmbeddings`): per column, `cos` and `sin` of `2 pi c x`
+          for 48 frequencies `c` (initially N(0, 0.01^2)), a linear map to
+          24 features and a ReLU: 24 inputs per column.
+
+        The frequencies, phases and maps are trained with the network (the
+        sizes are the references' defaults, constants in
+        `qwertyclf._embeddings`). Such a network trains with autograd,
+        without the plain network's hand-written gradients; the batched
+        trainer does not take it (searches and `QwertyEnsembleClassifier`
+        fit such networks one at a time); ONNX export converts it. It
+        combines with `batch_ensemble` (the members share the embedding).
+        The frequencies assume scaled inputs: use it with
+        `preprocessing="robust"` or a scaler in front.
 
     Attributes
     ----------
@@ -240,6 +266,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         min_frequency: int | float | None = None,
         preprocessing: str | None = None,
         batch_ensemble: int = 1,
+        numeric_embedding: str | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -266,6 +293,7 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         self.min_frequency = min_frequency
         self.preprocessing = preprocessing
         self.batch_ensemble = batch_ensemble
+        self.numeric_embedding = numeric_embedding
 
     @unchanged_if_failed
     def fit(self, X, y, *, validation_data=None, sample_weight=None):

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ._activations import ACTIVATIONS as _REGISTRY
+from ._embeddings import NUMERIC_EMBEDDINGS
 
 #: Hidden activation name -> the `torch.nn` module class that implements it.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -298,6 +299,13 @@ class QwertyNet(nn.Sequential):
         in training mode and the log of their mean probability (n, classes)
         in eval mode. Batch normalisation statistics are shared by the
         members.
+    numeric_embedding : {"pbld", "plr"} or None, default=None
+        None builds the network above. Otherwise its first layer embeds
+        every input column on its own (`qwertyclf._embeddings`): "pbld" is
+        RealMLP's periodic-bias-linear-DenseNet embedding (`PBLDEmbedding`,
+        4 inputs per column), "plr" the periodic-linear-ReLU one
+        (`PLREmbedding`, 24 inputs per column); the first hidden layer takes
+        its output.
 
     Examples
     --------
@@ -314,6 +322,9 @@ class QwertyNet(nn.Sequential):
     torch.Size([10, 3])
     """
 
+    #: Networks pickled before the embeddings existed have none.
+    numeric_embedding: str | None = None
+
     def __init__(
         self,
         n_features: int = 2,
@@ -324,6 +335,7 @@ class QwertyNet(nn.Sequential):
         dropout: float = 0.0,
         dtype: torch.dtype | None = None,
         batch_ensemble: int = 1,
+        numeric_embedding: str | None = None,
     ) -> None:
         for name, value, low in (
             ("n_features", n_features, 1),
@@ -338,11 +350,21 @@ class QwertyNet(nn.Sequential):
         k = int(batch_ensemble)
         layers: list[nn.Module] = []
         width = n_features
+        if numeric_embedding is not None:
+            if numeric_embedding not in NUMERIC_EMBEDDINGS:
+                raise ValueError(
+                    f"Unknown numeric_embedding {numeric_embedding!r}; choose "
+                    f"None or one of {', '.join(sorted(NUMERIC_EMBEDDINGS))}."
+                )
+            embedding = NUMERIC_EMBEDDINGS[numeric_embedding](n_features, dtype=dtype)
+            layers.append(embedding)
+            width = embedding.out_features
+        hidden_start = len(layers)
         for size in sizes:
             if k == 1:
                 layers.append(nn.Linear(width, size, dtype=dtype))
             else:
-                first = not layers
+                first = len(layers) == hidden_start
                 layers.append(
                     BatchEnsembleLinear(width, size, k, random_signs=first, dtype=dtype)
                 )
@@ -372,6 +394,7 @@ class QwertyNet(nn.Sequential):
         self.batch_norm = bool(batch_norm)
         self.dropout = float(dropout)
         self.batch_ensemble = k
+        self.numeric_embedding = numeric_embedding
 
     def __getitem__(self, idx):
         # A slice of layers is not a whole QwertyNet: return a plain Sequential.

@@ -43,6 +43,9 @@ ACTIVATION_NAMES = (
 )
 #: The optimizers known by name (the estimator maps each to its torch class).
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd", "rmsprop")
+#: The numerical embeddings; `qwertyclf._embeddings.NUMERIC_EMBEDDINGS`
+#: implements each (a test checks that both list the same names).
+NUMERIC_EMBEDDING_NAMES = ("pbld", "plr")
 #: The precisions a network computes in.
 DTYPE_NAMES = ("float32", "float64")
 
@@ -342,6 +345,16 @@ PARAMETERS: dict[str, Param] = {
         "and output layer; training averages their losses, prediction their "
         "probabilities. 1 is the plain network.",
         stored="count",
+        fixed_on_warm_start=True,
+    ),
+    "numeric_embedding": Param(
+        None,
+        (None, Options(NUMERIC_EMBEDDING_NAMES)),
+        "numeric_embedding must be None or one of {choices}, got {value!r}.",
+        "None feeds the input columns to the first hidden layer as they are; "
+        '"pbld" (RealMLP\'s periodic-bias-linear-DenseNet embedding) or "plr" '
+        "(periodic, linear, ReLU) first turns every input column on its own "
+        "into a few learned periodic features.",
         fixed_on_warm_start=True,
     ),
 }

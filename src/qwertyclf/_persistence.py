@@ -55,7 +55,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
 
 from ._dtypes import DTYPE_NAMES
-from ._module import QwertyNet, check_architecture
+from ._module import NUMERIC_EMBEDDINGS, QwertyNet, check_architecture
 from ._params import PARAMETERS
 from ._safetensors import (
     Container,
@@ -1340,9 +1340,16 @@ def _empty_module(state: ModelState, entries: dict) -> QwertyNet:
     per_layer = 2 if k == 1 else 4
     head = 2 if k == 1 or sizes else 4
     n_tensors = per_layer * len(sizes) + head + (5 * len(sizes) if batch_norm else 0)
+    # Files written before `numeric_embedding` existed hold none.
+    embedding = params.get("numeric_embedding")
+    if embedding is not None:
+        with torch.device("meta"):
+            n_tensors += len(NUMERIC_EMBEDDINGS[embedding](1).state_dict())
     if n_tensors != len(entries):
         # Caught before the network is built, however many layers it claims.
         members = "" if k == 1 else f" and batch_ensemble={k}"
+        if embedding is not None:
+            members += f" and numeric_embedding={embedding!r}"
         raise _Inconsistent(
             f"hidden_layer_sizes={short(list(sizes))} with "
             f"batch_norm={batch_norm}{members} needs {n_tensors} tensors, but "
@@ -1359,6 +1366,7 @@ def _empty_module(state: ModelState, entries: dict) -> QwertyNet:
             params["dropout"],
             getattr(torch, params["dtype"]),
             k,
+            embedding,
         )
     expected = module.state_dict()
     missing = sorted(set(expected) - set(entries))

@@ -14,11 +14,13 @@ ZipMap only keys maps by int64 or string, so with it skl2onnx casts numeric
 labels to int64. The `nocl` option gives class indices (int64) instead of
 labels. onnxruntime runs it without Python, PyTorch or scikit-learn.
 
-Every hidden activation of `QwertyNet` is supported, and batch normalisation
-(folded into the linear layer before it); dropout is left out, as in
-prediction. The input encoding of numeric columns is part of the graph:
-missing values replaced by the training medians, missing indicators, robust
-scaling with smooth clipping. A model whose encoding one-hot encodes
+Every hidden activation of `QwertyNet` is supported, batch normalisation
+(folded into the linear layer before it) and the numerical embeddings
+(`numeric_embedding`); dropout is left out, as in prediction. Networks with
+BatchEnsemble members (`batch_ensemble > 1`) are refused. The input
+encoding of numeric columns is part of the graph: missing values replaced
+by the training medians, missing indicators, robust scaling with smooth
+clipping. A model whose encoding one-hot encodes
 categorical columns is refused with a `ValueError`: one-hot encode them in a
 `Pipeline` in front instead. Needs the `onnx` extra: `pip install "qwertyclf[onnx]"`.
 
@@ -73,6 +75,7 @@ from torch import nn
 from ._atomic import atomic_write
 from ._classifier import QwertyClassifier, input_encoder
 from ._cv import QwertyClassifierCV
+from ._embeddings import PBLDEmbedding, PLREmbedding
 from ._ensemble import QwertyEnsembleClassifier
 from ._scaling import CLIP
 
@@ -367,10 +370,49 @@ class _Graph:
                 )
             elif isinstance(layer, nn.Dropout):
                 pass  # the identity in prediction
+            elif isinstance(layer, PBLDEmbedding | PLREmbedding):
+                x = self.embedding(layer, x)
             else:
                 x = self.activation(layer, x)
             i += 1
         return x
+
+    def embedding(self, layer: PBLDEmbedding | PLREmbedding, x: str) -> str:
+        """The nodes of a numerical embedding applied to `x` (n, columns).
+
+        As the layer computes it: each column's periodic features
+        (n, columns, frequencies), each column's own linear map as one
+        batched MatMul over the columns, then the features flattened column
+        by column (and, for "pbld", `x` itself after them).
+        """
+        pbld = isinstance(layer, PBLDEmbedding)
+        columns = self.node("Reshape", [x, self.shape("columns", [0, -1, 1])])
+        scaled = _numpy(layer.frequencies) * (2 * np.pi)
+        angles = self.node("Mul", [columns, self.constant("frequencies", scaled)])
+        if pbld:
+            phases = self.constant("phases", _numpy(layer.phases))
+            z = self.node("Cos", self.node("Add", [angles, phases]))
+        else:
+            z = self.node(
+                "Concat", [self.node("Cos", angles), self.node("Sin", angles)], axis=2
+            )
+        by_column = self.node("Transpose", z, perm=[1, 0, 2])
+        weight = self.constant("embedding_weight", _numpy(layer.linear.weight))
+        mapped = self.node(
+            "Transpose", self.node("MatMul", [by_column, weight]), perm=[1, 0, 2]
+        )
+        bias = self.constant("embedding_bias", _numpy(layer.linear.bias))
+        features = self.node("Add", [mapped, bias])
+        if not pbld:
+            features = self.node("Relu", features)
+        flat = self.node("Reshape", [features, self.shape("flat", [0, -1])])
+        return self.node("Concat", [flat, x], axis=1) if pbld else flat
+
+    def shape(self, name: str, dims: list[int]) -> str:
+        """An int64 constant: a shape for Reshape."""
+        unique = self.scope.get_unique_variable_name(name)
+        self.container.add_initializer(unique, TensorProto.INT64, [len(dims)], dims)
+        return unique
 
     def activation(self, layer: nn.Module, x: str) -> str:
         """The nodes of one activation layer, computing what torch computes."""

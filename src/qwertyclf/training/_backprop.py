@@ -64,6 +64,7 @@ class PlainMLPStep:
         return (
             type(module) is QwertyNet
             and module.batch_ensemble == 1
+            and module.numeric_embedding is None
             and not module.batch_norm
             and not module.dropout
             and ACTIVATIONS[module.activation].backward is not None

@@ -98,6 +98,7 @@ def batchable(spec: FitSpec) -> bool:
     return bool(
         not spec.batch_norm
         and not spec.dropout
+        and spec.numeric_embedding is None
         and not spec.callbacks
         and not spec.verbose
         and optimizer_rule(spec.optimizer).batched

@@ -51,6 +51,7 @@ def build_net(spec: FitSpec, n_features: int, n_classes: int) -> QwertySkorchNet
         module__dropout=spec.dropout,
         module__dtype=getattr(torch, spec.dtype),
         module__batch_ensemble=spec.batch_ensemble,
+        module__numeric_embedding=spec.numeric_embedding,
         # Members' logits need their mean loss; one network's, the plain one.
         criterion=(
             nn.CrossEntropyLoss if spec.batch_ensemble == 1 else MemberCrossEntropyLoss

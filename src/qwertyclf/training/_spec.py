@@ -70,6 +70,9 @@ class FitSpec:
         skorch's per-epoch table (1) and progress bar (2).
     batch_ensemble : int, default=1
         Number of BatchEnsemble members in the network (1: the plain one).
+    numeric_embedding : {"pbld", "plr"} or None, default=None
+        The embedding of every input column in front of the hidden layers
+        (None: none).
 
     Examples
     --------
@@ -105,6 +108,7 @@ class FitSpec:
     callbacks: tuple = field(default=(), compare=False)
     verbose: int = 0
     batch_ensemble: int = 1
+    numeric_embedding: str | None = None
 
     def widths(self, n_features: int, n_classes: int) -> tuple[int, ...]:
         """Input, hidden and output widths of the network."""
