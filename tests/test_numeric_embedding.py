@@ -183,22 +183,42 @@ def test_with_batch_ensemble(data, kind):
     np.testing.assert_allclose(clf.predict_proba(X).sum(1), 1.0)
 
 
-def test_no_hand_written_gradients_and_no_batched_run():
-    assert not PlainMLPStep.supports(QwertyNet(numeric_embedding="pbld"))
+def test_serial_fits_use_autograd_and_only_pbld_trains_batched():
+    """Networks with "pbld" and one member train batched; the rest serially."""
     for kind in KINDS:
-        clf = QwertyClassifier(numeric_embedding=kind)
+        assert not PlainMLPStep.supports(QwertyNet(numeric_embedding=kind))
+    refused = [
+        QwertyClassifier(numeric_embedding="plr"),
+        QwertyClassifier(numeric_embedding="pbld", batch_ensemble=2),
+    ]
+    for clf in refused:
         assert batch_key(clf) is None
         assert not batchable(fit_spec(clf, check_params(clf)))
-    clf = QwertyClassifier()
-    assert batchable(fit_spec(clf, check_params(clf)))
+    keys = []
+    for kind in (None, "pbld"):
+        clf = QwertyClassifier(numeric_embedding=kind)
+        assert batchable(fit_spec(clf, check_params(clf)))
+        keys.append(batch_key(clf))
+    # Plain and embedded networks never share a run.
+    assert None not in keys and keys[0] != keys[1]
 
 
-def test_search_falls_back_to_serial_fits(data):
+@pytest.mark.parametrize(
+    "params, cause",
+    [
+        ({"numeric_embedding": "plr"}, "numeric_embedding='plr'"),
+        (
+            {"numeric_embedding": "pbld", "batch_ensemble": 2},
+            "numeric_embedding='pbld' with batch_ensemble=2",
+        ),
+    ],
+)
+def test_search_falls_back_to_serial_fits(data, params, cause):
     X, y = data
-    estimator = small(numeric_embedding="pbld", max_epochs=3)
+    estimator = small(**params, max_epochs=3)
     grid = {"lr": [0.01, 0.05]}
     serial = GridSearchCV(estimator, grid, cv=2).fit(X, y)
-    with pytest.warns(NotBatchedWarning, match="numeric_embedding='pbld'"):
+    with pytest.warns(NotBatchedWarning, match=cause):
         batched = BatchedGridSearchCV(estimator, grid, cv=2).fit(X, y)
     np.testing.assert_array_equal(
         batched.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]

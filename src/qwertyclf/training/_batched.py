@@ -39,6 +39,7 @@ import torch
 
 from .._activations import ACTIVATIONS
 from .._module import QwertyNet
+from ._batched_embedding import EmbeddingLayers
 from ._batched_members import MemberLayers
 from ._fast_path import fused_adam_works, hand_written_gradients
 from ._fused_step import fused_adam_update
@@ -98,7 +99,8 @@ def batchable(spec: FitSpec) -> bool:
     return bool(
         not spec.batch_norm
         and not spec.dropout
-        and spec.numeric_embedding is None
+        and spec.numeric_embedding in (None, "pbld")
+        and (spec.numeric_embedding is None or spec.batch_ensemble == 1)
         and not spec.callbacks
         and not spec.verbose
         and optimizer_rule(spec.optimizer).batched
@@ -130,6 +132,7 @@ def shared_settings(spec: FitSpec) -> tuple:
     return (
         len(spec.hidden_layer_sizes),
         spec.batch_ensemble,
+        spec.numeric_embedding,
         spec.optimizer,
         spec.batch_size,
         spec.max_epochs,
@@ -184,9 +187,11 @@ class BatchedTrainer:
     """
 
     def __new__(cls, *, specs, **kwargs):
-        # Networks with members: the subclass that trains them.
+        # Networks with members or an embedding: the subclass that trains them.
         if cls is BatchedTrainer and specs and specs[0].batch_ensemble > 1:
             cls = MemberBatchedTrainer
+        elif cls is BatchedTrainer and specs and specs[0].numeric_embedding:
+            cls = EmbeddedBatchedTrainer
         return super().__new__(cls)
 
     def __init__(self, *, X, y, classes, specs, data, on_epoch=None):
@@ -332,6 +337,7 @@ class BatchedTrainer:
         """Build each model's seeded `QwertyNet` and copy its weights in."""
         X, device = self.X, self.X.device
         self.nets = []
+        views = self._layer_views(self.flat)
         for k, spec in enumerate(self.specs):
             with seeded(spec.seed, device):
                 net = QwertyNet(
@@ -341,11 +347,12 @@ class BatchedTrainer:
                     activation=spec.activation,
                     dtype=X.dtype,
                     batch_ensemble=spec.batch_ensemble,
+                    numeric_embedding=spec.numeric_embedding,
                 )
             self.nets.append(net)
             params = list(net.parameters())
             for view, param in zip(
-                self._unpadded(self.layers, k, params), params, strict=True
+                self._unpadded(views, k, params), params, strict=True
             ):
                 view.copy_(param)
 
@@ -630,7 +637,14 @@ class BatchedTrainer:
                 grad = self._activation_grad(
                     g, pre[i - 1], outputs[i - 1], self.masks[i - 1]
                 )
+        self._input_grad(grad)
         return logits
+
+    def _input_grad(self, grad):
+        """Carry `grad`, at the first layer's output, back to what feeds it.
+
+        Nothing does in a plain network: its first layer reads the rows.
+        """
 
     def _minus_one(self, like):
         """A cached (K, batch, 1) tensor of -1 (batch sizes repeat)."""
@@ -819,6 +833,7 @@ class BatchedTrainer:
         out = []
         n_classes = self.n_classes
         finite = self._finite_outputs()
+        views = self._layer_views(self.flat)
         with torch.no_grad():
             for k, spec in enumerate(self.specs):
                 if self.failed[k] is not None:
@@ -827,7 +842,7 @@ class BatchedTrainer:
                 net = self.nets[k].to(self.X.device)
                 params = list(net.parameters())
                 for param, value in zip(
-                    params, self._unpadded(self.layers, k, params), strict=True
+                    params, self._unpadded(views, k, params), strict=True
                 ):
                     param.copy_(value)
                 history = self.records[k].history()
@@ -925,6 +940,31 @@ class MemberBatchedTrainer(MemberLayers, BatchedTrainer):
     ...                          data=[RunData(train=np.arange(30))] * 2)
     >>> type(trainer).__name__, [state.n_iter for state in trainer.run()]
     ('MemberBatchedTrainer', [2, 2])
+    """
+
+
+class EmbeddedBatchedTrainer(EmbeddingLayers, BatchedTrainer):
+    """`BatchedTrainer` for networks with the "pbld" numerical embedding.
+
+    `BatchedTrainer` becomes one when its specs have
+    `numeric_embedding="pbld"` (all of them, with one member each); its
+    hidden layers, update and results are `BatchedTrainer`'s, the
+    embedding's parameters and arithmetic `EmbeddingLayers`'.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from qwertyclf.training import FitSpec, RunData
+    >>> X = torch.randn(30, 2)
+    >>> y = (X[:, 0] > 0).long()
+    >>> specs = [FitSpec((4,), "relu", False, 0.0, torch.optim.Adam, 0.01, 0.0,
+    ...                  16, 2, True, None, False, 10, 1e-4, "float32",
+    ...                  torch.device("cpu"), seed, numeric_embedding="pbld")
+    ...          for seed in (0, 1)]
+    >>> trainer = BatchedTrainer(X=X, y=y, classes=np.array([0, 1]), specs=specs,
+    ...                          data=[RunData(train=np.arange(30))] * 2)
+    >>> type(trainer).__name__, [state.n_iter for state in trainer.run()]
+    ('EmbeddedBatchedTrainer', [2, 2])
     """
 
 
