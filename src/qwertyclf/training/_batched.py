@@ -21,7 +21,11 @@ Networks with BatchEnsemble members (`batch_ensemble > 1`) train in runs of
 their own, all with the same number of members, by `MemberBatchedTrainer`,
 which `BatchedTrainer` becomes for them: the same run, with the member
 layers' parameters, forward and backward passes of `MemberLayers`
-(`_batched_members.py`).
+(`_batched_members.py`). Networks with the "pbld" numerical embedding (and
+one member) train in runs of their own by `EmbeddedBatchedTrainer`: the
+same run, with the embedding's parameters in front of the layers' and its
+forward and backward passes from `EmbeddingLayers`
+(`_batched_embedding.py`).
 
 Only what the batched step can reproduce is batched (`batchable` says which
 specs qualify, through the same fast-path switches and agreement checks as
@@ -81,7 +85,8 @@ def batchable(spec: FitSpec) -> bool:
     """Whether the batched engine reproduces `spec`'s serial run.
 
     It does for networks without batch norm and dropout, with or without
-    BatchEnsemble members (no callbacks, no verbose output), trained with
+    BatchEnsemble members, with the "pbld" numerical embedding or none
+    ("pbld" without members; no callbacks, no verbose output), trained with
     Adam, AdamW or SGD, whose activation has a hand-written gradient that
     the fast-path check accepts for the spec's dtype and device (and that
     `fast_path(manual_gradients=False)` has not switched off).
@@ -114,9 +119,9 @@ def batchable(spec: FitSpec) -> bool:
 def shared_settings(spec: FitSpec) -> tuple:
     """What must be equal for specs to train in one batched run.
 
-    Models of one depth and one number of BatchEnsemble members may differ
-    in width, activation, learning rate, weight decay and seed (and in their
-    rows and row weights).
+    Models of one depth, one number of BatchEnsemble members and one
+    numerical embedding may differ in width, activation, learning rate,
+    weight decay and seed (and in their rows and row weights).
 
     Examples
     --------
