@@ -133,10 +133,13 @@ class EmbeddingLayers:
         )
         w = weight.reshape(K * C, PBLD_FREQUENCIES, PBLD_DIMS)
         g_z = torch.bmm(g_y, w.transpose(1, 2)).view(K, C, n, PBLD_FREQUENCIES)
-        # d cos(a) / da = -sin(a); d a / d w = 2 pi x, d a / d b = 1.
-        g_a = g_z * -torch.sin(angles)
-        g_phase.copy_(g_a.sum(2))
-        g_freq.copy_((g_a * columns.unsqueeze(3) * (2 * math.pi)).sum(2))
+        # d cos(a) / da = -sin(a); d a / d w = 2 pi x, d a / d b = 1. The
+        # minus sign is taken after the sums (exact: negation only flips
+        # the sign bit of every term).
+        minus_g_a = torch.sin(angles).mul_(g_z)
+        g_phase.copy_(minus_g_a.sum(2).neg_())
+        minus_g_a.mul_(columns.unsqueeze(3)).mul_(2 * math.pi)
+        g_freq.copy_(minus_g_a.sum(2).neg_())
 
     def _forward(self, h):
         """Logits of every model for rows `h` (K, n, C), embedded in chunks."""
