@@ -121,6 +121,35 @@ def test_batched_fit_is_the_serial_fit(data, params, depth, tmp_path, monkeypatc
         _assert_same_optimizer(model, serial)
 
 
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_batched_fit_with_members_is_the_serial_fit(data, depth, monkeypatch):
+    """Networks with the embedding and BatchEnsemble members (which share it)."""
+    X, y = data
+    widths = [(6, 5), (4, 7), (8, 3)]
+    estimators = [
+        small(
+            hidden_layer_sizes=widths[i][:depth],
+            batch_ensemble=3,
+            activation=("relu", "sigmoid", "relu")[i],
+            optimizer="adamw",
+            weight_decay=0.05,
+            validation_fraction=0.2,
+            lr=0.01 * (1 + i),
+            random_state=seed,
+        )
+        for i, seed in enumerate((0, 3, 8))
+    ]
+    weight = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
+    runs = batched_runs(monkeypatch)
+    fitted = fit_batched(estimators, X, y, sample_weight=weight)
+    assert runs == [("EmbeddedMemberBatchedTrainer", ["pbld"] * 3)]
+    for estimator, model in zip(estimators, fitted, strict=True):
+        serial = clone(estimator).fit(X, y, sample_weight=weight)
+        assert model.net_.module_.batch_ensemble == 3
+        _assert_same_model(model, serial, X)
+        _assert_same_optimizer(model, serial)
+
+
 def test_embedded_and_plain_networks_train_in_runs_of_their_own(data, monkeypatch):
     X, y = data
     estimators = [
@@ -129,6 +158,8 @@ def test_embedded_and_plain_networks_train_in_runs_of_their_own(data, monkeypatc
         # No hidden layer: the output layer reads the embedding.
         small(hidden_layer_sizes=(), random_state=2),
         small(hidden_layer_sizes=(3, 9), random_state=3, lr=0.05),
+        small(batch_ensemble=2, random_state=4),
+        small(numeric_embedding=None, batch_ensemble=2, random_state=5),
     ]
     runs = batched_runs(monkeypatch)
     fitted = fit_batched(estimators, X, y)
@@ -136,6 +167,8 @@ def test_embedded_and_plain_networks_train_in_runs_of_their_own(data, monkeypatc
         ("BatchedTrainer", [None]),
         ("EmbeddedBatchedTrainer", ["pbld"]),
         ("EmbeddedBatchedTrainer", ["pbld", "pbld"]),
+        ("EmbeddedMemberBatchedTrainer", ["pbld"]),
+        ("MemberBatchedTrainer", [None]),
     ]
     for estimator, model in zip(estimators, fitted, strict=True):
         serial = clone(estimator).fit(X, y)

@@ -53,7 +53,7 @@ def batch_key(estimator) -> tuple | None:
     spec that `qwertyclf.training.batchable` refuses (batch norm, dropout,
     custom callbacks, an optimizer other than Adam/AdamW/SGD, an activation
     without a hand-written gradient, verbose output,
-    `numeric_embedding="plr"`, or "pbld" with members).
+    `numeric_embedding="plr"`).
 
     Parameters
     ----------

@@ -108,11 +108,7 @@ def _refusal(estimator) -> str:
         for name in ("batch_norm", "dropout", "callbacks", "verbose")
         if getattr(estimator, name)
     ]
-    if estimator.numeric_embedding == "pbld" and estimator.batch_ensemble != 1:
-        causes.append(
-            f"numeric_embedding='pbld' with batch_ensemble={estimator.batch_ensemble!r}"
-        )
-    elif estimator.numeric_embedding not in (None, "pbld"):
+    if estimator.numeric_embedding not in (None, "pbld"):
         causes.append(f"numeric_embedding={estimator.numeric_embedding!r}")
     if causes:
         return "the batched trainer does not reproduce " + ", ".join(causes)

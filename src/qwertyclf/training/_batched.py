@@ -21,11 +21,11 @@ Networks with BatchEnsemble members (`batch_ensemble > 1`) train in runs of
 their own, all with the same number of members, by `MemberBatchedTrainer`,
 which `BatchedTrainer` becomes for them: the same run, with the member
 layers' parameters, forward and backward passes of `MemberLayers`
-(`_batched_members.py`). Networks with the "pbld" numerical embedding (and
-one member) train in runs of their own by `EmbeddedBatchedTrainer`: the
-same run, with the embedding's parameters in front of the layers' and its
-forward and backward passes from `EmbeddingLayers`
-(`_batched_embedding.py`).
+(`_batched_members.py`). Networks with the "pbld" numerical embedding train
+in runs of their own by `EmbeddedBatchedTrainer`
+(`EmbeddedMemberBatchedTrainer` with members): the same run, with the
+embedding's parameters in front of the layers' and its forward and
+backward passes from `EmbeddingLayers` (`_batched_embedding.py`).
 
 Only what the batched step can reproduce is batched (`batchable` says which
 specs qualify, through the same fast-path switches and agreement checks as
@@ -86,7 +86,7 @@ def batchable(spec: FitSpec) -> bool:
 
     It does for networks without batch norm and dropout, with or without
     BatchEnsemble members, with the "pbld" numerical embedding or none
-    ("pbld" without members; no callbacks, no verbose output), trained with
+    (no callbacks, no verbose output), trained with
     Adam, AdamW or SGD, whose activation has a hand-written gradient that
     the fast-path check accepts for the spec's dtype and device (and that
     `fast_path(manual_gradients=False)` has not switched off).
@@ -105,7 +105,6 @@ def batchable(spec: FitSpec) -> bool:
         not spec.batch_norm
         and not spec.dropout
         and spec.numeric_embedding in (None, "pbld")
-        and (spec.numeric_embedding is None or spec.batch_ensemble == 1)
         and not spec.callbacks
         and not spec.verbose
         and optimizer_rule(spec.optimizer).batched
@@ -191,12 +190,15 @@ class BatchedTrainer:
     [2, 2]
     """
 
+    #: Whether `_step` passes the gradient at the first layer's input (the
+    #: rows, (K, batch, in)) to `_input_grad`: only a layer in front of the
+    #: first one needs it.
+    input_grads = False
+
     def __new__(cls, *, specs, **kwargs):
         # Networks with members or an embedding: the subclass that trains them.
-        if cls is BatchedTrainer and specs and specs[0].batch_ensemble > 1:
-            cls = MemberBatchedTrainer
-        elif cls is BatchedTrainer and specs and specs[0].numeric_embedding:
-            cls = EmbeddedBatchedTrainer
+        if cls is BatchedTrainer and specs:
+            cls = _TRAINERS[(specs[0].batch_ensemble > 1, specs[0].numeric_embedding)]
         return super().__new__(cls)
 
     def __init__(self, *, X, y, classes, specs, data, on_epoch=None):
@@ -642,14 +644,9 @@ class BatchedTrainer:
                 grad = self._activation_grad(
                     g, pre[i - 1], outputs[i - 1], self.masks[i - 1]
                 )
-        self._input_grad(grad)
+        if self.input_grads:
+            self._input_grad(torch.bmm(grad, self.layers[0][0].transpose(1, 2)))
         return logits
-
-    def _input_grad(self, grad):
-        """Carry `grad`, at the first layer's output, back to what feeds it.
-
-        Nothing does in a plain network: its first layer reads the rows.
-        """
 
     def _minus_one(self, like):
         """A cached (K, batch, 1) tensor of -1 (batch sizes repeat)."""
@@ -952,7 +949,7 @@ class EmbeddedBatchedTrainer(EmbeddingLayers, BatchedTrainer):
     """`BatchedTrainer` for networks with the "pbld" numerical embedding.
 
     `BatchedTrainer` becomes one when its specs have
-    `numeric_embedding="pbld"` (all of them, with one member each); its
+    `numeric_embedding="pbld"` and one member (all of them); its
     hidden layers, update and results are `BatchedTrainer`'s, the
     embedding's parameters and arithmetic `EmbeddingLayers`'.
 
@@ -971,6 +968,38 @@ class EmbeddedBatchedTrainer(EmbeddingLayers, BatchedTrainer):
     >>> type(trainer).__name__, [state.n_iter for state in trainer.run()]
     ('EmbeddedBatchedTrainer', [2, 2])
     """
+
+
+class EmbeddedMemberBatchedTrainer(EmbeddingLayers, MemberLayers, BatchedTrainer):
+    """`BatchedTrainer` for networks with the "pbld" embedding and members.
+
+    The embedding's parameters and arithmetic are `EmbeddingLayers`', the
+    member layers' `MemberLayers`', the rest `BatchedTrainer`'s.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from qwertyclf.training import FitSpec, RunData
+    >>> X = torch.randn(30, 2)
+    >>> y = (X[:, 0] > 0).long()
+    >>> specs = [FitSpec((4,), "relu", False, 0.0, torch.optim.Adam, 0.01, 0.0,
+    ...                  16, 2, True, None, False, 10, 1e-4, "float32",
+    ...                  torch.device("cpu"), seed, batch_ensemble=3,
+    ...                  numeric_embedding="pbld") for seed in (0, 1)]
+    >>> trainer = BatchedTrainer(X=X, y=y, classes=np.array([0, 1]), specs=specs,
+    ...                          data=[RunData(train=np.arange(30))] * 2)
+    >>> type(trainer).__name__, [state.n_iter for state in trainer.run()]
+    ('EmbeddedMemberBatchedTrainer', [2, 2])
+    """
+
+
+#: (members?, numeric_embedding) -> the trainer class of such networks.
+_TRAINERS = {
+    (False, None): BatchedTrainer,
+    (True, None): MemberBatchedTrainer,
+    (False, "pbld"): EmbeddedBatchedTrainer,
+    (True, "pbld"): EmbeddedMemberBatchedTrainer,
+}
 
 
 def _consecutive(names):

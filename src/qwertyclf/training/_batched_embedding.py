@@ -7,7 +7,9 @@ hidden layer reads every column's `y_j` followed by `x` itself.
 
 `EmbeddingLayers` is what `BatchedTrainer` needs to train K such networks
 (one set of columns for all) as one run; `EmbeddedBatchedTrainer` (in
-`_batched.py`) is the two together. The embedding's four parameters come
+`_batched.py`) is the two together, and `EmbeddedMemberBatchedTrainer` the
+two with `MemberLayers`, for networks with BatchEnsemble members (every
+member reads the one embedding). The embedding's four parameters come
 first in the flat parameter buffer, as they come first in the module, so the
 optimizer update and the optimizer state treat them as the serial optimizer
 does (weight decay included). The forward pass computes the embedding of
@@ -111,21 +113,26 @@ class EmbeddingLayers:
         h, *self._saved = self._embed(xb)
         return super()._step(h, yb, coef)
 
-    def _input_grad(self, grad):
-        """The embedding's gradients, from the first layer's output gradient.
+    input_grads = True
 
-        `grad` (K, n, out) is the gradient at the first layer's output: its
-        input gradient's first `C * D` columns are the embedding's output's
-        (the appended values have no parameter before them).
+    def _input_grad(self, g):
+        """The embedding's gradients, from the first layer's input gradient.
+
+        The first `C * D` columns of `g` (K, n, C * (D + 1)) are the
+        gradient at the embedding's output (the appended values have no
+        parameter before them).
         """
         columns, angles, z = self._saved
         self._saved = None
         weight = self.embedding[2]
         g_freq, g_phase, g_weight, g_bias = self.embedding_grads
         K, C, n = columns.shape
-        w_first = self.layers[0][0][:, : C * PBLD_DIMS]
-        g = torch.bmm(grad, w_first.transpose(1, 2))
-        g_y = g.view(K, n, C, PBLD_DIMS).transpose(1, 2).reshape(K * C, n, PBLD_DIMS)
+        g_y = (
+            g[..., : C * PBLD_DIMS]
+            .reshape(K, n, C, PBLD_DIMS)
+            .transpose(1, 2)
+            .reshape(K * C, n, PBLD_DIMS)
+        )
         g_bias.copy_(g_y.sum(1).view(K, C, PBLD_DIMS))
         z_rows = z.view(K * C, n, PBLD_FREQUENCIES)
         g_weight.copy_(
