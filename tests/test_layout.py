@@ -124,10 +124,11 @@ def test_every_activation_list_is_the_registry():
 
 
 #: What the training engine may import from the rest of the package: the
-#: network, its activations, the label encoder and the interrupt rule, the
-#: layers below it.
+#: network, its embeddings and activations, the label encoder and the interrupt
+#: rule, the layers below it.
 ENGINE_MAY_IMPORT = {
     "qwertyclf._module",
+    "qwertyclf._embeddings",
     "qwertyclf._activations",
     "qwertyclf._labels",
     "qwertyclf._interrupts",

@@ -183,22 +183,30 @@ def test_with_batch_ensemble(data, kind):
     np.testing.assert_allclose(clf.predict_proba(X).sum(1), 1.0)
 
 
-def test_no_hand_written_gradients_and_no_batched_run():
-    assert not PlainMLPStep.supports(QwertyNet(numeric_embedding="pbld"))
+def test_serial_fits_use_autograd_and_only_pbld_trains_batched():
+    """Networks with "pbld" train batched, with "plr" serially."""
     for kind in KINDS:
-        clf = QwertyClassifier(numeric_embedding=kind)
+        assert not PlainMLPStep.supports(QwertyNet(numeric_embedding=kind))
+    for k in (1, 2):
+        clf = QwertyClassifier(numeric_embedding="plr", batch_ensemble=k)
         assert batch_key(clf) is None
         assert not batchable(fit_spec(clf, check_params(clf)))
-    clf = QwertyClassifier()
-    assert batchable(fit_spec(clf, check_params(clf)))
+    keys = []
+    for kind in (None, "pbld"):
+        for k in (1, 2):
+            clf = QwertyClassifier(numeric_embedding=kind, batch_ensemble=k)
+            assert batchable(fit_spec(clf, check_params(clf)))
+            keys.append(batch_key(clf))
+    # Plain and embedded networks never share a run.
+    assert None not in keys and len(set(keys)) == 4
 
 
 def test_search_falls_back_to_serial_fits(data):
     X, y = data
-    estimator = small(numeric_embedding="pbld", max_epochs=3)
+    estimator = small(numeric_embedding="plr", max_epochs=3)
     grid = {"lr": [0.01, 0.05]}
     serial = GridSearchCV(estimator, grid, cv=2).fit(X, y)
-    with pytest.warns(NotBatchedWarning, match="numeric_embedding='pbld'"):
+    with pytest.warns(NotBatchedWarning, match="numeric_embedding='plr'"):
         batched = BatchedGridSearchCV(estimator, grid, cv=2).fit(X, y)
     np.testing.assert_array_equal(
         batched.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]

@@ -45,14 +45,15 @@ MAX_MODELS_PER_RUN = 4096
 def batch_key(estimator) -> tuple | None:
     """What must be equal for estimators to train in one batched run.
 
-    Models of one depth and one number of BatchEnsemble members
-    (`batch_ensemble`) may differ in width, activation, learning rate,
-    weight decay, class weights and seed. Returns None for estimators the
-    batched trainer cannot reproduce exactly: anything but a plain
-    `QwertyClassifier`, `warm_start`, or a spec that
-    `qwertyclf.training.batchable` refuses (batch norm, dropout, custom
-    callbacks, an optimizer other than Adam/AdamW/SGD, an activation without
-    a hand-written gradient, verbose output).
+    Models of one depth, one number of BatchEnsemble members
+    (`batch_ensemble`) and one `numeric_embedding` may differ in width,
+    activation, learning rate, weight decay, class weights and seed.
+    Returns None for estimators the batched trainer cannot reproduce
+    exactly: anything but a plain `QwertyClassifier`, `warm_start`, or a
+    spec that `qwertyclf.training.batchable` refuses (batch norm, dropout,
+    custom callbacks, an optimizer other than Adam/AdamW/SGD, an activation
+    without a hand-written gradient, verbose output,
+    `numeric_embedding="plr"`).
 
     Parameters
     ----------

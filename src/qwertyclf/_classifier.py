@@ -189,8 +189,9 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
         sizes are the references' defaults, constants in
         `qwertyclf._embeddings`). Such a network trains with autograd,
         without the plain network's hand-written gradients; the batched
-        trainer does not take it (searches and `QwertyEnsembleClassifier`
-        fit such networks one at a time); ONNX export converts it. It
+        trainer takes "pbld" networks (searches and
+        `QwertyEnsembleClassifier` train them as batched runs) and not "plr"
+        ones, which they fit one at a time; ONNX export converts it. It
         combines with `batch_ensemble` (the members share the embedding).
         The frequencies assume scaled inputs: use it with
         `preprocessing="robust"` or a scaler in front.

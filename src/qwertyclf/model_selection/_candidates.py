@@ -108,7 +108,7 @@ def _refusal(estimator) -> str:
         for name in ("batch_norm", "dropout", "callbacks", "verbose")
         if getattr(estimator, name)
     ]
-    if estimator.numeric_embedding is not None:
+    if estimator.numeric_embedding not in (None, "pbld"):
         causes.append(f"numeric_embedding={estimator.numeric_embedding!r}")
     if causes:
         return "the batched trainer does not reproduce " + ", ".join(causes)

@@ -21,7 +21,11 @@ Networks with BatchEnsemble members (`batch_ensemble > 1`) train in runs of
 their own, all with the same number of members, by `MemberBatchedTrainer`,
 which `BatchedTrainer` becomes for them: the same run, with the member
 layers' parameters, forward and backward passes of `MemberLayers`
-(`_batched_members.py`).
+(`_batched_members.py`). Networks with the "pbld" numerical embedding train
+in runs of their own by `EmbeddedBatchedTrainer`
+(`EmbeddedMemberBatchedTrainer` with members): the same run, with the
+embedding's parameters in front of the layers' and its forward and
+backward passes from `EmbeddingLayers` (`_batched_embedding.py`).
 
 Only what the batched step can reproduce is batched (`batchable` says which
 specs qualify, through the same fast-path switches and agreement checks as
@@ -39,6 +43,7 @@ import torch
 
 from .._activations import ACTIVATIONS
 from .._module import QwertyNet
+from ._batched_embedding import EmbeddingLayers
 from ._batched_members import MemberLayers
 from ._fast_path import fused_adam_works, hand_written_gradients
 from ._fused_step import fused_adam_update
@@ -80,7 +85,8 @@ def batchable(spec: FitSpec) -> bool:
     """Whether the batched engine reproduces `spec`'s serial run.
 
     It does for networks without batch norm and dropout, with or without
-    BatchEnsemble members (no callbacks, no verbose output), trained with
+    BatchEnsemble members, with the "pbld" numerical embedding or none
+    (no callbacks, no verbose output), trained with
     Adam, AdamW or SGD, whose activation has a hand-written gradient that
     the fast-path check accepts for the spec's dtype and device (and that
     `fast_path(manual_gradients=False)` has not switched off).
@@ -98,7 +104,7 @@ def batchable(spec: FitSpec) -> bool:
     return bool(
         not spec.batch_norm
         and not spec.dropout
-        and spec.numeric_embedding is None
+        and spec.numeric_embedding in (None, "pbld")
         and not spec.callbacks
         and not spec.verbose
         and optimizer_rule(spec.optimizer).batched
@@ -112,9 +118,9 @@ def batchable(spec: FitSpec) -> bool:
 def shared_settings(spec: FitSpec) -> tuple:
     """What must be equal for specs to train in one batched run.
 
-    Models of one depth and one number of BatchEnsemble members may differ
-    in width, activation, learning rate, weight decay and seed (and in their
-    rows and row weights).
+    Models of one depth, one number of BatchEnsemble members and one
+    numerical embedding may differ in width, activation, learning rate,
+    weight decay and seed (and in their rows and row weights).
 
     Examples
     --------
@@ -130,6 +136,7 @@ def shared_settings(spec: FitSpec) -> tuple:
     return (
         len(spec.hidden_layer_sizes),
         spec.batch_ensemble,
+        spec.numeric_embedding,
         spec.optimizer,
         spec.batch_size,
         spec.max_epochs,
@@ -183,10 +190,15 @@ class BatchedTrainer:
     [2, 2]
     """
 
+    #: Whether `_step` passes the gradient at the first layer's input (the
+    #: rows, (K, batch, in)) to `_input_grad`: only a layer in front of the
+    #: first one needs it.
+    input_grads = False
+
     def __new__(cls, *, specs, **kwargs):
-        # Networks with members: the subclass that trains them.
-        if cls is BatchedTrainer and specs and specs[0].batch_ensemble > 1:
-            cls = MemberBatchedTrainer
+        # Networks with members or an embedding: the subclass that trains them.
+        if cls is BatchedTrainer and specs:
+            cls = _TRAINERS[(specs[0].batch_ensemble > 1, specs[0].numeric_embedding)]
         return super().__new__(cls)
 
     def __init__(self, *, X, y, classes, specs, data, on_epoch=None):
@@ -332,6 +344,7 @@ class BatchedTrainer:
         """Build each model's seeded `QwertyNet` and copy its weights in."""
         X, device = self.X, self.X.device
         self.nets = []
+        views = self._layer_views(self.flat)
         for k, spec in enumerate(self.specs):
             with seeded(spec.seed, device):
                 net = QwertyNet(
@@ -341,11 +354,12 @@ class BatchedTrainer:
                     activation=spec.activation,
                     dtype=X.dtype,
                     batch_ensemble=spec.batch_ensemble,
+                    numeric_embedding=spec.numeric_embedding,
                 )
             self.nets.append(net)
             params = list(net.parameters())
             for view, param in zip(
-                self._unpadded(self.layers, k, params), params, strict=True
+                self._unpadded(views, k, params), params, strict=True
             ):
                 view.copy_(param)
 
@@ -630,6 +644,8 @@ class BatchedTrainer:
                 grad = self._activation_grad(
                     g, pre[i - 1], outputs[i - 1], self.masks[i - 1]
                 )
+        if self.input_grads:
+            self._input_grad(torch.bmm(grad, self.layers[0][0].transpose(1, 2)))
         return logits
 
     def _minus_one(self, like):
@@ -819,6 +835,7 @@ class BatchedTrainer:
         out = []
         n_classes = self.n_classes
         finite = self._finite_outputs()
+        views = self._layer_views(self.flat)
         with torch.no_grad():
             for k, spec in enumerate(self.specs):
                 if self.failed[k] is not None:
@@ -827,7 +844,7 @@ class BatchedTrainer:
                 net = self.nets[k].to(self.X.device)
                 params = list(net.parameters())
                 for param, value in zip(
-                    params, self._unpadded(self.layers, k, params), strict=True
+                    params, self._unpadded(views, k, params), strict=True
                 ):
                     param.copy_(value)
                 history = self.records[k].history()
@@ -926,6 +943,63 @@ class MemberBatchedTrainer(MemberLayers, BatchedTrainer):
     >>> type(trainer).__name__, [state.n_iter for state in trainer.run()]
     ('MemberBatchedTrainer', [2, 2])
     """
+
+
+class EmbeddedBatchedTrainer(EmbeddingLayers, BatchedTrainer):
+    """`BatchedTrainer` for networks with the "pbld" numerical embedding.
+
+    `BatchedTrainer` becomes one when its specs have
+    `numeric_embedding="pbld"` and one member (all of them); its
+    hidden layers, update and results are `BatchedTrainer`'s, the
+    embedding's parameters and arithmetic `EmbeddingLayers`'.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from qwertyclf.training import FitSpec, RunData
+    >>> X = torch.randn(30, 2)
+    >>> y = (X[:, 0] > 0).long()
+    >>> specs = [FitSpec((4,), "relu", False, 0.0, torch.optim.Adam, 0.01, 0.0,
+    ...                  16, 2, True, None, False, 10, 1e-4, "float32",
+    ...                  torch.device("cpu"), seed, numeric_embedding="pbld")
+    ...          for seed in (0, 1)]
+    >>> trainer = BatchedTrainer(X=X, y=y, classes=np.array([0, 1]), specs=specs,
+    ...                          data=[RunData(train=np.arange(30))] * 2)
+    >>> type(trainer).__name__, [state.n_iter for state in trainer.run()]
+    ('EmbeddedBatchedTrainer', [2, 2])
+    """
+
+
+class EmbeddedMemberBatchedTrainer(EmbeddingLayers, MemberLayers, BatchedTrainer):
+    """`BatchedTrainer` for networks with the "pbld" embedding and members.
+
+    The embedding's parameters and arithmetic are `EmbeddingLayers`', the
+    member layers' `MemberLayers`', the rest `BatchedTrainer`'s.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from qwertyclf.training import FitSpec, RunData
+    >>> X = torch.randn(30, 2)
+    >>> y = (X[:, 0] > 0).long()
+    >>> specs = [FitSpec((4,), "relu", False, 0.0, torch.optim.Adam, 0.01, 0.0,
+    ...                  16, 2, True, None, False, 10, 1e-4, "float32",
+    ...                  torch.device("cpu"), seed, batch_ensemble=3,
+    ...                  numeric_embedding="pbld") for seed in (0, 1)]
+    >>> trainer = BatchedTrainer(X=X, y=y, classes=np.array([0, 1]), specs=specs,
+    ...                          data=[RunData(train=np.arange(30))] * 2)
+    >>> type(trainer).__name__, [state.n_iter for state in trainer.run()]
+    ('EmbeddedMemberBatchedTrainer', [2, 2])
+    """
+
+
+#: (members?, numeric_embedding) -> the trainer class of such networks.
+_TRAINERS = {
+    (False, None): BatchedTrainer,
+    (True, None): MemberBatchedTrainer,
+    (False, "pbld"): EmbeddedBatchedTrainer,
+    (True, "pbld"): EmbeddedMemberBatchedTrainer,
+}
 
 
 def _consecutive(names):

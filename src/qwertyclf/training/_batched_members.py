@@ -157,12 +157,15 @@ class MemberLayers:
                 w_grad.copy_(torch.bmm(u.reshape(K, k * n, -1).transpose(1, 2), g_v))
                 g_u = torch.bmm(g_v, w.transpose(1, 2)).view(K, k, n, -1)
                 r_grad.copy_((g_u * h).sum(2, keepdim=True))
-                if i:
+                if i or self.input_grads:
                     g = g_u * r
             if i:
                 grad = self._activation_grad(
                     g, pre[i - 1], outputs[i - 1], self.masks[i - 1]
                 )
+        if self.input_grads:
+            # Every member reads the same rows: their gradients add up.
+            self._input_grad(g.sum(1))
         return logits
 
     def _minus_one(self, like):

@@ -1,0 +1,225 @@
+"""Networks with the "pbld" numerical embedding, trained by the batched engine."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
+
+from qwertyclf import (
+    QwertyClassifier,
+    QwertyEnsembleClassifier,
+    load_model,
+    save_model,
+)
+from qwertyclf._batched import fit_batched
+from qwertyclf.model_selection import BatchedGridSearchCV
+from qwertyclf.training import BatchedTrainer
+from test_batched import _assert_same_model, _assert_same_optimizer
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        120, 5, n_informative=4, n_redundant=0, n_classes=3, random_state=0
+    )
+    return X, y
+
+
+def small(**params):
+    params = {
+        "hidden_layer_sizes": (6, 5),
+        "max_epochs": 4,
+        "random_state": 0,
+        "dtype": "float64",
+        "numeric_embedding": "pbld",
+        **params,
+    }
+    return QwertyClassifier(**params)
+
+
+def batched_runs(monkeypatch):
+    """The batched runs made from now on: each run's trainer and embeddings."""
+    runs = []
+    run = BatchedTrainer.run
+
+    def recorded(self):
+        runs.append((type(self).__name__, [s.numeric_embedding for s in self.specs]))
+        return run(self)
+
+    monkeypatch.setattr(BatchedTrainer, "run", recorded)
+    return runs
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(optimizer="adam", weight_decay=0.01, validation_fraction=0.2),
+        dict(
+            optimizer="adamw",
+            weight_decay=0.05,
+            early_stopping=True,
+            n_iter_no_change=2,
+            # The frequencies multiply the values: at larger learning rates
+            # training is chaotic, and the last bits of two equal sums
+            # taken in another order grow into different models.
+            lr=0.02,
+            max_epochs=40,
+        ),
+        dict(optimizer="sgd", lr=0.05, shuffle=False, batch_size=7),
+    ],
+    ids=["adam-validation", "adamw-early-stopping", "sgd-unshuffled"],
+)
+@pytest.mark.parametrize("depth", [1, 2])
+def test_batched_fit_is_the_serial_fit(data, params, depth, tmp_path, monkeypatch):
+    """Models of mixed widths, activations, learning rates and rows, in one run.
+
+    Each is its serial fit field by field (weights, history, optimizer
+    state, probabilities), through a saved file and a warm start.
+    """
+    X, y = data
+    widths = [(6, 5), (4, 7), (8, 3)]
+    estimators = [
+        small(
+            **{"max_epochs": 5, **params},
+            hidden_layer_sizes=widths[i][:depth],
+            # Not in runs of one activation, and sigmoid(0) is not 0: the
+            # padding of the narrower models is masked.
+            activation=("relu", "sigmoid", "relu")[i],
+            random_state=seed,
+        ).set_params(lr=params.get("lr", 0.02) * (1 + i))
+        for i, seed in enumerate((0, 3, 8))
+    ]
+    weight = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
+    rows = [np.arange(len(y)), np.arange(7, len(y)), np.arange(0, len(y) - 11)]
+    runs = batched_runs(monkeypatch)
+    fitted = fit_batched(estimators, X, y, rows, sample_weight=weight)
+    assert runs == [("EmbeddedBatchedTrainer", ["pbld"] * 3)]
+    if params.get("early_stopping"):
+        assert len({model.n_iter_ for model in fitted}) > 1
+    for estimator, model, r in zip(estimators, fitted, rows, strict=True):
+        serial = clone(estimator).fit(X[r], y[r], sample_weight=weight[r])
+        assert model.net_.module_.numeric_embedding == "pbld"
+        _assert_same_model(model, serial, X)
+        _assert_same_optimizer(model, serial)
+        assert torch.equal(
+            model.net_.generator_.get_state(), serial.net_.generator_.get_state()
+        )
+        # The model file of the batch-fitted network reads back as it was.
+        loaded = load_model(save_model(model, tmp_path / "batched.qwerty"))
+        assert loaded.numeric_embedding == "pbld"
+        np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+        _assert_same_model(
+            loaded, QwertyClassifier.load(serial.save(tmp_path / "s")), X
+        )
+        # Continued: the optimizer and the row order go on where they were.
+        for m in (model, serial):
+            m.set_params(warm_start=True, max_epochs=2, early_stopping=False)
+            m.fit(X[r], y[r], sample_weight=weight[r])
+        _assert_same_model(model, serial, X)
+        _assert_same_optimizer(model, serial)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_batched_fit_with_members_is_the_serial_fit(data, depth, monkeypatch):
+    """Networks with the embedding and BatchEnsemble members (which share it)."""
+    X, y = data
+    widths = [(6, 5), (4, 7), (8, 3)]
+    estimators = [
+        small(
+            hidden_layer_sizes=widths[i][:depth],
+            batch_ensemble=3,
+            activation=("relu", "sigmoid", "relu")[i],
+            optimizer="adamw",
+            weight_decay=0.05,
+            validation_fraction=0.2,
+            lr=0.01 * (1 + i),
+            random_state=seed,
+        )
+        for i, seed in enumerate((0, 3, 8))
+    ]
+    weight = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
+    runs = batched_runs(monkeypatch)
+    fitted = fit_batched(estimators, X, y, sample_weight=weight)
+    assert runs == [("EmbeddedMemberBatchedTrainer", ["pbld"] * 3)]
+    for estimator, model in zip(estimators, fitted, strict=True):
+        serial = clone(estimator).fit(X, y, sample_weight=weight)
+        assert model.net_.module_.batch_ensemble == 3
+        _assert_same_model(model, serial, X)
+        _assert_same_optimizer(model, serial)
+
+
+def test_embedded_and_plain_networks_train_in_runs_of_their_own(data, monkeypatch):
+    X, y = data
+    estimators = [
+        small(random_state=0),
+        small(numeric_embedding=None, random_state=1),
+        # No hidden layer: the output layer reads the embedding.
+        small(hidden_layer_sizes=(), random_state=2),
+        small(hidden_layer_sizes=(3, 9), random_state=3, lr=0.05),
+        small(batch_ensemble=2, random_state=4),
+        small(numeric_embedding=None, batch_ensemble=2, random_state=5),
+    ]
+    runs = batched_runs(monkeypatch)
+    fitted = fit_batched(estimators, X, y)
+    assert sorted(runs) == [
+        ("BatchedTrainer", [None]),
+        ("EmbeddedBatchedTrainer", ["pbld"]),
+        ("EmbeddedBatchedTrainer", ["pbld", "pbld"]),
+        ("EmbeddedMemberBatchedTrainer", ["pbld"]),
+        ("MemberBatchedTrainer", [None]),
+    ]
+    for estimator, model in zip(estimators, fitted, strict=True):
+        serial = clone(estimator).fit(X, y)
+        assert model.net_.module_.numeric_embedding == estimator.numeric_embedding
+        _assert_same_model(model, serial, X)
+        _assert_same_optimizer(model, serial)
+
+
+def test_search_trains_embedded_networks_batched(data, monkeypatch):
+    X, y = data
+    estimator = small(max_epochs=3)
+    grid = {"lr": [0.01, 0.05], "hidden_layer_sizes": [(6, 5), (3, 8)]}
+    serial = GridSearchCV(estimator, grid, cv=2).fit(X, y)
+    runs = batched_runs(monkeypatch)
+    # No NotBatchedWarning: warnings are errors in the test suite.
+    batched = BatchedGridSearchCV(estimator, grid, cv=2).fit(X, y)
+    assert runs and all(name == "EmbeddedBatchedTrainer" for name, _ in runs)
+    assert sum(len(kinds) for _, kinds in runs) >= 2 * 4  # every candidate and fold
+    np.testing.assert_array_equal(
+        batched.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
+    assert batched.best_params_ == serial.best_params_
+    np.testing.assert_allclose(
+        batched.predict_proba(X), serial.predict_proba(X), rtol=1e-9, atol=1e-12
+    )
+
+
+def test_ensemble_of_embedded_networks_trains_batched(data, monkeypatch):
+    X, y = data
+    member = small(max_epochs=3, early_stopping=True)
+    runs = batched_runs(monkeypatch)
+    ensemble = QwertyEnsembleClassifier(
+        member, n_estimators=3, random_state=0, preprocessing=None
+    ).fit(X, y)
+    assert runs == [("EmbeddedBatchedTrainer", ["pbld"] * 3)]
+    for fitted in ensemble.estimators_:
+        alone = clone(member).set_params(random_state=fitted.random_state)
+        alone.fit(X, y)
+        assert fitted.net_.module_.numeric_embedding == "pbld"
+        _assert_same_model(fitted, alone, X)
+        _assert_same_optimizer(fitted, alone)
+
+
+def test_float32_batched_fit_is_close_to_the_serial_fit(data, monkeypatch):
+    X, y = data
+    estimators = [small(dtype="float32", random_state=seed) for seed in (0, 1)]
+    runs = batched_runs(monkeypatch)
+    fitted = fit_batched(estimators, X, y)
+    assert runs == [("EmbeddedBatchedTrainer", ["pbld"] * 2)]
+    for model, estimator in zip(fitted, estimators, strict=True):
+        serial = clone(estimator).fit(X, y)
+        np.testing.assert_allclose(
+            model.predict_proba(X), serial.predict_proba(X), rtol=1e-4, atol=1e-5
+        )
