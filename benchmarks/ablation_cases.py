@@ -215,17 +215,18 @@ def page_section(results: list, folds: int, minutes: float) -> str:
             "fit times are CPU seconds of the process): "
             '`QwertyClassifier(hidden_layer_sizes=(256, 256), preprocessing="robust", '
             "early_stopping=True, max_epochs=200)` as it is (plain) and with one "
-            f"technique switched on, outer stratified {folds}-fold cross-validation "
+            "technique (or two) switched on, outer stratified "
+            f"{folds}-fold cross-validation "
             "(shuffled, seed 0) on the smallest tables of the shared list "
-            "(`benchmarks/tables.py`), as many as ran in "
+            "(`benchmarks/tables.py`, at most 5,000 rows), as many as ran in "
             f"{minutes:.0f} minutes of wall-clock time: {len(names)} tables "
             f"({', '.join(names)}). "
             "Accuracy and log-loss are means over tables of each table's mean "
             "over folds; the fit time is the median over all fits, its ratio the "
             "median over (table, fold) of the variant's fit time over plain's. "
-            "W/T/L: tables where the variant's mean is better, within "
-            f"{TIE_ACCURACY} ({TIE_ACCURACY * 100:g} pp accuracy; {TIE_LOG_LOSS} "
-            "log-loss), or worse than plain's.",
+            "W/T/L: tables where the variant's mean is better than plain's, "
+            f"within {TIE_ACCURACY * 100:g} pp of accuracy (or {TIE_LOG_LOSS} of "
+            "log-loss) of it, or worse.",
             "",
             table,
             "",
