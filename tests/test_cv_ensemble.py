@@ -288,3 +288,23 @@ def test_bootstrap_members_decide_on_their_own_rows_whether_to_hold_out(data):
             assert member.early_stopping == can_hold_out(y[rows])
             held_out.append(member.early_stopping)
     assert any(held_out) and not all(held_out)
+
+
+def test_default_members_are_the_documented_network():
+    X, y = make_qwerty(60, random_state=0)
+    ensemble = QwertyEnsembleClassifier(n_estimators=2, random_state=0).fit(X, y)
+    for member in ensemble.estimators_:
+        assert type(member.net_.module_[0]).__name__ == "PBLDEmbedding"
+        params = member.get_params()
+        assert {k: params[k] for k in DOCUMENTED_MEMBER} == DOCUMENTED_MEMBER
+
+
+#: The default member as the ensemble's docstring describes it.
+DOCUMENTED_MEMBER = {
+    "numeric_embedding": "pbld",
+    "hidden_layer_sizes": (64, 64),
+    "optimizer": "adamw",
+    "lr": 0.003,
+    "weight_decay": 0.01,
+    "early_stopping": True,
+}

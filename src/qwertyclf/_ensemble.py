@@ -25,6 +25,7 @@ DEFAULT_MEMBER = QwertyClassifier(
     weight_decay=0.01,
     batch_size=32,
     early_stopping=True,
+    numeric_embedding="pbld",
 )
 
 
@@ -45,8 +46,10 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
     ----------
     estimator : QwertyClassifier, default=None
         The configuration of every member. None is a regularised,
-        early-stopped member (`DEFAULT_MEMBER`): two hidden layers of 64
-        units, AdamW with learning rate 0.003 and weight decay 0.01, early
+        early-stopped member (`DEFAULT_MEMBER`): RealMLP's periodic
+        embedding of every input column (`numeric_embedding="pbld"`) in
+        front of two hidden layers of 64 units, AdamW with learning rate
+        0.003 and weight decay 0.01, early
         stopping on 10% of its rows (each member holds out its own rows,
         drawn from its own seed), keeping its best epoch; a member whose
         rows (its bootstrap sample, with `bootstrap=True`) are too few to
