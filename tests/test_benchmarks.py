@@ -135,6 +135,9 @@ def test_accuracy_summary_and_targets():
     assert "against HistGradientBoosting on 2 tables: mean accuracy 0.9000 vs " in text
     assert "0.8900 (met)" in text
     assert "every table: missed on a, c." in text
+    # Both estimators are held against every target anchor that ran.
+    assert "- QwertyEnsembleClassifier against MLPClassifier on 3 tables" in text
+    assert "- QwertyClassifierCV against MLPClassifier on 2 tables" in text
 
 
 def test_accuracy_cost_counts_default_fits_and_leaves_the_unit_unranked():
