@@ -10,6 +10,7 @@ on its own to time these cases only:
     python benchmarks/search_cases.py --quick    # smoke test
     python benchmarks/search_cases.py --case pipeline   # (e') only
     python benchmarks/search_cases.py --case ratios     # (e'') only
+    python benchmarks/search_cases.py --case cv         # (g) only
 """
 
 from __future__ import annotations
@@ -436,8 +437,13 @@ def run_all(repeats: int, quick: bool = False, figure: Path | None = None) -> li
     if figure is not None:
         plot_cost_per_model(cost, figure)
         lines += ["", f"![Seconds per model against K](images/{figure.name})"]
+    return lines + cv_lines(cv_rows, bayes)
+
+
+def cv_lines(cv_rows, bayes: float) -> list[str]:
+    """Case (g)'s section: the CV and the ensemble beside one default fit."""
     default = cv_rows[0]
-    lines += [
+    lines = [
         "",
         "## (g) QwertyClassifierCV and QwertyEnsembleClassifier: "
         "make_gaussian_classes, 10 classes x 20 features, "
@@ -466,7 +472,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument(
         "--case",
-        choices=["all", "pipeline", "ratios"],
+        choices=["all", "pipeline", "ratios", "cv"],
         default="all",
         help="cases to run",
     )
@@ -485,6 +491,9 @@ def main(argv=None) -> int:
         folds, epochs = (2, 5) if args.quick else (5, 100)
         rows = case_pipeline_grid(repeats, folds=folds, epochs=epochs)
         print("\n".join(pipeline_lines(rows, folds)))
+    elif args.case == "cv":
+        rows, bayes = case_cv(repeats, n_samples=600 if args.quick else 3000)
+        print("\n".join(cv_lines(rows, bayes)))
     else:
         print("\n".join(run_all(repeats, quick=args.quick)))
     print(f"\n({time.perf_counter() - start:.0f} s in all)")
