@@ -649,11 +649,17 @@ class BatchedTrainer:
         return logits
 
     def _minus_one(self, like):
-        """A cached (K, batch, 1) tensor of -1 (batch sizes repeat)."""
-        n = like.shape[1]
+        """A cached tensor of -1 shaped as `like` with one class.
+
+        (K, batch, 1), or (K, k, batch, 1) with members: the rows are on the
+        next-to-last axis. Batch sizes repeat, so one is made per batch size.
+        """
+        n = like.shape[-2]
         column = self._minus_ones.get(n)
         if column is None:
-            column = torch.full_like(like[..., :1], -1.0)
+            column = torch.full_like(
+                like[..., :1], -1.0, memory_format=torch.contiguous_format
+            )
             self._minus_ones[n] = column
         return column
 

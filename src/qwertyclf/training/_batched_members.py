@@ -168,17 +168,6 @@ class MemberLayers:
             self._input_grad(g.sum(1))
         return logits
 
-    def _minus_one(self, like):
-        """A cached (K, k, batch, 1) tensor of -1 (batch sizes repeat)."""
-        n = like.shape[2]
-        column = self._minus_ones.get(n)
-        if column is None:
-            column = torch.full_like(
-                like[..., :1], -1.0, memory_format=torch.contiguous_format
-            )
-            self._minus_ones[n] = column
-        return column
-
     def _row_scores(self, outputs, targets):
         """Each row's loss and predicted class, as the serial fit scores them.
 
