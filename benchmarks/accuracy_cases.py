@@ -403,13 +403,16 @@ def evaluate(
 # Summaries
 
 
-def _ran(results: dict) -> dict[str, dict[str, dict]]:
-    """Table -> contender -> row, for the ranked contenders that finished there."""
+def _ran(results: dict, *, unit: bool = False) -> dict[str, dict[str, dict]]:
+    """Table -> contender -> row, for the contenders that finished there.
+
+    The cost unit, timed but not ranked, is left out unless `unit`.
+    """
     return {
         table: {
             n: r
             for n, r in t["contenders"].items()
-            if "error" not in r and n != COST_UNIT
+            if "error" not in r and (unit or n != COST_UNIT)
         }
         for table, t in results.items()
     }
@@ -425,10 +428,7 @@ def cost_lines(results: dict) -> list[str]:
     """
     tick = {True: "met", False: "missed"}
     lines = []
-    finished = {
-        table: {n: r for n, r in t["contenders"].items() if "error" not in r}
-        for table, t in results.items()
-    }
+    finished = _ran(results, unit=True)
     for ours in ("QwertyClassifierCV", "QwertyEnsembleClassifier"):
         ratios = [
             rows[ours]["fit_s_total"] / rows[COST_UNIT]["fit_s_total"]
