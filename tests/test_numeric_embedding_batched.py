@@ -5,10 +5,11 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.datasets import make_classification
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from qwertyclf import (
     QwertyClassifier,
+    QwertyClassifierCV,
     QwertyEnsembleClassifier,
     load_model,
     save_model,
@@ -223,3 +224,39 @@ def test_float32_batched_fit_is_close_to_the_serial_fit(data, monkeypatch):
         np.testing.assert_allclose(
             model.predict_proba(X), serial.predict_proba(X), rtol=1e-4, atol=1e-5
         )
+
+
+def test_cv_candidates_with_embedding_and_members_train_batched(
+    data, monkeypatch, tmp_path
+):
+    # QwertyClassifierCV passes both settings to every candidate; its
+    # (candidate, fold) networks train batched and equal their serial fits.
+    X, y = data
+    folds = StratifiedKFold(2)
+    runs = batched_runs(monkeypatch)
+    clf = QwertyClassifierCV(
+        hidden_layer_sizes=[(6,), (4, 4)],
+        lrs=[0.01],
+        weight_decays=[0.0],
+        n_candidates=2,
+        max_epochs=4,
+        numeric_embedding="pbld",
+        batch_ensemble=2,
+        preprocessing=None,
+        cv=folds,
+        dtype="float64",
+        random_state=0,
+    ).fit(X, y)
+    assert runs and all(name == "EmbeddedMemberBatchedTrainer" for name, _ in runs)
+    assert sum(len(kinds) for _, kinds in runs) == 2 * 2
+    for model, (train, test) in zip(clf.estimators_, folds.split(X, y), strict=True):
+        assert model.net_.module_.numeric_embedding == "pbld"
+        assert model.net_.module_.batch_ensemble == 2
+        serial = clone(model).fit(
+            X[train], y[train], validation_data=(X[test], y[test])
+        )
+        _assert_same_model(model, serial, X)
+    path = save_model(clf, tmp_path / "cv.safetensors")
+    np.testing.assert_array_equal(
+        load_model(path).predict_proba(X), clf.predict_proba(X)
+    )

@@ -125,6 +125,13 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         Patience of early stopping on the held-out fold, in epochs.
     activation : str, default="relu"
         Hidden activation of every candidate.
+    numeric_embedding : {None, "pbld", "plr"}, default=None
+        Embedding of the input columns in every candidate, as in
+        `QwertyClassifier` ("pbld" trains batched, "plr" one network at a
+        time).
+    batch_ensemble : int, default=1
+        BatchEnsemble members inside every candidate network, as in
+        `QwertyClassifier`; 1 is the plain network.
     preprocessing : {"robust", None}, default="robust"
         "robust": centre each numeric column on its median, divide by its
         robust deviation and bound it smoothly to about +-3; None: use the
@@ -209,6 +216,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         max_epochs: int = 100,
         n_iter_no_change: int = 10,
         activation: str = "relu",
+        numeric_embedding: str | None = None,
+        batch_ensemble: int = 1,
         preprocessing: str | None = "robust",
         refit: bool = False,
         cv=5,
@@ -228,6 +237,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.n_iter_no_change = n_iter_no_change
         self.activation = activation
+        self.numeric_embedding = numeric_embedding
+        self.batch_ensemble = batch_ensemble
         self.preprocessing = preprocessing
         self.refit = refit
         self.cv = cv
@@ -274,6 +285,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         seed = int(rng.randint(2**31 - 1))
         base = QwertyClassifier(
             activation=self.activation,
+            numeric_embedding=self.numeric_embedding,
+            batch_ensemble=self.batch_ensemble,
             optimizer="adamw",
             batch_size=batch_size,
             max_epochs=self.max_epochs,
