@@ -391,9 +391,7 @@ class BatchedTrainer:
             and fused_adam_works(self.optimizer.cls, dtype, device)
         ):
             self.fused = list(hyper.items())
-            self._fused_calls = {}
-            self._counts = {}
-        self._minus_ones = {}
+        self._plans: dict = {}
         self.any_decay = any(s.weight_decay for s in self.specs)
 
     def _train(self):
@@ -422,6 +420,7 @@ class BatchedTrainer:
         # Models with a batch at each step, on the host (for the update).
         active_steps = [n_train > b * bs for b in range(n_batches)]
         shuffle = self._row_order(n_train, n_pad)
+        one_hot = torch.empty(K, n_pad, self.n_classes, dtype=dtype, device=device)
         for epoch in range(1, t.max_epochs + 1):
             start = time.time()
             index, row_weight = next(shuffle)
@@ -430,18 +429,20 @@ class BatchedTrainer:
             targets = y[index]
             if gather_epoch:
                 data = X[index]
+            one_hot.zero_().scatter_(2, targets.unsqueeze(2), 1.0)
             outputs = []
             # Each batch's columns, as views made in one call per tensor.
             parts = zip(
                 data.split(bs, 1) if gather_epoch else index.split(bs, 1),
-                targets.split(bs, 1),
-                coef.split(bs, 1),
+                one_hot.split(bs, 1),
+                coef.unsqueeze(2).split(bs, 1),
+                self._epoch_updates(active_steps),
                 strict=True,
             )
-            for b, (rows, yb, cb) in enumerate(parts):
+            for rows, target, cb, update in parts:
                 xb = rows if gather_epoch else X[rows]
-                outputs.append(self._step(xb, yb, cb))
-                self._update(active_steps[b])
+                outputs.append(self._step(xb, target, cb))
+                self._update(update)
             # Each batch's loss (mean of weight x cross-entropy) and the
             # epoch's accuracy, as the serial fit records them, with one
             # transfer per epoch.
@@ -518,6 +519,9 @@ class BatchedTrainer:
             for s in self.data
         ]
         row_weight = torch.zeros(K, n_pad, dtype=dtype)
+        for k, w in enumerate(weights):
+            if w is None:  # the same every epoch
+                row_weight[k, : n_train[k]] = 1.0
         while True:
             index = torch.zeros(K, n_pad, dtype=torch.long)
             for k in range(K):
@@ -528,9 +532,10 @@ class BatchedTrainer:
                     order = torch.randperm(n, generator=self.generators[k])
                 else:
                     order = torch.arange(n)
-                index[k, :n] = train_rows[k][order]
+                torch.index_select(train_rows[k], 0, order, out=index[k, :n])
                 w = weights[k]
-                row_weight[k, :n] = 1.0 if w is None else w[order]
+                if w is not None:
+                    row_weight[k, :n] = w[order]
             yield index, row_weight
 
     def _record_epoch(self, epoch, losses, acc, valid, duration):
@@ -615,8 +620,13 @@ class BatchedTrainer:
             grad = part if grad is None else grad + part
         return grad if mask is None else grad * mask
 
-    def _step(self, xb, yb, coef):
-        """Forward and hand-written backward pass; fills `self.grad`."""
+    def _step(self, xb, target, coef):
+        """Forward and hand-written backward pass; fills `self.grad`.
+
+        `target` holds the batch's one-hot labels (K, batch, classes) and
+        `coef` its row coefficients (K, batch, 1): weight / batch length, 0
+        on padding. Returns the logits.
+        """
         h = xb
         inputs, pre, outputs = [xb], [], []
         *hidden, (w_out, b_out) = self.layers
@@ -630,9 +640,9 @@ class BatchedTrainer:
         # d(weighted mean CE)/d logits = weight * (softmax - onehot) / n. A
         # softmax over the short class axis is much faster on CPU when that
         # axis is not the innermost one.
+        # (Subtracting the one-hot labels is exact: x - 1 and x - 0.)
         grad = torch.softmax(logits.transpose(1, 2), 1).transpose(1, 2)
-        grad.scatter_add_(2, yb.unsqueeze(2), self._minus_one(grad))
-        grad.mul_(coef.unsqueeze(2))
+        grad.sub_(target).mul_(coef)
         for i in range(len(self.layers) - 1, -1, -1):
             w_grad, b_grad = self.grads[i]
             # Into contiguous results, then copied: a product written straight
@@ -648,32 +658,58 @@ class BatchedTrainer:
             self._input_grad(torch.bmm(grad, self.layers[0][0].transpose(1, 2)))
         return logits
 
-    def _minus_one(self, like):
-        """A cached tensor of -1 shaped as `like` with one class.
+    def _epoch_updates(self, active_steps):
+        """Each step's optimizer update in this epoch, for `_update`.
 
-        (K, batch, 1), or (K, k, batch, 1) with members: the rows are on the
-        next-to-last axis. Batch sizes repeat, so one is made per batch size.
+        `active_steps` says which models have a batch at each step; of
+        those, the models still training are updated (models finish only
+        between epochs). Each distinct set of models is worked out once.
         """
-        n = like.shape[-2]
-        column = self._minus_ones.get(n)
-        if column is None:
-            column = torch.full_like(
-                like[..., :1], -1.0, memory_format=torch.contiguous_format
-            )
-            self._minus_ones[n] = column
-        return column
+        running = ~self.finished
+        plans = []
+        for active in active_steps:
+            active = active & running
+            key = active.tobytes()
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plans[key] = self._plan_update(active)
+            plans.append(plan)
+        return plans
 
-    def _update(self, active):
-        """One optimizer step for the models in `active` (others unchanged)."""
-        active = active & ~self.finished
+    def _plan_update(self, active):
+        """The update of the models in the boolean mask `active`, or None."""
+        if not active.any():
+            return None
+        if self.fused is None:
+            return slice(None) if active.all() else np.flatnonzero(active)
+        # Models with as many batches per epoch share a step count.
+        counts: dict = {}
+        calls = []
+        for (lr, wd), members in self.fused:
+            parts: dict = {}
+            for k in members:
+                if active[k]:
+                    parts.setdefault(len(self.train_sizes[k]), []).append(k)
+            for n_batches, rows in parts.items():
+                if n_batches not in counts:
+                    counts[n_batches] = (
+                        rows[0],
+                        torch.zeros((), dtype=torch.float32, device=self.flat.device),
+                    )
+                count = counts[n_batches][1]
+                calls.append((lr, wd, [count] * len(rows), self._row_lists(rows)))
+        return np.flatnonzero(active), list(counts.values()), calls
+
+    def _update(self, plan):
+        """One optimizer step, as `_epoch_updates` planned it (others unchanged)."""
+        if plan is None:
+            return
         if self.fused is not None:
-            self._fused_update(active)
-        elif active.all():
-            self._apply_update(slice(None))
-        elif active.any():
-            self._apply_update(np.flatnonzero(active))
+            self._fused_update(*plan)
+        else:
+            self._apply_update(plan)
 
-    def _fused_update(self, active):
+    def _fused_update(self, rows, counts, calls):
         """Adam/AdamW through torch's fused kernel, one call per (lr, decay).
 
         The kernel `torch.optim.Adam(fused=True)` runs, on each model's row
@@ -681,46 +717,26 @@ class BatchedTrainer:
         Models whose step counts agree share one step tensor (the kernel
         only reads it): models with as many batches per epoch have been
         active at the same steps (a finished model never is again), so
-        their counts agree, and each call takes such models only.
+        their counts agree, and each of `calls` takes such models only.
+        `counts` holds each step tensor with a model whose count it holds.
         """
-        self.host_steps[active] += 1
-        key = active.tobytes()
-        calls = self._fused_calls.get(key)
-        if calls is None:
-            calls = []
-            for (lr, wd), members in self.fused:
-                parts: dict = {}
-                for k in members:
-                    if active[k]:
-                        parts.setdefault(len(self.train_sizes[k]), []).append(k)
-                for rows in parts.values():
-                    rows = np.array(rows, dtype=np.intp)
-                    calls.append((lr, wd, rows[0], self._row_lists(rows)))
-            self._fused_calls[key] = calls
+        self.host_steps[rows] += 1
+        for first, count in counts:
+            count.fill_(float(self.host_steps[first]))
         rule = self.optimizer
-        for lr, wd, first, (params, grads, avgs, avg_sqs) in calls:
+        for lr, wd, steps, (params, grads, avgs, avg_sqs) in calls:
             fused_adam_update(
                 rule.decoupled_decay,
                 params,
                 grads,
                 avgs,
                 avg_sqs,
-                self._step_counts(int(self.host_steps[first]), len(params)),
+                steps,
                 lr=lr,
                 betas=rule.betas,
                 weight_decay=wd,
                 eps=rule.eps,
             )
-
-    def _step_counts(self, step, n):
-        """`n` references to one float32 tensor holding `step` (cached)."""
-        counts = self._counts.get((step, n))
-        if counts is None:
-            count = torch.tensor(
-                float(step), dtype=torch.float32, device=self.flat.device
-            )
-            counts = self._counts[(step, n)] = [count] * n
-        return counts
 
     def _row_lists(self, rows):
         return tuple(

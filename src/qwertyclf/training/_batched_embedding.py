@@ -108,10 +108,10 @@ class EmbeddingLayers:
         features = y.view(K, C, n, PBLD_DIMS).transpose(1, 2).reshape(K, n, -1)
         return torch.cat([features, x], dim=2), columns, angles, z
 
-    def _step(self, xb, yb, coef):
+    def _step(self, xb, target, coef):
         """`BatchedTrainer._step` of the embedded rows, then the embedding's."""
         h, *self._saved = self._embed(xb)
-        return super()._step(h, yb, coef)
+        return super()._step(h, target, coef)
 
     input_grads = True
 

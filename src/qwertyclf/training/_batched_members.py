@@ -124,7 +124,7 @@ class MemberLayers:
             saved.append((h, None, None))
         return logits, saved, pre, outputs
 
-    def _step(self, xb, yb, coef):
+    def _step(self, xb, target, coef):
         """Forward and hand-written backward pass; fills `self.grad`.
 
         The loss of a batch is the serial one: the mean over the rows of
@@ -133,11 +133,9 @@ class MemberLayers:
         logits, saved, pre, outputs = self._layers_forward(xb)
         K, k, n, _ = logits.shape
         # d loss / d member logits = weight * (softmax - onehot) / (n * k).
+        # `target` and `coef` as in `BatchedTrainer._step`.
         grad = torch.softmax(logits.transpose(2, 3), 2).transpose(2, 3)
-        grad.scatter_add_(
-            3, yb[:, None, :, None].expand(K, k, n, 1), self._minus_one(grad)
-        )
-        grad.mul_(coef[:, None, :, None] / k)
+        grad.sub_(target.unsqueeze(1)).mul_(coef.unsqueeze(1) / k)
         for i in range(len(self.layers) - 1, -1, -1):
             h, u, v = saved[i]
             # Into contiguous results, then copied (see BatchedTrainer._step).
