@@ -8,6 +8,7 @@ on its own to time these cases only:
 
     python benchmarks/search_cases.py            # full sizes
     python benchmarks/search_cases.py --quick    # smoke test
+    python benchmarks/search_cases.py --case grid       # (e) only
     python benchmarks/search_cases.py --case pipeline   # (e') only
     python benchmarks/search_cases.py --case ratios     # (e'') only
     python benchmarks/search_cases.py --case cv         # (g) only
@@ -162,6 +163,47 @@ def case_search_ratios(rounds: int, folds: int = 5, epochs: int = 100, n_jobs=2)
             np.median(times[names[1]] / times[names[0]])
         ),
     }
+
+
+def grid_lines(grid, folds: int) -> list[str]:
+    """Markdown for `case_batched_grid`."""
+    batched, batched_one, qwerty, mlp = grid
+    lines = [
+        "",
+        f"## (e) Batched grid search: 12 candidates x {folds} folds on the qwerty "
+        "data, n_jobs=2 (and the batched search with n_jobs=1 beside it)",
+        "",
+        "The two batched searches alternate run by run. With n_jobs=2 the "
+        "batched search trains its runs in its own process when worker "
+        "processes would cost more than they save, as here (two runs of about "
+        "a second each).",
+        "",
+        "| search | median time (s) | vs GridSearchCV(QwertyClassifier) "
+        "(median) | vs GridSearchCV(MLPClassifier) (median) | best time (s) "
+        "| vs GridSearchCV(QwertyClassifier) (best) | vs GridSearchCV(MLPClassifier) "
+        "(best) | best score | runs (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in grid:
+        lines.append(
+            f"| {row.contender} | {row.median:.3f} | "
+            f"{row.median / qwerty.median:.2f}x | {row.median / mlp.median:.2f}x | "
+            f"{row.best:.3f} | {row.best / qwerty.best:.2f}x | "
+            f"{row.best / mlp.best:.2f}x | {row.accuracy:.3f} | {_runs(row)} |"
+        )
+    lines += [
+        "",
+        f"n_jobs=2 against n_jobs=1 for the batched search: "
+        f"{batched.median / batched_one.median:.2f}x (median), "
+        f"{batched.best / batched_one.best:.2f}x (best).",
+    ]
+    same = batched.notes["best_params"] == qwerty.notes["best_params"]
+    return [
+        *lines,
+        "",
+        f"Best parameters of the batched search: `{batched.notes['best_params']}` "
+        f"({'the same as' if same else 'different from'} GridSearchCV's).",
+    ]
 
 
 def ratio_lines(result: dict) -> list[str]:
@@ -380,41 +422,8 @@ def run_all(repeats: int, quick: bool = False, figure: Path | None = None) -> li
     print("(g) QwertyClassifierCV ...", flush=True)
     cv_rows, bayes = case_cv(repeats, n_samples=600 if quick else 3000, epochs=epochs)
 
-    batched, batched_one, qwerty, mlp = grid
     lines = [
-        "",
-        f"## (e) Batched grid search: 12 candidates x {folds} folds on the qwerty "
-        "data, n_jobs=2 (and the batched search with n_jobs=1 beside it)",
-        "",
-        "The two batched searches alternate run by run. With n_jobs=2 the "
-        "batched search trains its runs in its own process when worker "
-        "processes would cost more than they save, as here (two runs of about "
-        "a second each).",
-        "",
-        "| search | median time (s) | vs GridSearchCV(QwertyClassifier) "
-        "(median) | vs GridSearchCV(MLPClassifier) (median) | best time (s) "
-        "| vs GridSearchCV(QwertyClassifier) (best) | vs GridSearchCV(MLPClassifier) "
-        "(best) | best score | runs (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in grid:
-        lines.append(
-            f"| {row.contender} | {row.median:.3f} | "
-            f"{row.median / qwerty.median:.2f}x | {row.median / mlp.median:.2f}x | "
-            f"{row.best:.3f} | {row.best / qwerty.best:.2f}x | "
-            f"{row.best / mlp.best:.2f}x | {row.accuracy:.3f} | {_runs(row)} |"
-        )
-    lines += [
-        "",
-        f"n_jobs=2 against n_jobs=1 for the batched search: "
-        f"{batched.median / batched_one.median:.2f}x (median), "
-        f"{batched.best / batched_one.best:.2f}x (best).",
-    ]
-    same = batched.notes["best_params"] == qwerty.notes["best_params"]
-    lines += [
-        "",
-        f"Best parameters of the batched search: `{batched.notes['best_params']}` "
-        f"({'the same as' if same else 'different from'} GridSearchCV's).",
+        *grid_lines(grid, folds),
         *ratio_lines(ratios),
         *pipeline_lines(pipeline, folds),
         "",
@@ -470,7 +479,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument(
         "--case",
-        choices=["all", "pipeline", "ratios", "cv"],
+        choices=["all", "grid", "pipeline", "ratios", "cv"],
         default="all",
         help="cases to run",
     )
@@ -485,6 +494,10 @@ def main(argv=None) -> int:
         folds, epochs = (2, 5) if args.quick else (5, 100)
         rounds = args.repeats or (1 if args.quick else 5)
         print("\n".join(ratio_lines(case_search_ratios(rounds, folds, epochs))))
+    elif args.case == "grid":
+        folds, epochs = (2, 5) if args.quick else (5, 100)
+        grid = case_batched_grid(repeats, folds=folds, epochs=epochs)
+        print("\n".join(grid_lines(grid, folds)))
     elif args.case == "pipeline":
         folds, epochs = (2, 5) if args.quick else (5, 100)
         rows = case_pipeline_grid(repeats, folds=folds, epochs=epochs)
