@@ -21,11 +21,11 @@ from qwertyclf._batched import batch_key, fit_batched
 from qwertyclf._module import BatchEnsembleLinear, EnsembleLinear
 from qwertyclf._params import PARAMETERS
 from qwertyclf.model_selection import BatchedGridSearchCV
-from qwertyclf.training import BatchedTrainer
 from qwertyclf.training._backprop import PlainMLPStep
 from test_batched import (
     _assert_same_model,
     _assert_same_optimizer,
+    batched_runs,
 )
 
 
@@ -149,19 +149,6 @@ def test_validation_loss_is_that_of_the_mean_probability(data):
     assert clf.history_[-1]["valid_loss"] == pytest.approx(expected.mean(), rel=1e-9)
 
 
-def batched_runs(monkeypatch):
-    """The batched runs made from now on: each run's trainer class and `k`s."""
-    runs = []
-    run = BatchedTrainer.run
-
-    def recorded(self):
-        runs.append((type(self).__name__, [s.batch_ensemble for s in self.specs]))
-        return run(self)
-
-    monkeypatch.setattr(BatchedTrainer, "run", recorded)
-    return runs
-
-
 def test_serial_fits_use_autograd_and_batched_runs_take_members():
     assert not PlainMLPStep.supports(QwertyNet(batch_ensemble=2))
     assert PlainMLPStep.supports(QwertyNet(batch_ensemble=1))
@@ -214,7 +201,7 @@ def test_batched_fit_is_the_serial_fit(data, k, params, depth, tmp_path, monkeyp
     ]
     weight = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
     rows = [np.arange(len(y)), np.arange(7, len(y)), np.arange(0, len(y) - 11)]
-    runs = batched_runs(monkeypatch)
+    runs = batched_runs(monkeypatch, "batch_ensemble")
     fitted = fit_batched(estimators, X, y, rows, sample_weight=weight)
     assert runs == [("MemberBatchedTrainer", [k] * 3)]
     if params.get("early_stopping"):
@@ -252,7 +239,7 @@ def test_runs_are_grouped_by_number_of_members(data, monkeypatch):
     # output layer is the members' BatchEnsembleLinear).
     estimators[1].set_params(activation="tanh", hidden_layer_sizes=(3,))
     estimators.append(small(batch_ensemble=3, hidden_layer_sizes=()))
-    runs = batched_runs(monkeypatch)
+    runs = batched_runs(monkeypatch, "batch_ensemble")
     fitted = fit_batched(estimators, X, y)
     assert sorted(runs) == [
         ("BatchedTrainer", [1]),
@@ -266,16 +253,27 @@ def test_runs_are_grouped_by_number_of_members(data, monkeypatch):
         _assert_same_model(model, serial, X)
 
 
-def test_search_trains_members_batched(data, monkeypatch):
+#: Networks the batched engine trains with trainers of their own: the
+#: setting, its value, and the trainer that takes it.
+EXTENDED = [
+    ("batch_ensemble", 2, "MemberBatchedTrainer"),
+    ("numeric_embedding", "pbld", "EmbeddedBatchedTrainer"),
+]
+
+
+@pytest.mark.parametrize(("setting", "value", "trainer"), EXTENDED)
+def test_search_trains_extended_networks_batched(
+    data, monkeypatch, setting, value, trainer
+):
     X, y = data
-    estimator = small(batch_ensemble=2, max_epochs=3)
+    estimator = small(max_epochs=3, **{setting: value})
     grid = {"lr": [0.01, 0.05], "hidden_layer_sizes": [(6, 5), (3, 8)]}
     serial = GridSearchCV(estimator, grid, cv=2).fit(X, y)
-    runs = batched_runs(monkeypatch)
+    runs = batched_runs(monkeypatch, setting)
     # No NotBatchedWarning: warnings are errors in the test suite.
     batched = BatchedGridSearchCV(estimator, grid, cv=2).fit(X, y)
-    assert runs and all(name == "MemberBatchedTrainer" for name, _ in runs)
-    assert sum(len(ks) for _, ks in runs) >= 2 * 4  # every candidate and fold
+    assert runs and all(name == trainer for name, _ in runs)
+    assert sum(len(values) for _, values in runs) >= 2 * 4  # every candidate, fold
     np.testing.assert_array_equal(
         batched.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
     )
@@ -285,19 +283,23 @@ def test_search_trains_members_batched(data, monkeypatch):
     )
 
 
-def test_ensemble_of_member_networks_trains_batched(data, monkeypatch):
+@pytest.mark.parametrize(("setting", "value", "trainer"), EXTENDED)
+def test_ensemble_of_extended_networks_trains_batched(
+    data, monkeypatch, setting, value, trainer
+):
     X, y = data
-    member = small(batch_ensemble=4, max_epochs=3, early_stopping=True)
-    runs = batched_runs(monkeypatch)
+    member = small(max_epochs=3, early_stopping=True, **{setting: value})
+    runs = batched_runs(monkeypatch, setting)
     ensemble = QwertyEnsembleClassifier(
         member, n_estimators=3, random_state=0, preprocessing=None
     ).fit(X, y)
-    assert runs == [("MemberBatchedTrainer", [4, 4, 4])]
+    assert runs == [(trainer, [value] * 3)]
     for fitted in ensemble.estimators_:
         alone = clone(member).set_params(random_state=fitted.random_state)
         alone.fit(X, y)
-        assert fitted.net_.module_.batch_ensemble == 4
+        assert getattr(fitted.net_.module_, setting) == value
         _assert_same_model(fitted, alone, X)
+        _assert_same_optimizer(fitted, alone)
 
 
 def test_model_file_round_trip(tmp_path, data):

@@ -9,6 +9,7 @@ from sklearn.model_selection import StratifiedKFold
 from qwertyclf import QwertyClassifier
 from qwertyclf._batched import batch_key, fit_batched
 from qwertyclf.datasets import make_qwerty
+from qwertyclf.training import BatchedTrainer
 
 
 @pytest.fixture(scope="module")
@@ -252,6 +253,20 @@ def test_cuda_runs_match_serial_cuda_fits(lecture):
     for est, model in zip(estimators, fitted, strict=True):
         assert model.device_.type == "cuda"
         assert _max_weight_difference(clone(est).fit(X, y), model) < 1e-6
+
+
+def batched_runs(monkeypatch, setting):
+    """The batched runs made from now on: each run's trainer class name and
+    the value of `setting` in each of its specs."""
+    runs = []
+    run = BatchedTrainer.run
+
+    def recorded(self):
+        runs.append((type(self).__name__, [getattr(s, setting) for s in self.specs]))
+        return run(self)
+
+    monkeypatch.setattr(BatchedTrainer, "run", recorded)
+    return runs
 
 
 def _assert_same_history(batched, serial):

@@ -5,19 +5,16 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.datasets import make_classification
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 
 from qwertyclf import (
     QwertyClassifier,
     QwertyClassifierCV,
-    QwertyEnsembleClassifier,
     load_model,
     save_model,
 )
 from qwertyclf._batched import fit_batched
-from qwertyclf.model_selection import BatchedGridSearchCV
-from qwertyclf.training import BatchedTrainer
-from test_batched import _assert_same_model, _assert_same_optimizer
+from test_batched import _assert_same_model, _assert_same_optimizer, batched_runs
 
 
 @pytest.fixture(scope="module")
@@ -38,19 +35,6 @@ def small(**params):
         **params,
     }
     return QwertyClassifier(**params)
-
-
-def batched_runs(monkeypatch):
-    """The batched runs made from now on: each run's trainer and embeddings."""
-    runs = []
-    run = BatchedTrainer.run
-
-    def recorded(self):
-        runs.append((type(self).__name__, [s.numeric_embedding for s in self.specs]))
-        return run(self)
-
-    monkeypatch.setattr(BatchedTrainer, "run", recorded)
-    return runs
 
 
 @pytest.mark.parametrize(
@@ -94,7 +78,7 @@ def test_batched_fit_is_the_serial_fit(data, params, depth, tmp_path, monkeypatc
     ]
     weight = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
     rows = [np.arange(len(y)), np.arange(7, len(y)), np.arange(0, len(y) - 11)]
-    runs = batched_runs(monkeypatch)
+    runs = batched_runs(monkeypatch, "numeric_embedding")
     fitted = fit_batched(estimators, X, y, rows, sample_weight=weight)
     assert runs == [("EmbeddedBatchedTrainer", ["pbld"] * 3)]
     if params.get("early_stopping"):
@@ -141,7 +125,7 @@ def test_batched_fit_with_members_is_the_serial_fit(data, depth, monkeypatch):
         for i, seed in enumerate((0, 3, 8))
     ]
     weight = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
-    runs = batched_runs(monkeypatch)
+    runs = batched_runs(monkeypatch, "numeric_embedding")
     fitted = fit_batched(estimators, X, y, sample_weight=weight)
     assert runs == [("EmbeddedMemberBatchedTrainer", ["pbld"] * 3)]
     for estimator, model in zip(estimators, fitted, strict=True):
@@ -162,7 +146,7 @@ def test_embedded_and_plain_networks_train_in_runs_of_their_own(data, monkeypatc
         small(batch_ensemble=2, random_state=4),
         small(numeric_embedding=None, batch_ensemble=2, random_state=5),
     ]
-    runs = batched_runs(monkeypatch)
+    runs = batched_runs(monkeypatch, "numeric_embedding")
     fitted = fit_batched(estimators, X, y)
     assert sorted(runs) == [
         ("BatchedTrainer", [None]),
@@ -178,45 +162,10 @@ def test_embedded_and_plain_networks_train_in_runs_of_their_own(data, monkeypatc
         _assert_same_optimizer(model, serial)
 
 
-def test_search_trains_embedded_networks_batched(data, monkeypatch):
-    X, y = data
-    estimator = small(max_epochs=3)
-    grid = {"lr": [0.01, 0.05], "hidden_layer_sizes": [(6, 5), (3, 8)]}
-    serial = GridSearchCV(estimator, grid, cv=2).fit(X, y)
-    runs = batched_runs(monkeypatch)
-    # No NotBatchedWarning: warnings are errors in the test suite.
-    batched = BatchedGridSearchCV(estimator, grid, cv=2).fit(X, y)
-    assert runs and all(name == "EmbeddedBatchedTrainer" for name, _ in runs)
-    assert sum(len(kinds) for _, kinds in runs) >= 2 * 4  # every candidate and fold
-    np.testing.assert_array_equal(
-        batched.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
-    )
-    assert batched.best_params_ == serial.best_params_
-    np.testing.assert_allclose(
-        batched.predict_proba(X), serial.predict_proba(X), rtol=1e-9, atol=1e-12
-    )
-
-
-def test_ensemble_of_embedded_networks_trains_batched(data, monkeypatch):
-    X, y = data
-    member = small(max_epochs=3, early_stopping=True)
-    runs = batched_runs(monkeypatch)
-    ensemble = QwertyEnsembleClassifier(
-        member, n_estimators=3, random_state=0, preprocessing=None
-    ).fit(X, y)
-    assert runs == [("EmbeddedBatchedTrainer", ["pbld"] * 3)]
-    for fitted in ensemble.estimators_:
-        alone = clone(member).set_params(random_state=fitted.random_state)
-        alone.fit(X, y)
-        assert fitted.net_.module_.numeric_embedding == "pbld"
-        _assert_same_model(fitted, alone, X)
-        _assert_same_optimizer(fitted, alone)
-
-
 def test_float32_batched_fit_is_close_to_the_serial_fit(data, monkeypatch):
     X, y = data
     estimators = [small(dtype="float32", random_state=seed) for seed in (0, 1)]
-    runs = batched_runs(monkeypatch)
+    runs = batched_runs(monkeypatch, "numeric_embedding")
     fitted = fit_batched(estimators, X, y)
     assert runs == [("EmbeddedBatchedTrainer", ["pbld"] * 2)]
     for model, estimator in zip(fitted, estimators, strict=True):
@@ -233,7 +182,7 @@ def test_cv_candidates_with_embedding_and_members_train_batched(
     # (candidate, fold) networks train batched and equal their serial fits.
     X, y = data
     folds = StratifiedKFold(2)
-    runs = batched_runs(monkeypatch)
+    runs = batched_runs(monkeypatch, "numeric_embedding")
     clf = QwertyClassifierCV(
         hidden_layer_sizes=[(6,), (4, 4)],
         lrs=[0.01],
