@@ -75,7 +75,17 @@ class _ColumnwiseLinear(nn.Module):
         ).transpose(0, 1)
 
 
-class PBLDEmbedding(nn.Module):
+class _ColumnEmbedding(nn.Module):
+    """What the embeddings share: their description in the module's repr."""
+
+    columns: int
+    out_features: int
+
+    def extra_repr(self) -> str:
+        return f"columns={self.columns}, out_features={self.out_features}"
+
+
+class PBLDEmbedding(_ColumnEmbedding):
     """RealMLP's periodic-bias-linear-DenseNet embedding of every column.
 
     Column `j` of `x` gives `cos(2 pi frequencies[j] x_j + phases[j])`
@@ -124,11 +134,8 @@ class PBLDEmbedding(nn.Module):
         )
         return torch.cat([self.linear(z).flatten(1), x], dim=1)
 
-    def extra_repr(self) -> str:
-        return f"columns={self.columns}, out_features={self.out_features}"
 
-
-class PLREmbedding(nn.Module):
+class PLREmbedding(_ColumnEmbedding):
     """Periodic, linear, ReLU embedding of every column (PLR).
 
     Column `j` of `x` gives `cos(2 pi c x_j)` and `sin(2 pi c x_j)` for its
@@ -168,9 +175,6 @@ class PLREmbedding(nn.Module):
         angles = (2 * math.pi) * x.unsqueeze(-1) * self.frequencies
         z = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
         return torch.relu(self.linear(z)).flatten(1)
-
-    def extra_repr(self) -> str:
-        return f"columns={self.columns}, out_features={self.out_features}"
 
 
 #: `numeric_embedding` name -> the layer class that implements it.
