@@ -91,7 +91,9 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     In the style of scikit-learn's `LogisticRegressionCV`. `fit` draws
     `n_candidates` configurations (width, depth, learning rate, weight decay)
     from a space derived from the data's shape (`default_search_space`),
-    and trains every (candidate, fold) network as batched runs (one by one,
+    each network behind RealMLP's periodic embedding of every input column
+    (`numeric_embedding="pbld"`), and trains every (candidate, fold)
+    network as batched runs (one by one,
     to the same result, for settings the batched trainer cannot take, such
     as an activation without a hand-written gradient). Each network
     trains on its fold's training rows with AdamW and stops early on the
@@ -125,10 +127,11 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         Patience of early stopping on the held-out fold, in epochs.
     activation : str, default="relu"
         Hidden activation of every candidate.
-    numeric_embedding : {None, "pbld", "plr"}, default=None
+    numeric_embedding : {"pbld", "plr", None}, default="pbld"
         Embedding of the input columns in every candidate, as in
-        `QwertyClassifier` ("pbld" trains batched, "plr" one network at a
-        time).
+        `QwertyClassifier`: by default RealMLP's periodic embedding of every
+        input column ("pbld", trained batched); "plr" trains one network
+        at a time; None is the plain network.
     batch_ensemble : int, default=1
         BatchEnsemble members inside every candidate network, as in
         `QwertyClassifier`; 1 is the plain network.
@@ -216,7 +219,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         max_epochs: int = 100,
         n_iter_no_change: int = 10,
         activation: str = "relu",
-        numeric_embedding: str | None = None,
+        numeric_embedding: str | None = "pbld",
         batch_ensemble: int = 1,
         preprocessing: str | None = "robust",
         refit: bool = False,
