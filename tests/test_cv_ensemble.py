@@ -168,6 +168,8 @@ def test_cv_fits_settings_the_batched_trainer_cannot_take(data):
         ({"lrs": [-1.0]}, "lr must be"),
         ({"weight_decays": [float("nan")]}, "weight_decay must be"),
         ({"hidden_layer_sizes": [(0,)]}, "hidden_layer_sizes must"),
+        ({"numeric_embedding": "fourier"}, "numeric_embedding must"),
+        ({"batch_ensemble": 0}, "batch_ensemble must"),
     ],
 )
 def test_cv_bad_candidate_values_name_the_parameter(data, params, match):
