@@ -409,11 +409,17 @@ def test_batched_runs_stay_in_this_process_when_workers_do_not_pay(
     )
 
 
-def test_long_batched_runs_are_spread_over_worker_processes():
+def test_long_batched_runs_are_spread_over_worker_processes(monkeypatch):
     import joblib
 
-    from qwertyclf.model_selection._search import WORKER_START_SECONDS, _spread_runs
+    from qwertyclf.model_selection import _search
+    from qwertyclf.model_selection._search import (
+        WARM_START_SECONDS,
+        WORKER_START_SECONDS,
+        _spread_runs,
+    )
 
+    monkeypatch.setattr(_search, "running_workers", lambda: 0)  # workers to start
     long = [4 * WORKER_START_SECONDS] * 2
     short = [WORKER_START_SECONDS / 2] * 2
     assert _spread_runs(long, n_jobs=2)
@@ -422,3 +428,25 @@ def test_long_batched_runs_are_spread_over_worker_processes():
     assert not _spread_runs(long[:1], n_jobs=2)  # one run: nothing to share
     with joblib.parallel_backend("threading"):
         assert _spread_runs(short, n_jobs=2)  # other backends as configured
+    # Running workers cost less: what saves more than their cost is sent.
+    monkeypatch.setattr(_search, "running_workers", lambda: 2)
+    assert _spread_runs(short, n_jobs=2)
+    assert not _spread_runs([WARM_START_SECONDS / 2] * 2, n_jobs=2)
+    assert not _spread_runs(long, n_jobs=1)
+    # One running worker is not two.
+    monkeypatch.setattr(_search, "running_workers", lambda: 1)
+    assert not _spread_runs(short, n_jobs=2)
+
+
+def test_running_workers_counts_joblibs_live_worker_processes():
+    from joblib import Parallel, delayed
+    from joblib.externals.loky import get_reusable_executor
+
+    from qwertyclf.model_selection._workers import running_workers
+
+    get_reusable_executor().shutdown(wait=True)
+    assert running_workers() == 0
+    Parallel(n_jobs=2)(delayed(abs)(i) for i in range(4))
+    assert running_workers() == 2
+    get_reusable_executor().shutdown(wait=True)
+    assert running_workers() == 0
