@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 from torch.nn import functional as F
 
@@ -27,14 +26,6 @@ from test_batched import (
     _assert_same_optimizer,
     batched_runs,
 )
-
-
-@pytest.fixture(scope="module")
-def data():
-    X, y = make_classification(
-        120, 5, n_informative=4, n_redundant=0, n_classes=3, random_state=0
-    )
-    return X, y
 
 
 def small(**params):
@@ -64,8 +55,8 @@ def members_logits(module, x):
     return torch.stack(out, dim=1)
 
 
-def test_one_member_is_todays_network(data):
-    X, y = data
+def test_one_member_is_todays_network(three_classes):
+    X, y = three_classes
     plain = QwertyClassifier(max_epochs=5, random_state=0).fit(X, y)
     one = QwertyClassifier(max_epochs=5, random_state=0, batch_ensemble=1).fit(X, y)
     assert np.array_equal(plain.predict_proba(X), one.predict_proba(X))
@@ -76,8 +67,8 @@ def test_one_member_is_todays_network(data):
     )
 
 
-def test_probabilities_are_the_mean_of_the_members(data):
-    X, y = data
+def test_probabilities_are_the_mean_of_the_members(three_classes):
+    X, y = three_classes
     clf = small(batch_ensemble=3).fit(X, y)
     module = clf.net_.module_
     with torch.no_grad():
@@ -108,9 +99,9 @@ def test_members_start_different():
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_training_step_follows_the_mean_of_the_members_losses(data, weighted):
+def test_training_step_follows_the_mean_of_the_members_losses(three_classes, weighted):
     """One full-batch SGD step equals the step on the hand-computed loss."""
-    X, y = data
+    X, y = three_classes
     weight = np.random.RandomState(1).uniform(0.5, 2.0, len(y)) if weighted else None
     clf = small(
         batch_ensemble=3,
@@ -141,8 +132,8 @@ def test_training_step_follows_the_mean_of_the_members_losses(data, weighted):
         torch.testing.assert_close(param, expected, rtol=1e-12, atol=1e-14)
 
 
-def test_validation_loss_is_that_of_the_mean_probability(data):
-    X, y = data
+def test_validation_loss_is_that_of_the_mean_probability(three_classes):
+    X, y = three_classes
     clf = small(batch_ensemble=4, max_epochs=3).fit(X, y, validation_data=(X, y))
     proba = clf.predict_proba(X)
     expected = -np.log(proba[np.arange(len(y)), np.searchsorted(clf.classes_, y)])
@@ -179,13 +170,15 @@ def test_serial_fits_use_autograd_and_batched_runs_take_members():
     ids=["adam-validation", "adamw-early-stopping", "sgd-unshuffled"],
 )
 @pytest.mark.parametrize("depth", [1, 2])
-def test_batched_fit_is_the_serial_fit(data, k, params, depth, tmp_path, monkeypatch):
+def test_batched_fit_is_the_serial_fit(
+    three_classes, k, params, depth, tmp_path, monkeypatch
+):
     """Models of mixed widths, activations, learning rates and rows, in one run.
 
     Each is its serial fit field by field (weights, history, optimizer
     state, probabilities), through a saved file and a warm start.
     """
-    X, y = data
+    X, y = three_classes
     widths = [(6, 5), (4, 7), (8, 3)]
     estimators = [
         small(
@@ -229,8 +222,8 @@ def test_batched_fit_is_the_serial_fit(data, k, params, depth, tmp_path, monkeyp
         _assert_same_optimizer(model, serial)
 
 
-def test_runs_are_grouped_by_number_of_members(data, monkeypatch):
-    X, y = data
+def test_runs_are_grouped_by_number_of_members(three_classes, monkeypatch):
+    X, y = three_classes
     estimators = [
         small(batch_ensemble=k, random_state=k, hidden_layer_sizes=(5,))
         for k in (1, 2, 4, 2)
@@ -263,9 +256,9 @@ EXTENDED = [
 
 @pytest.mark.parametrize(("setting", "value", "trainer"), EXTENDED)
 def test_search_trains_extended_networks_batched(
-    data, monkeypatch, setting, value, trainer
+    three_classes, monkeypatch, setting, value, trainer
 ):
-    X, y = data
+    X, y = three_classes
     estimator = small(max_epochs=3, **{setting: value})
     grid = {"lr": [0.01, 0.05], "hidden_layer_sizes": [(6, 5), (3, 8)]}
     serial = GridSearchCV(estimator, grid, cv=2).fit(X, y)
@@ -285,9 +278,9 @@ def test_search_trains_extended_networks_batched(
 
 @pytest.mark.parametrize(("setting", "value", "trainer"), EXTENDED)
 def test_ensemble_of_extended_networks_trains_batched(
-    data, monkeypatch, setting, value, trainer
+    three_classes, monkeypatch, setting, value, trainer
 ):
-    X, y = data
+    X, y = three_classes
     member = small(max_epochs=3, early_stopping=True, **{setting: value})
     runs = batched_runs(monkeypatch, setting)
     ensemble = QwertyEnsembleClassifier(
@@ -302,8 +295,8 @@ def test_ensemble_of_extended_networks_trains_batched(
         _assert_same_optimizer(fitted, alone)
 
 
-def test_model_file_round_trip(tmp_path, data):
-    X, y = data
+def test_model_file_round_trip(tmp_path, three_classes):
+    X, y = three_classes
     clf = small(batch_ensemble=3, batch_norm=True).fit(X, y)
     save_model(clf, tmp_path / "model.qwerty")
     loaded = load_model(tmp_path / "model.qwerty")
@@ -315,8 +308,8 @@ def test_model_file_round_trip(tmp_path, data):
         assert torch.equal(state[name], restored[name]), name
 
 
-def test_warm_start_refuses_another_number_of_members(data):
-    X, y = data
+def test_warm_start_refuses_another_number_of_members(three_classes):
+    X, y = three_classes
     clf = small(batch_ensemble=2, warm_start=True).fit(X, y)
     clf.set_params(batch_ensemble=3)
     with pytest.raises(ValueError, match="trained with batch_ensemble=2"):
@@ -325,19 +318,19 @@ def test_warm_start_refuses_another_number_of_members(data):
     assert clf.net_.module_.batch_ensemble == 2
 
 
-def test_onnx_refuses_members(data):
+def test_onnx_refuses_members(three_classes):
     pytest.importorskip("skl2onnx")
     from qwertyclf.onnx import to_onnx
 
-    X, y = data
+    X, y = three_classes
     clf = small(batch_ensemble=2, max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="batch_ensemble=2 to ONNX"):
         to_onnx(clf)
 
 
 @pytest.mark.parametrize("value", [0, 1.5, True, "2"])
-def test_bad_values_are_refused(data, value):
-    X, y = data
+def test_bad_values_are_refused(three_classes, value):
+    X, y = three_classes
     message = PARAMETERS["batch_ensemble"].refusal(value)
     with pytest.raises(ValueError, match=message.replace(".", r"\.")[:40]):
         QwertyClassifier(batch_ensemble=value).fit(X, y)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import make_classification
 from sklearn.model_selection import StratifiedKFold
 
 from qwertyclf import (
@@ -14,27 +13,13 @@ from qwertyclf import (
     save_model,
 )
 from qwertyclf._batched import fit_batched
+from test_batch_ensemble import small as small_network
 from test_batched import _assert_same_model, _assert_same_optimizer, batched_runs
 
 
-@pytest.fixture(scope="module")
-def data():
-    X, y = make_classification(
-        120, 5, n_informative=4, n_redundant=0, n_classes=3, random_state=0
-    )
-    return X, y
-
-
 def small(**params):
-    params = {
-        "hidden_layer_sizes": (6, 5),
-        "max_epochs": 4,
-        "random_state": 0,
-        "dtype": "float64",
-        "numeric_embedding": "pbld",
-        **params,
-    }
-    return QwertyClassifier(**params)
+    """test_batch_ensemble's small float64 network, behind the embedding."""
+    return small_network(**{"numeric_embedding": "pbld", **params})
 
 
 @pytest.mark.parametrize(
@@ -57,13 +42,15 @@ def small(**params):
     ids=["adam-validation", "adamw-early-stopping", "sgd-unshuffled"],
 )
 @pytest.mark.parametrize("depth", [1, 2])
-def test_batched_fit_is_the_serial_fit(data, params, depth, tmp_path, monkeypatch):
+def test_batched_fit_is_the_serial_fit(
+    three_classes, params, depth, tmp_path, monkeypatch
+):
     """Models of mixed widths, activations, learning rates and rows, in one run.
 
     Each is its serial fit field by field (weights, history, optimizer
     state, probabilities), through a saved file and a warm start.
     """
-    X, y = data
+    X, y = three_classes
     widths = [(6, 5), (4, 7), (8, 3)]
     estimators = [
         small(
@@ -107,9 +94,9 @@ def test_batched_fit_is_the_serial_fit(data, params, depth, tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("depth", [0, 1, 2])
-def test_batched_fit_with_members_is_the_serial_fit(data, depth, monkeypatch):
+def test_batched_fit_with_members_is_the_serial_fit(three_classes, depth, monkeypatch):
     """Networks with the embedding and BatchEnsemble members (which share it)."""
-    X, y = data
+    X, y = three_classes
     widths = [(6, 5), (4, 7), (8, 3)]
     estimators = [
         small(
@@ -135,8 +122,10 @@ def test_batched_fit_with_members_is_the_serial_fit(data, depth, monkeypatch):
         _assert_same_optimizer(model, serial)
 
 
-def test_embedded_and_plain_networks_train_in_runs_of_their_own(data, monkeypatch):
-    X, y = data
+def test_embedded_and_plain_networks_train_in_runs_of_their_own(
+    three_classes, monkeypatch
+):
+    X, y = three_classes
     estimators = [
         small(random_state=0),
         small(numeric_embedding=None, random_state=1),
@@ -162,8 +151,8 @@ def test_embedded_and_plain_networks_train_in_runs_of_their_own(data, monkeypatc
         _assert_same_optimizer(model, serial)
 
 
-def test_float32_batched_fit_is_close_to_the_serial_fit(data, monkeypatch):
-    X, y = data
+def test_float32_batched_fit_is_close_to_the_serial_fit(three_classes, monkeypatch):
+    X, y = three_classes
     estimators = [small(dtype="float32", random_state=seed) for seed in (0, 1)]
     runs = batched_runs(monkeypatch, "numeric_embedding")
     fitted = fit_batched(estimators, X, y)
@@ -176,11 +165,11 @@ def test_float32_batched_fit_is_close_to_the_serial_fit(data, monkeypatch):
 
 
 def test_cv_candidates_with_embedding_and_members_train_batched(
-    data, monkeypatch, tmp_path
+    three_classes, monkeypatch, tmp_path
 ):
     # QwertyClassifierCV passes both settings to every candidate; its
     # (candidate, fold) networks train batched and equal their serial fits.
-    X, y = data
+    X, y = three_classes
     folds = StratifiedKFold(2)
     runs = batched_runs(monkeypatch, "numeric_embedding")
     clf = QwertyClassifierCV(
