@@ -419,7 +419,7 @@ def test_long_batched_runs_are_spread_over_worker_processes(monkeypatch):
         _spread_runs,
     )
 
-    monkeypatch.setattr(_search, "running_workers", lambda: 0)  # workers to start
+    monkeypatch.setattr(_search, "workers_running_for", lambda n_jobs: False)
     long = [4 * WORKER_START_SECONDS] * 2
     short = [WORKER_START_SECONDS / 2] * 2
     assert _spread_runs(long, n_jobs=2)
@@ -429,24 +429,35 @@ def test_long_batched_runs_are_spread_over_worker_processes(monkeypatch):
     with joblib.parallel_backend("threading"):
         assert _spread_runs(short, n_jobs=2)  # other backends as configured
     # Running workers cost less: what saves more than their cost is sent.
-    monkeypatch.setattr(_search, "running_workers", lambda: 2)
+    monkeypatch.setattr(_search, "workers_running_for", lambda n_jobs: True)
     assert _spread_runs(short, n_jobs=2)
     assert not _spread_runs([WARM_START_SECONDS / 2] * 2, n_jobs=2)
     assert not _spread_runs(long, n_jobs=1)
-    # One running worker is not two.
-    monkeypatch.setattr(_search, "running_workers", lambda: 1)
-    assert not _spread_runs(short, n_jobs=2)
 
 
 def test_running_workers_counts_joblibs_live_worker_processes():
+    import joblib
     from joblib import Parallel, delayed
     from joblib.externals.loky import get_reusable_executor
 
-    from qwertyclf.model_selection._workers import running_workers
+    from qwertyclf.model_selection._workers import (
+        running_workers,
+        workers_running_for,
+    )
 
     get_reusable_executor().shutdown(wait=True)
     assert running_workers() == 0
+    assert not workers_running_for(2)
     Parallel(n_jobs=2)(delayed(abs)(i) for i in range(4))
     assert running_workers() == 2
+    assert workers_running_for(2)
+    assert not workers_running_for(1)  # no workers: nothing to reuse
+    assert not workers_running_for(3)  # a third would have to start
+    # Other thread limits: joblib would start new workers.
+    with joblib.parallel_config(backend="loky", inner_max_num_threads=7):
+        assert not workers_running_for(2)
+    with joblib.parallel_config(backend="threading"):
+        assert not workers_running_for(2)
     get_reusable_executor().shutdown(wait=True)
     assert running_workers() == 0
+    assert not workers_running_for(2)

@@ -32,7 +32,7 @@ from .._batched import fit_batched
 from .._interrupts import all_or_nothing
 from ..training import training_threads
 from ._candidates import pipeline_fit_and_score, plan_candidates, warn_not_batched
-from ._workers import running_workers
+from ._workers import workers_running_for
 
 #: Models per batched run in a search (whole folds, so a group with more
 #: candidates than this runs one fold at a time). Larger runs amortise the
@@ -46,7 +46,7 @@ MODELS_PER_RUN = 64
 WORKER_START_SECONDS = 3.0
 
 #: Seconds running workers (started by an earlier parallel call of this
-#: process, see `running_workers`) add to the batched runs sent to them:
+#: process, see `workers_running_for`) add to the batched runs sent to them:
 #: sending the rows and returning the fitted models. Measured on the grid of
 #: the benchmarks: 0.2 to 0.4 s over the ideal split of its two runs.
 WARM_START_SECONDS = 0.5
@@ -301,7 +301,7 @@ def _spread_runs(costs, n_jobs) -> bool:
     processes save is their share of the runs' time, what they cost is
     their start: `WORKER_START_SECONDS` for workers that must start (and
     more when another process holds the cores), `WARM_START_SECONDS` when
-    joblib's workers are already running (`running_workers`). Under
+    joblib's workers are already running (`workers_running_for`). Under
     joblib's process backends (the default), the runs are spread only when
     the time saved with `n_jobs` workers exceeds that start; otherwise they
     run here, so `n_jobs` does not make a search slower than `n_jobs=1`.
@@ -317,7 +317,7 @@ def _spread_runs(costs, n_jobs) -> bool:
         return False
     total = sum(costs)
     longest = max(max(costs), total / workers)
-    warm = running_workers() >= workers
+    warm = workers_running_for(n_jobs)
     return total - longest > (WARM_START_SECONDS if warm else WORKER_START_SECONDS)
 
 
