@@ -184,7 +184,7 @@ def grid_lines(grid, folds: int) -> list[str]:
         "which then stay running, as after any parallel call of a session. "
         "With n_jobs=2 the batched search sends its two runs to those "
         "workers when the time they save exceeds what the workers cost "
-        "(0.5 s running, 3 s to start); without running workers it trains "
+        "(1 s running, 3 s to start); without running workers it trains "
         "them in its own process, as with n_jobs=1.",
         "",
         "| search | median time (s) | vs GridSearchCV(QwertyClassifier) "

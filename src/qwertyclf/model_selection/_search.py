@@ -47,9 +47,10 @@ WORKER_START_SECONDS = 3.0
 
 #: Seconds running workers (started by an earlier parallel call of this
 #: process, see `workers_running_for`) add to the batched runs sent to them:
-#: sending the rows and returning the fitted models. Measured on the grid of
-#: the benchmarks: 0.2 to 0.4 s over the ideal split of its two runs.
-WARM_START_SECONDS = 0.5
+#: sending the rows, restoring and scoring the fold models there, returning
+#: the scores. Measured on the grid of the benchmarks: its two runs side by
+#: side in two workers took 0.2 to 1.0 s longer than the longer run alone.
+WARM_START_SECONDS = 1.0
 
 #: Measured seconds per optimizer step of a batched run: a fixed part (its
 #: many small operations) and a part per activation (models x batch rows x
