@@ -462,6 +462,39 @@ def test_pipeline_preceding_steps_fit_once_per_fold_and_setting(pipeline_pair, d
     assert refit[:2] == (batched.best_params_["scale__with_mean"], len(y))
 
 
+def test_pipeline_runs_sent_to_workers_are_cut_by_network_depth(data, monkeypatch):
+    # Runs sent to workers (any backend but joblib's process ones gets them):
+    # a Pipeline's task per scaler setting and folds is cut into one task
+    # per batch_key (here per depth), each fitting the scaler itself, so
+    # two workers share them; the runs, and so the results, are the same.
+    import joblib
+
+    from qwertyclf.model_selection import _search
+
+    calls = []
+    original = _search.pipeline_fit_and_score
+
+    def counting(group, *args, **kwargs):
+        calls.append(
+            sorted({len(p.steps[-1][1].hidden_layer_sizes) for _, p in group.members})
+        )
+        return original(group, *args, **kwargs)
+
+    monkeypatch.setattr(_search, "pipeline_fit_and_score", counting)
+    X, y = data
+    grid = {"clf__lr": [0.003, 0.03], "clf__hidden_layer_sizes": [(3,), (4, 3)]}
+    kwargs = dict(cv=StratifiedKFold(3), scoring=PIPE_SCORES, refit="neg_log_loss")
+    here = BatchedGridSearchCV(_pipe(), grid, **kwargs).fit(X, y)
+    assert calls == [[1, 2]]  # one task: the scaler fitted once per fold
+    calls.clear()
+    with joblib.parallel_backend("threading"):
+        spread = BatchedGridSearchCV(_pipe(), grid, n_jobs=2, **kwargs).fit(X, y)
+    assert sorted(calls) == [[1], [2]]
+    for key, value in here.cv_results_.items():
+        if key.startswith(("split", "mean_test", "rank")):
+            np.testing.assert_array_equal(spread.cv_results_[key], value, err_msg=key)
+
+
 def test_pipeline_search_honours_step_sample_weights(data):
     X, y = data
     weight = np.random.RandomState(0).uniform(0.2, 2.0, len(y))

@@ -70,6 +70,21 @@ class Group:
     prefix: Pipeline | None = None
     prefix_params: dict = dataclasses.field(default_factory=dict)
 
+    def parts(self) -> list[Group]:
+        """The group cut into groups whose classifiers share a `batch_key`.
+
+        A bare classifier's group is one already. A Pipeline's group trains
+        one batched run per `batch_key` of its last steps on each fold's
+        fitted earlier steps; cut, each part fits those steps itself, and
+        trains the same runs, so the parts can go to different workers.
+        """
+        if self.prefix is None:
+            return [self]
+        keyed: dict = {}
+        for c, pipe in self.members:
+            keyed.setdefault(batch_key(pipe.steps[-1][1]), []).append((c, pipe))
+        return [dataclasses.replace(self, members=part) for part in keyed.values()]
+
 
 @dataclasses.dataclass
 class Plan:

@@ -194,25 +194,34 @@ class _BatchedSearchMixin:
         warn_not_batched(plan, len(candidates))
         n_splits = len(splits)
         serial = plan.serial
-        runs, slots, costs = [], [], []
+        chunks = []  # (group, folds): each a task, or one task per part
         for group in plan.groups:
-            members = group.members
-            # Whole folds per run, as many as fit in MODELS_PER_RUN models.
-            per_run = max(1, MODELS_PER_RUN // len(members))
+            # Whole folds per task, as many as fit in MODELS_PER_RUN models.
+            per_run = max(1, MODELS_PER_RUN // len(group.members))
             n_runs = -(-n_splits // per_run)
             for chunk in np.array_split(np.arange(n_splits), n_runs):
-                pairs = [(c, s) for c, _ in members for s in chunk]
-                runs.append((group, chunk))
-                slots.append(pairs)
-                costs.append(
-                    _run_seconds(
-                        [_final_step(est) for _, est in members],
-                        [len(splits[s][0]) for _, s in pairs],
-                        X,
-                    )
-                )
+                chunks.append((group, chunk))
+        # A Pipeline's task trains one run per batch_key: sent to workers, its
+        # parts (which fit the earlier steps each) go to different ones.
+        costs = [
+            _run_seconds(
+                [_final_step(est) for _, est in part.members],
+                [len(splits[s][0]) for s in chunk for _ in part.members],
+                X,
+            )
+            for group, chunk in chunks
+            for part in group.parts()
+        ]
+        spread = bool(chunks) and _spread_runs(costs, self.n_jobs)
+        runs = [
+            (part, chunk)
+            for group, chunk in chunks
+            for part in (group.parts() if spread else [group])
+        ]
+        slots = [
+            [(c, s) for c, _ in part.members for s in chunk] for part, chunk in runs
+        ]
         n_batched = len(runs)
-        spread = bool(n_batched) and _spread_runs(costs, self.n_jobs)
         tasks = [
             _group_task(
                 group,
@@ -481,8 +490,9 @@ class BatchedGridSearchCV(_BatchedSearchMixin, GridSearchCV):
     stacked networks updated in one step; each ends where its ordinary fit
     would (exactly so in float64, up to summation order in float32). A
     `Pipeline` ending in a `QwertyClassifier` is batched too: its earlier
-    steps are fitted once per fold and per setting of their parameters, and
-    its classifiers train as batched runs on the transformed rows.
+    steps are fitted once per fold and per setting of their parameters (once
+    per run when the runs go to workers), and its classifiers train as
+    batched runs on the transformed rows.
     Candidates it cannot batch (batch norm, dropout, custom callbacks, other
     estimators, fit parameters other than `sample_weight`) are fitted one by
     one as `GridSearchCV` would, in the same search, with one
