@@ -82,6 +82,12 @@ def case_batched_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs=2)
     names = list(fits)
     seconds, fitted = {name: [] for name in names}, {}
     pair = names[:2]
+
+    def timed(name):
+        start = time.perf_counter()
+        fitted[name] = fits[name]()
+        seconds[name].append(time.perf_counter() - start)
+
     if cases.WARM_UP:
         # GridSearchCV's first, which starts joblib's worker processes as any
         # earlier parallel call of a session does: the batched search with
@@ -90,14 +96,10 @@ def case_batched_grid(repeats: int, folds: int = 5, epochs: int = 100, n_jobs=2)
             fits[name]()
     for _ in range(repeats):
         for name in pair:
-            start = time.perf_counter()
-            fitted[name] = fits[name]()
-            seconds[name].append(time.perf_counter() - start)
+            timed(name)
     for name in names[2:]:
         for _ in range(repeats):
-            start = time.perf_counter()
-            fitted[name] = fits[name]()
-            seconds[name].append(time.perf_counter() - start)
+            timed(name)
     return [
         cases.Row(
             "e",

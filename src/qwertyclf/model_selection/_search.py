@@ -194,29 +194,31 @@ class _BatchedSearchMixin:
         warn_not_batched(plan, len(candidates))
         n_splits = len(splits)
         serial = plan.serial
-        chunks = []  # (group, folds): each a task, or one task per part
+        # (group, its parts, folds): each a task, or one task per part. A
+        # Pipeline's task trains one run per batch_key: sent to workers, its
+        # parts (which fit the earlier steps each) go to different ones.
+        chunks = []
         for group in plan.groups:
+            parts = group.parts()
             # Whole folds per task, as many as fit in MODELS_PER_RUN models.
             per_run = max(1, MODELS_PER_RUN // len(group.members))
             n_runs = -(-n_splits // per_run)
             for chunk in np.array_split(np.arange(n_splits), n_runs):
-                chunks.append((group, chunk))
-        # A Pipeline's task trains one run per batch_key: sent to workers, its
-        # parts (which fit the earlier steps each) go to different ones.
+                chunks.append((group, parts, chunk))
         costs = [
             _run_seconds(
                 [_final_step(est) for _, est in part.members],
                 [len(splits[s][0]) for s in chunk for _ in part.members],
                 X,
             )
-            for group, chunk in chunks
-            for part in group.parts()
+            for _, parts, chunk in chunks
+            for part in parts
         ]
         spread = bool(chunks) and _spread_runs(costs, self.n_jobs)
         runs = [
             (part, chunk)
-            for group, chunk in chunks
-            for part in (group.parts() if spread else [group])
+            for group, parts, chunk in chunks
+            for part in (parts if spread else [group])
         ]
         slots = [
             [(c, s) for c, _ in part.members for s in chunk] for part, chunk in runs
