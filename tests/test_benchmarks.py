@@ -464,3 +464,27 @@ def test_ablation_section_goes_before_the_accuracy_section(tmp_path):
     assert second.count("## Ablation") == 1
     assert "| plain again |" in second
     assert second.endswith("\n\n## Accuracy on tables\n\nacc\n")
+
+
+def test_rare_categories_tables_and_summary(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import rare_categories_cases as rc
+
+    X, y = rc.make_table("noise", 50)
+    assert X["id"].nunique() == 50 and set(y) == {0, 1}
+    X, y = rc.make_table("signal", 50)
+    assert list(X.columns) == ["x0", "x1", "x2", "x3", "x4", "town"]
+    with pytest.raises(ValueError, match="kind"):
+        rc.make_table("other", 10)
+    row = {"table": "noise", "acc": 0.5, "logloss": 0.7, "inputs": 7}
+    lines = rc.table_lines(
+        [
+            {**row, "contender": "QwertyClassifierCV (pooled, default)", "fit_s": 2.0},
+            {
+                **row,
+                "contender": "QwertyClassifierCV (min_frequency=None)",
+                "fit_s": 5.0,
+            },
+        ]
+    )
+    assert lines[2].endswith("| 2.00 |  |") and lines[3].endswith("| 5.00 | 2.5 |")

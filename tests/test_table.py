@@ -144,6 +144,36 @@ def test_min_frequency_pools_rare_and_unseen_categories():
     assert list(fraction.encoder_.categories[0]) == []
 
 
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        QwertyClassifierCV(n_candidates=1, cv=2, max_epochs=2, random_state=0),
+        QwertyEnsembleClassifier(QwertyClassifier(max_epochs=2), n_estimators=2),
+    ],
+    ids=["cv", "ensemble"],
+)
+def test_tuned_estimators_pool_categories_of_fewer_than_five_rows(estimator):
+    # An identifier column: a category per row would be an input per row.
+    n = 60
+    X = pd.DataFrame(
+        {
+            "id": [f"row{i}" for i in range(n)],
+            "city": ["a"] * 30 + ["b"] * 25 + ["c"] * 5,
+            "rare": ["x"] * 56 + ["y"] * 4,
+        }
+    )
+    y = np.arange(n) % 2
+    model = clone(estimator).fit(X, y)
+    encoder = model.encoder_
+    assert model.get_params()["min_frequency"] == 5
+    assert [list(c) for c in encoder.categories] == [[], ["a", "b", "c"], ["x"]]
+    assert encoder.other_slot == (True, False, True)
+    # One pooled input for the identifier, three cities, "x" and the pool.
+    assert encoder.n_outputs == 1 + 3 + 2
+    kept = clone(estimator).set_params(min_frequency=None).fit(X, y)
+    assert kept.encoder_.n_outputs == n + 3 + 2
+
 def test_all_nan_column_in_fit():
     X, y = _table()
     X["empty"] = np.nan

@@ -26,7 +26,7 @@ from ._composite_io import load_composite, save_composite
 from ._interrupts import all_or_nothing
 from ._labels import encode_labels
 from ._progress import check_verbose
-from ._table import encode, fit_encoding
+from ._table import RARE_CATEGORY_ROWS, encode, fit_encoding
 from .training import as_dataset, check_n_classes, train_serial
 
 #: Learning rates tried when `lrs="auto"` (Adam's default is 0.001).
@@ -144,8 +144,14 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         as in a dense array (see the guide "Your own table").
     categorical_features : "from_dtype", None or array-like, default="from_dtype"
         Which columns are categorical, as in `QwertyClassifier`.
-    min_frequency : int, float or None, default=None
-        Rare categories share one input, as in `QwertyClassifier`.
+    min_frequency : int, float or None, default=5
+        Categories seen in fewer than 5 training rows share one input, as
+        `min_frequency` of `QwertyClassifier` (which pools none by
+        default): an identifier or a column of hundreds of rare values
+        would otherwise get an input per row, slow training and invite
+        overfitting. With sample weights, a category's count is its total
+        weight, as in every statistic of the encoding. None gives every
+        category its own input.
     refit : bool, default=False
         False: predict with the mean of the best candidate's fold networks.
         True: refit the best candidate on all the data for its mean best
@@ -229,7 +235,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         device: str = "cpu",
         random_state: int | np.random.RandomState | None = None,
         categorical_features="from_dtype",
-        min_frequency: int | float | None = None,
+        min_frequency: int | float | None = RARE_CATEGORY_ROWS,
         verbose: int = 0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes

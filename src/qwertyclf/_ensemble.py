@@ -14,7 +14,7 @@ from ._classifier import QwertyClassifier
 from ._composite_io import load_composite, save_composite
 from ._interrupts import all_or_nothing
 from ._progress import check_verbose
-from ._table import encode, fit_encoding
+from ._table import RARE_CATEGORY_ROWS, encode, fit_encoding
 from .training import can_hold_out, check_n_classes
 
 #: The member configuration of `QwertyEnsembleClassifier(estimator=None)`.
@@ -70,8 +70,14 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         as in a dense array (see the guide "Your own table").
     categorical_features : "from_dtype", None or array-like, default="from_dtype"
         Which columns are categorical, as in `QwertyClassifier`.
-    min_frequency : int, float or None, default=None
-        Rare categories share one input, as in `QwertyClassifier`.
+    min_frequency : int, float or None, default=5
+        Categories seen in fewer than 5 training rows share one input, as
+        `min_frequency` of `QwertyClassifier` (which pools none by
+        default): an identifier or a column of hundreds of rare values
+        would otherwise get an input per row, slow training and invite
+        overfitting. With sample weights, a category's count is its total
+        weight, as in every statistic of the encoding. None gives every
+        category its own input.
     verbose : int, default=0
         0 is silent. 1 or more shows a progress bar on stderr for each
         batched run (a plain line every tenth of the epochs when stderr is
@@ -114,7 +120,7 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         random_state: int | np.random.RandomState | None = None,
         preprocessing: str | None = "robust",
         categorical_features="from_dtype",
-        min_frequency: int | float | None = None,
+        min_frequency: int | float | None = RARE_CATEGORY_ROWS,
         verbose: int = 0,
     ) -> None:
         self.estimator = estimator

@@ -46,6 +46,10 @@ from ._scaling import robust_scaling, smooth_clip, weighted_percentile
 #: Accepted values of the `preprocessing` parameter.
 PREPROCESSING = ("robust", None)
 
+#: `min_frequency` of `QwertyClassifierCV` and `QwertyEnsembleClassifier`:
+#: a category needs this many training rows for an input of its own.
+RARE_CATEGORY_ROWS = 5
+
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 #: How a plain numeric `X` is checked: float, missing values allowed, and
