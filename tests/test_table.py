@@ -173,6 +173,9 @@ def test_tuned_estimators_pool_categories_of_fewer_than_five_rows(estimator):
     assert encoder.n_outputs == 1 + 3 + 2
     kept = clone(estimator).set_params(min_frequency=None).fit(X, y)
     assert kept.encoder_.n_outputs == n + 3 + 2
+    # With sample weights a category's count is its total weight.
+    doubled = clone(estimator).fit(X, y, sample_weight=np.full(n, 2.0))
+    assert [list(c) for c in doubled.encoder_.categories][2] == ["x", "y"]
 
 def test_all_nan_column_in_fit():
     X, y = _table()

@@ -71,13 +71,9 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
     categorical_features : "from_dtype", None or array-like, default="from_dtype"
         Which columns are categorical, as in `QwertyClassifier`.
     min_frequency : int, float or None, default=5
-        Categories seen in fewer than 5 training rows share one input, as
-        `min_frequency` of `QwertyClassifier` (which pools none by
-        default): an identifier or a column of hundreds of rare values
-        would otherwise get an input per row, slow training and invite
-        overfitting. With sample weights, a category's count is its total
-        weight, as in every statistic of the encoding. None gives every
-        category its own input.
+        Rare categories share one input, as in `QwertyClassifierCV`: by
+        default those seen in fewer than 5 training rows (weighted counts
+        with sample weights). None gives every category its own input.
     verbose : int, default=0
         0 is silent. 1 or more shows a progress bar on stderr for each
         batched run (a plain line every tenth of the epochs when stderr is
