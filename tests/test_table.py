@@ -144,7 +144,6 @@ def test_min_frequency_pools_rare_and_unseen_categories():
     assert list(fraction.encoder_.categories[0]) == []
 
 
-
 @pytest.mark.parametrize(
     "estimator",
     [
@@ -176,6 +175,7 @@ def test_tuned_estimators_pool_categories_of_fewer_than_five_rows(estimator):
     # With sample weights a category's count is its total weight.
     doubled = clone(estimator).fit(X, y, sample_weight=np.full(n, 2.0))
     assert [list(c) for c in doubled.encoder_.categories][2] == ["x", "y"]
+
 
 def test_all_nan_column_in_fit():
     X, y = _table()
