@@ -13,10 +13,12 @@ on the same outer stratified folds (shuffled, seed 0):
   which shifts the class: about 10 rows a town, so the towns are signal.
 
 It reports, per table and estimator, mean accuracy and log-loss over the
-folds, the median fit time, and the fit-time ratio of keeping every category
-against pooling:
+folds, the median fit time, and the fit-time ratio against the first value
+compared (`--values`, by default the estimators' own `min_frequency`, then
+None):
 
     nice -n 5 python benchmarks/rare_categories_cases.py
+    nice -n 5 python benchmarks/rare_categories_cases.py --values 2 5 None
     nice -n 5 python benchmarks/rare_categories_cases.py --quick   # smoke test
 """
 
@@ -51,8 +53,8 @@ def make_table(kind: str, rows: int, seed: int = 0):
     return X, (logit > 0).astype(int).to_numpy()
 
 
-def contenders(quick: bool) -> dict:
-    """The estimators, each with the default and with every category kept."""
+def contenders(quick: bool, values) -> dict:
+    """Each estimator with each `min_frequency` of `values` ("default": its own)."""
     from qwertyclf import QwertyClassifier, QwertyClassifierCV, QwertyEnsembleClassifier
 
     if quick:
@@ -68,20 +70,23 @@ def contenders(quick: bool) -> dict:
         ("QwertyClassifierCV", cv),
         ("QwertyEnsembleClassifier", ensemble),
     ):
-        out[f"{name} (pooled, default)"] = estimator
-        out[f"{name} (min_frequency=None)"] = clone(estimator).set_params(
-            min_frequency=None
-        )
+        for value in values:
+            if value == "default":
+                out[f"{name} (default)"] = estimator
+            else:
+                out[f"{name} (min_frequency={value})"] = clone(estimator).set_params(
+                    min_frequency=value
+                )
     return out
 
 
-def run(rows: int, folds: int, quick: bool) -> list[dict]:
+def run(rows: int, folds: int, quick: bool, values) -> list[dict]:
     """Every contender on both tables, on the same folds."""
     results = []
     for kind in ("noise", "signal"):
         X, y = make_table(kind, rows)
         splits = list(StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y))
-        for name, estimator in contenders(quick).items():
+        for name, estimator in contenders(quick, values).items():
             accs, losses, times = [], [], []
             for train, test in splits:
                 model = clone(estimator)
@@ -106,25 +111,29 @@ def run(rows: int, folds: int, quick: bool) -> list[dict]:
 
 
 def table_lines(results: list[dict]) -> list[str]:
-    """A Markdown table, with each kept-every-category row's fit-time ratio."""
+    """A Markdown table; fit-time ratios are against each estimator's first row."""
     lines = [
         "| table | contender | network inputs | accuracy | log-loss | median fit (s) "
         "| fit-time ratio |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
-    pooled = {}
+    first: dict = {}
     for r in results:
-        estimator = r["contender"].split(" ")[0]
-        ratio = ""
-        if "pooled" in r["contender"]:
-            pooled[(r["table"], estimator)] = r["fit_s"]
-        else:
-            ratio = f"{r['fit_s'] / pooled[(r['table'], estimator)]:.1f}"
+        key = (r["table"], r["contender"].split(" ")[0])
+        ratio = f"{r['fit_s'] / first[key]:.1f}" if key in first else ""
+        first.setdefault(key, r["fit_s"])
         lines.append(
             f"| {r['table']} | {r['contender']} | {r['inputs']} | {r['acc']:.4f} "
             f"| {r['logloss']:.4f} | {r['fit_s']:.2f} | {ratio} |"
         )
     return lines
+
+
+def _value(text: str):
+    """A `--values` word: "default", None, an int or a float."""
+    if text in ("default", "None"):
+        return None if text == "None" else text
+    return float(text) if "." in text else int(text)
 
 
 def main(argv=None) -> None:
@@ -133,12 +142,19 @@ def main(argv=None) -> None:
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--values",
+        nargs="*",
+        type=_value,
+        default=["default", None],
+        help='min_frequency values to compare: "default", "None", ints, floats',
+    )
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
     rows, folds = (120, 2) if args.quick else (args.rows, args.folds)
-    print("\n".join(table_lines(run(rows, folds, args.quick))))
+    print("\n".join(table_lines(run(rows, folds, args.quick, args.values))))
 
 
 if __name__ == "__main__":

@@ -479,7 +479,7 @@ def test_rare_categories_tables_and_summary(monkeypatch):
     row = {"table": "noise", "acc": 0.5, "logloss": 0.7, "inputs": 7}
     lines = rc.table_lines(
         [
-            {**row, "contender": "QwertyClassifierCV (pooled, default)", "fit_s": 2.0},
+            {**row, "contender": "QwertyClassifierCV (default)", "fit_s": 2.0},
             {
                 **row,
                 "contender": "QwertyClassifierCV (min_frequency=None)",
@@ -488,3 +488,9 @@ def test_rare_categories_tables_and_summary(monkeypatch):
         ]
     )
     assert lines[2].endswith("| 2.00 |  |") and lines[3].endswith("| 5.00 | 2.5 |")
+    assert [rc._value(w) for w in ("default", "None", "2", "0.01")] == [
+        "default",
+        None,
+        2,
+        0.01,
+    ]
