@@ -1,10 +1,11 @@
 """Benchmark case for rare categories: what pooling them by default buys.
 
 `QwertyClassifierCV` and `QwertyEnsembleClassifier` pool the categories seen
-in fewer than 5 training rows into one input (`min_frequency=5`). This case
-fits each of them with that default and with every category kept
-(`min_frequency=None`) on two generated tables of `--rows` rows, side by side
-on the same outer stratified folds (shuffled, seed 0):
+in a single training row into one input (`min_frequency=2`). This case fits
+each of them with that default and with other values (`--values`; by default
+the default and every category kept, `min_frequency=None`) on two generated
+tables of `--rows` rows, side by side on the same outer stratified folds
+(shuffled, seed 0):
 
 - ``noise``: five numeric columns that decide the class (with noise), an
   identifier column (a different string in every row) and a column of 300

@@ -152,29 +152,29 @@ def test_min_frequency_pools_rare_and_unseen_categories():
     ],
     ids=["cv", "ensemble"],
 )
-def test_tuned_estimators_pool_categories_of_fewer_than_five_rows(estimator):
+def test_tuned_estimators_pool_categories_seen_in_one_row(estimator):
     # An identifier column: a category per row would be an input per row.
     n = 60
     X = pd.DataFrame(
         {
             "id": [f"row{i}" for i in range(n)],
-            "city": ["a"] * 30 + ["b"] * 25 + ["c"] * 5,
-            "rare": ["x"] * 56 + ["y"] * 4,
+            "city": ["a"] * 30 + ["b"] * 28 + ["c"] * 2,
+            "rare": ["x"] * 56 + ["y"] * 2 + ["z", "w"],
         }
     )
     y = np.arange(n) % 2
     model = clone(estimator).fit(X, y)
     encoder = model.encoder_
-    assert model.get_params()["min_frequency"] == 5
-    assert [list(c) for c in encoder.categories] == [[], ["a", "b", "c"], ["x"]]
+    assert model.get_params()["min_frequency"] == 2
+    assert [list(c) for c in encoder.categories] == [[], ["a", "b", "c"], ["x", "y"]]
     assert encoder.other_slot == (True, False, True)
-    # One pooled input for the identifier, three cities, "x" and the pool.
-    assert encoder.n_outputs == 1 + 3 + 2
+    # One pooled input for the identifier, three cities, "x", "y" and the pool.
+    assert encoder.n_outputs == 1 + 3 + 3
     kept = clone(estimator).set_params(min_frequency=None).fit(X, y)
-    assert kept.encoder_.n_outputs == n + 3 + 2
+    assert kept.encoder_.n_outputs == n + 3 + 4
     # With sample weights a category's count is its total weight.
     doubled = clone(estimator).fit(X, y, sample_weight=np.full(n, 2.0))
-    assert [list(c) for c in doubled.encoder_.categories][2] == ["x", "y"]
+    assert list(doubled.encoder_.categories[2]) == ["w", "x", "y", "z"]
 
 
 def test_all_nan_column_in_fit():

@@ -144,13 +144,13 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         as in a dense array (see the guide "Your own table").
     categorical_features : "from_dtype", None or array-like, default="from_dtype"
         Which columns are categorical, as in `QwertyClassifier`.
-    min_frequency : int, float or None, default=5
-        Categories seen in fewer than 5 training rows share one input, as
+    min_frequency : int, float or None, default=2
+        Categories seen in a single training row share one input, as
         `min_frequency` of `QwertyClassifier` (which pools none by
-        default): an identifier or a column of hundreds of rare values
-        would otherwise get an input per row, slow training and invite
-        overfitting. With sample weights, a category's count is its total
-        weight, as in every statistic of the encoding. None gives every
+        default): an identifier column would otherwise get an input per
+        row, which teaches nothing about new rows and slows training many
+        times over. With sample weights, a category's count is its total
+        weight, as for every statistic of the encoding. None gives every
         category its own input.
     refit : bool, default=False
         False: predict with the mean of the best candidate's fold networks.

@@ -70,10 +70,10 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         as in a dense array (see the guide "Your own table").
     categorical_features : "from_dtype", None or array-like, default="from_dtype"
         Which columns are categorical, as in `QwertyClassifier`.
-    min_frequency : int, float or None, default=5
+    min_frequency : int, float or None, default=2
         Rare categories share one input, as in `QwertyClassifierCV`: by
-        default those seen in fewer than 5 training rows (weighted counts
-        with sample weights). None gives every category its own input.
+        default those seen in a single training row (weighted counts with
+        sample weights). None gives every category its own input.
     verbose : int, default=0
         0 is silent. 1 or more shows a progress bar on stderr for each
         batched run (a plain line every tenth of the epochs when stderr is

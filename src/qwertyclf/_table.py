@@ -47,8 +47,9 @@ from ._scaling import robust_scaling, smooth_clip, weighted_percentile
 PREPROCESSING = ("robust", None)
 
 #: `min_frequency` of `QwertyClassifierCV` and `QwertyEnsembleClassifier`:
-#: a category needs this many training rows for an input of its own.
-RARE_CATEGORY_ROWS = 5
+#: a category needs this many training rows for an input of its own (one row
+#: teaches nothing about any other: an identifier's values, for example).
+RARE_CATEGORY_ROWS = 2
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
