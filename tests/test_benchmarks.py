@@ -494,3 +494,28 @@ def test_rare_categories_tables_and_summary(monkeypatch):
         2,
         0.01,
     ]
+
+
+def test_rare_classes_case_compares_the_two_rules(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import numpy as np
+    import rare_classes_cases as rcl
+
+    _, y = rcl.make_table(200, 3, 1, seed=0)
+    assert np.bincount(y)[2] == 1 and rcl.class_seen_once(y)
+    assert not rcl.class_seen_once(np.array([0, 0, 1, 1]))
+    previous = rcl.model_for("previous rule", y, quick=True)
+    assert not previous.estimator.early_stopping
+    assert rcl.model_for(
+        "previous rule", np.r_[y, 2], quick=True
+    ).estimator.early_stopping
+    assert rcl.model_for("stops early", y, quick=True).estimator.early_stopping
+    with pytest.raises(ValueError, match="unknown rule"):
+        rcl.model_for("other", y, quick=True)
+    results = rcl.run([(120, 3, 2)], folds=3, quick=True)
+    assert [r["rule"] for r in results] == ["stops early", "previous rule"]
+    assert results[0]["folds_with_a_single_row"] >= 1
+    lines = rcl.table_lines(results)
+    assert len(lines) == 2 + 2 + 2 and lines[-1].startswith(
+        "| **mean** | | previous rule"
+    )

@@ -266,30 +266,43 @@ def test_internal_hold_outs_are_shuffled_stratified_and_seeded():
     assert not np.array_equal(np.sort(valid), np.sort(other))
 
 
-def test_bootstrap_members_decide_on_their_own_rows_whether_to_hold_out(data):
-    # A class of two rows: the full data can hold out a stratified tenth,
-    # but a bootstrap sample often holds that class once. Such a member
-    # trains its epochs without early stopping; the others stop early.
-    from qwertyclf.training import can_hold_out
+def test_hold_outs_keep_every_class_in_training_where_strata_cannot_be_made():
+    # A class of one row, or fewer held-out rows than classes: no stratified
+    # split exists. A tenth is held out all the same, drawn from all but one
+    # row of each class, so every class still trains; seeded as ever.
+    from qwertyclf.training import can_hold_out, split_validation
 
+    for y in (np.repeat([0, 1, 2], [60, 39, 1]), np.repeat(np.arange(30), 4)):
+        train, valid, _, _ = split_validation(y, None, 0.1, seed=0)
+        assert len(valid) == int(np.ceil(0.1 * len(y)))
+        np.testing.assert_array_equal(np.sort(np.r_[train, valid]), np.arange(len(y)))
+        np.testing.assert_array_equal(np.unique(y[train]), np.unique(y))
+        _, again, _, _ = split_validation(y, None, 0.1, seed=0)
+        _, other, _, _ = split_validation(y, None, 0.1, seed=1)
+        np.testing.assert_array_equal(valid, again)
+        assert not np.array_equal(np.sort(valid), np.sort(other))
+        assert can_hold_out(y)
+    assert not can_hold_out(np.arange(5))
+    with pytest.raises(ValueError, match="every class has a single row"):
+        split_validation(np.arange(5), None, 0.1, seed=0)
+
+
+@pytest.mark.parametrize("bootstrap", [False, True])
+def test_members_stop_early_beside_a_class_of_one_row(data, bootstrap):
+    # A rare class seen once (or, in a bootstrap sample, often once) used to
+    # switch early stopping off: every member then trained all its epochs.
     X, y = data
-    X = np.r_[X, [[9.0, 9.0], [9.5, 9.0]]]
-    y = np.r_[y, [3, 3]]
-    assert can_hold_out(y)
-    held_out = []
-    for seed in range(4):
-        ensemble = QwertyEnsembleClassifier(
-            n_estimators=3, bootstrap=True, random_state=seed
-        ).fit(X, y)
-        assert ensemble.predict(X).shape == (len(X),)
-        # The members' rows, drawn as fit draws them.
-        rng = np.random.RandomState(seed)
-        rng.randint(2**31 - 1, size=3)
-        for member in ensemble.estimators_:
-            rows = rng.randint(len(y), size=len(y))
-            assert member.early_stopping == can_hold_out(y[rows])
-            held_out.append(member.early_stopping)
-    assert any(held_out) and not all(held_out)
+    X = np.r_[X, [[9.0, 9.0]]]
+    y = np.r_[y, [3]]
+    ensemble = QwertyEnsembleClassifier(
+        n_estimators=3, bootstrap=bootstrap, random_state=0
+    ).fit(X, y)
+    np.testing.assert_array_equal(ensemble.classes_, [0, 1, 2, 3])
+    for member in ensemble.estimators_:
+        assert member.early_stopping
+        assert "valid_loss" in member.history_[-1]
+    clf = QwertyClassifier(early_stopping=True, max_epochs=3, random_state=0)
+    assert "valid_loss" in clf.fit(X, y).history_[-1]
 
 
 def test_default_members_are_the_documented_network():

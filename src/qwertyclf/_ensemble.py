@@ -51,9 +51,10 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         front of two hidden layers of 64 units, AdamW with learning rate
         0.003 and weight decay 0.01, early
         stopping on 10% of its rows (each member holds out its own rows,
-        drawn from its own seed), keeping its best epoch; a member whose
-        rows (its bootstrap sample, with `bootstrap=True`) are too few to
-        hold out a stratified tenth trains its 100 epochs instead.
+        drawn from its own seed, stratified by class where a class has
+        enough rows, and never a class's only row), keeping its best epoch;
+        a member whose rows (its bootstrap sample, with `bootstrap=True`)
+        hold every class once trains its 100 epochs instead.
     n_estimators : int, default=10
         Number of members.
     bootstrap : bool, default=False
@@ -170,9 +171,9 @@ class QwertyEnsembleClassifier(ProbaPredictMixin, ClassifierMixin, BaseEstimator
         ]
         if self.estimator is None:
             for member, r in zip(members, rows, strict=True):
-                # Each member holds out a tenth of its own rows (a bootstrap
-                # sample may hold a rare class once); where that cannot be
-                # stratified, it trains all its epochs.
+                # Each member holds out a tenth of its own rows; only where
+                # every class has a single row is there nothing to hold out,
+                # and it trains all its epochs.
                 if not can_hold_out(y[r]):
                     member.set_params(early_stopping=False)
         keys = [batch_key(member) for member in members]

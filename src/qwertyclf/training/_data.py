@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ._inference import largest_value
 from ._net import SparseRows, TensorDataset
-from ._spec import DEFAULT_VALIDATION_FRACTION, normalised, split_validation
+from ._spec import normalised, split_validation
 
 
 def check_n_classes(classes, owner: str = "QwertyClassifier") -> None:
@@ -43,19 +43,20 @@ def check_n_classes(classes, owner: str = "QwertyClassifier") -> None:
         )
 
 
-def can_hold_out(y, fraction: float = DEFAULT_VALIDATION_FRACTION) -> bool:
-    """Whether a stratified `fraction` of `y` holds out every class and keeps it.
+def can_hold_out(y) -> bool:
+    """Whether `split_validation` can hold out rows of `y`: a class has two.
 
-    What `split_validation` needs: at least one held-out row per class and
-    two rows of every class.
+    Every class keeps a training row, so rows of `y` can be held out unless
+    each class has a single one.
 
     Examples
     --------
     >>> can_hold_out(np.array([0, 1] * 10)), can_hold_out(np.array([0] * 19 + [1]))
-    (True, False)
+    (True, True)
+    >>> can_hold_out(np.array([0, 1, 2]))
+    False
     """
-    _, counts = np.unique(y, return_counts=True)
-    return bool(int(np.ceil(fraction * len(y))) >= len(counts) and counts.min() >= 2)
+    return bool(len(np.unique(y)) < len(y))
 
 
 @dataclass(frozen=True)

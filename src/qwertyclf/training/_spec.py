@@ -146,6 +146,11 @@ def split_validation(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Hold out `fraction` of the rows, stratified by class and seeded.
 
+    Where no stratified split exists (a class with a single row, or fewer
+    held-out rows than classes), one row of every class, drawn at random,
+    stays in training and the held-out rows are drawn at random from the
+    others: a rare class then costs stratification, not early stopping.
+
     Parameters
     ----------
     y_enc : ndarray of shape (n_samples,)
@@ -153,7 +158,7 @@ def split_validation(
     weight : ndarray of shape (n_samples,) or None
         Row weights.
     fraction : float
-        Fraction held out.
+        Fraction held out (rounded up to whole rows).
     seed : int
         Seeds the split.
 
@@ -165,25 +170,48 @@ def split_validation(
         The rows' weights; the validation weights normalised to mean 1, so
         `valid_loss` measures the loss that training minimises.
 
+    Raises
+    ------
+    ValueError
+        When every class has a single row: nothing can be held out.
+
     Examples
     --------
     >>> train, valid, _, _ = split_validation(np.array([0, 1] * 10), None, 0.2, 0)
     >>> len(train), len(valid)
     (16, 4)
+    >>> y = np.array([0] * 9 + [1])  # class 1 has one row: it stays in training
+    >>> train, valid, _, _ = split_validation(y, None, 0.2, 0)
+    >>> len(train), len(valid), 9 in train
+    (8, 2, True)
     """
     index = np.arange(len(y_enc))
     try:
         train, valid = train_test_split(
             index, test_size=fraction, stratify=y_enc, random_state=seed
         )
-    except ValueError as exc:
-        raise ValueError(
-            f"Cannot hold out a stratified validation_fraction={fraction}: {exc} "
-            "Pass validation_data=(X_val, y_val) or use more samples per class."
-        ) from None
+    except ValueError:
+        train, valid = _split_keeping_every_class(y_enc, fraction, seed)
     if weight is None:
         return train, valid, None, None
     return train, valid, weight[train], normalised(weight[valid])
+
+
+def _split_keeping_every_class(
+    y_enc: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out rows at random, leaving one row of every class in training."""
+    order = np.random.RandomState(seed).permutation(len(y_enc))
+    _, kept = np.unique(y_enc[order], return_index=True)
+    spare = np.delete(order, kept)
+    if not len(spare):
+        raise ValueError(
+            f"Cannot hold out validation_fraction={fraction} of the rows: every "
+            "class has a single row, which training needs. Pass "
+            "validation_data=(X_val, y_val) or use more samples per class."
+        )
+    valid = spare[: int(np.ceil(fraction * len(y_enc)))]
+    return order[~np.isin(order, valid)], valid
 
 
 def best_epoch(history: Sequence[dict], stopped_at: int | None = None) -> int:
