@@ -323,3 +323,17 @@ DOCUMENTED_MEMBER = {
     "weight_decay": 0.01,
     "early_stopping": True,
 }
+
+
+def test_cv_folds_beside_classes_smaller_than_the_folds(data):
+    # As the guide says: a class of fewer rows than folds warns (its one
+    # row's fold trains without it); every class that small raises.
+    X, y = data
+    X = np.r_[X, [[9.0, 9.0]]]
+    y = np.r_[y, [3]]
+    clf = QwertyClassifierCV(n_candidates=1, max_epochs=2, random_state=0)
+    with pytest.warns(UserWarning, match="least populated class"):
+        clf.fit(X, y)
+    assert clf.predict_proba(X).shape == (len(y), 4)
+    with pytest.raises(ValueError, match="n_splits=5 cannot be greater"):
+        clf.fit(X[:8], np.arange(8) % 4)

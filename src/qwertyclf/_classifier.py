@@ -91,7 +91,10 @@ class QwertyClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=None
         Fraction of the training data held out (stratified, seeded) to
         monitor `valid_loss` / `valid_acc`. With `early_stopping=True` and no
-        validation data it defaults to 0.1.
+        validation data it defaults to 0.1. Where no stratified split exists
+        (a class with a single row, or more classes than held-out rows), one
+        row of every class stays in training and the held-out rows are drawn
+        at random from the others.
     early_stopping : bool, default=False
         Stop when the validation loss has not improved by `tol` for
         `n_iter_no_change` epochs, and keep the weights of the best epoch.
