@@ -294,13 +294,13 @@ def test_parser_accepts_several_hidden_sizes():
         (
             [
                 "fit",
-                "train.csv",
+                "pair.csv",
                 "--target",
                 "species",
                 "--validation-fraction",
-                "0.01",
+                "0.5",
             ],
-            ["cannot hold out 0.01", "stratified"],
+            ["cannot hold out 0.5", "pair.csv", "every class has a single row"],
         ),
         (
             [
@@ -427,6 +427,7 @@ def test_errors_are_one_line_with_exit_code_2(
     frame[["height", "species"]].to_csv("short.csv", index=False)
     (tmp_path / "empty.csv").write_text("")
     frame.assign(species="cat").to_csv("one.csv", index=False)
+    frame.iloc[[0, -1]].to_csv("pair.csv", index=False)
     (tmp_path / "binary.csv").write_bytes(bytes(range(256)))
     (tmp_path / "model.safetensors").write_bytes(
         (folder / "model.safetensors").read_bytes()
@@ -826,6 +827,21 @@ def _tables(out):
         elif not line:
             title = None
     return tables
+
+
+def test_held_out_rows_beside_a_class_of_one_row(tmp_path, capsys):
+    # No stratified split exists; the one "bird" stays in training and the
+    # held-out rows come from the other classes, as validation_fraction does.
+    frame = training_frame(10)
+    frame.loc[0, "species"] = "bird"
+    frame.to_csv(tmp_path / "rare.csv", index=False)
+    argv = ["fit", str(tmp_path / "rare.csv"), "--target", "species"]
+    model = ["--model", str(tmp_path / "m.safetensors")]
+    assert main([*argv, *model, *NET_ARGS, "--validation-fraction", "0.2"]) == 0
+    tables = _tables(capsys.readouterr().out)
+    assert tables["Training"]["overall"] == 16
+    assert tables["Training"]["bird"] == 1
+    assert tables["Validation"]["bird"] == 0
 
 
 def test_summary_counts_held_out_rows_apart_from_training_rows(

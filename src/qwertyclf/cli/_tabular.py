@@ -479,19 +479,22 @@ def _held_out(args: argparse.Namespace) -> float | None:
 
 
 def _split(y: np.ndarray, fraction: float, seed: int, path: Path):
-    """Training and held-out row positions, stratified by class, in file order."""
-    import numpy as np
-    from sklearn.model_selection import train_test_split
+    """Training and held-out row positions, as `validation_fraction` holds out.
 
+    Stratified by class where the classes allow it, never a class's only row
+    (`split_validation`); in file order.
+    """
+    import numpy as np
+
+    from ..training import split_validation
+
+    classes = np.unique(y, return_inverse=True)[1]
     try:
-        train, valid = train_test_split(
-            np.arange(len(y)), test_size=fraction, stratify=y, random_state=seed
-        )
-    except ValueError as exc:
+        train, valid, _, _ = split_validation(classes, None, fraction, seed)
+    except ValueError:
         raise CommandLineError(
-            f"cannot hold out {fraction:g} of the rows of {path}, stratified by "
-            f"class: {describe_exception(exc)} Use more rows per class or another "
-            "--validation-fraction."
+            f"cannot hold out {fraction:g} of the rows of {path}: every class has "
+            "a single row. Use more rows per class or no --validation-fraction."
         ) from None
     return np.sort(train), np.sort(valid)
 
