@@ -31,10 +31,23 @@ TARGETS_PP = {"mean": 0.3, "worst": 0.7}
 
 def problems() -> dict:
     """Name -> dataset bunch with `data`, `target` and `bayes_estimator`."""
-    from qwertyclf.datasets import make_gaussian_classes, make_qwerty
+    from qwertyclf.datasets import (
+        make_gaussian_classes,
+        make_qwerties,
+        make_qwerty,
+        make_qwerty_doughnuts,
+    )
 
     return {
         "qwerty": make_qwerty(300, random_state=0, return_X_y=False),
+        "qwerty_1000": make_qwerty(1000, random_state=3, return_X_y=False),
+        "qwerties_3": make_qwerties(
+            300, n_classes=3, blur=1.6, random_state=2, return_X_y=False
+        ),
+        "doughnuts": make_qwerty_doughnuts(300, random_state=0, return_X_y=False),
+        "doughnuts_3_rings": make_qwerty_doughnuts(
+            300, radii=(1.0, 2.0, 3.0), noise=0.6, random_state=1, return_X_y=False
+        ),
         "gauss_10x20": make_gaussian_classes(
             2000,
             n_classes=10,
