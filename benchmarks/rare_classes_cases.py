@@ -63,11 +63,11 @@ def model_for(rule: str, y_train, quick: bool):
     from qwertyclf import QwertyEnsembleClassifier
     from qwertyclf._ensemble import DEFAULT_MEMBER
 
+    if rule not in ("stops early", "previous rule"):
+        raise ValueError(f"unknown rule {rule!r}")
     member = clone(DEFAULT_MEMBER).set_params(max_epochs=5 if quick else 100)
     if rule == "previous rule" and class_seen_once(y_train):
         member.set_params(early_stopping=False)
-    if rule not in ("stops early", "previous rule"):
-        raise ValueError(f"unknown rule {rule!r}")
     return QwertyEnsembleClassifier(
         member, n_estimators=2 if quick else 10, random_state=0
     )

@@ -43,22 +43,6 @@ def check_n_classes(classes, owner: str = "QwertyClassifier") -> None:
         )
 
 
-def can_hold_out(y) -> bool:
-    """Whether `split_validation` can hold out rows of `y`: a class has two.
-
-    Every class keeps a training row, so rows of `y` can be held out unless
-    each class has a single one.
-
-    Examples
-    --------
-    >>> can_hold_out(np.array([0, 1] * 10)), can_hold_out(np.array([0] * 19 + [1]))
-    (True, True)
-    >>> can_hold_out(np.array([0, 1, 2]))
-    False
-    """
-    return bool(len(np.unique(y)) < len(y))
-
-
 @dataclass(frozen=True)
 class Weighting:
     """The weight of each row of a run: sample weight times class weight, mean 1.

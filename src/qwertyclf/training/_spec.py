@@ -141,6 +141,22 @@ def normalised(weight: np.ndarray | None) -> np.ndarray | None:
     return weight * (len(weight) / weight.sum())
 
 
+def can_hold_out(y) -> bool:
+    """Whether `split_validation` can hold out rows of `y`: a class has two.
+
+    Every class keeps a training row, so rows of `y` can be held out unless
+    each class has a single one.
+
+    Examples
+    --------
+    >>> can_hold_out(np.array([0, 1] * 10)), can_hold_out(np.array([0] * 19 + [1]))
+    (True, True)
+    >>> can_hold_out(np.array([0, 1, 2]))
+    False
+    """
+    return bool(len(np.unique(y)) < len(y))
+
+
 def split_validation(
     y_enc: np.ndarray, weight: np.ndarray | None, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -204,7 +220,7 @@ def _split_keeping_every_class(
     order = np.random.RandomState(seed).permutation(len(y_enc))
     _, kept = np.unique(y_enc[order], return_index=True)
     spare = np.delete(order, kept)
-    if not len(spare):
+    if not can_hold_out(y_enc):
         raise ValueError(
             f"Cannot hold out validation_fraction={fraction} of the rows: every "
             "class has a single row, which training needs. Pass "
