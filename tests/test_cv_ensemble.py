@@ -1,6 +1,7 @@
 """QwertyClassifierCV and QwertyEnsembleClassifier."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
@@ -25,6 +26,20 @@ def test_default_space_grows_with_the_data():
     )
     assert {len(h) for h in lecture["hidden_layer_sizes"]} == {1, 2, 3}
     assert 0.0 in lecture["weight_decay"] and max(lecture["weight_decay"]) > 0
+
+
+def test_cv_widths_follow_the_table_columns_not_the_encoded_inputs():
+    # One categorical column of 60 levels is one column: its 60 one-hot
+    # inputs do not make the candidates wider than a two-column table's.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"code": pd.Categorical(rng.integers(0, 60, 240).astype(str))})
+    y = (X["code"].cat.codes.to_numpy() % 2).astype(int)
+    clf = QwertyClassifierCV(n_candidates=5, max_epochs=1, random_state=0)
+    clf.fit(X, y)
+    params = clf.cv_results_["params"]
+    assert params[0]["hidden_layer_sizes"] == (128,)  # the space's middle
+    assert {max(p["hidden_layer_sizes"]) for p in params} <= {64, 128}
+    assert default_search_space(240, 60, 2)["hidden_layer_sizes"][1] == (256,)
 
 
 def test_cv_fold_models_are_early_stopped_serial_fits(data):

@@ -41,8 +41,8 @@ def default_search_space(
 ) -> dict[str, list]:
     """The architectures, learning rates, weight decays and batch size tried.
 
-    Widths grow with the number of features and classes (at least 64, at most
-    512), in one, two and three hidden layers; learning rates around Adam's
+    Widths grow with the number of the table's columns and classes (at least
+    64, at most 512), in one, two and three hidden layers; learning rates around Adam's
     default; decoupled weight decay from none to strong. The batch size grows
     with the data (16 for the 720 training rows of the qwerty data, up to
     256), so that an epoch takes about the same number of steps on larger
@@ -51,7 +51,9 @@ def default_search_space(
     Parameters
     ----------
     n_samples, n_features, n_classes : int
-        Shape of the training data.
+        Shape of the training data. `QwertyClassifierCV` passes the table's
+        columns as `n_features`: a categorical column counts once, however
+        many one-hot inputs it is encoded into.
 
     Returns
     -------
@@ -374,7 +376,12 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
 
     def _candidates(self, X, rng):
         """The configurations to try, the first being the space's middle."""
-        space = default_search_space(X.shape[0], X.shape[1], len(self.classes_))
+        # Widths follow the table's columns, not its encoded inputs: the
+        # one-hot indicators of a categorical column carry one column's
+        # information, and each input is embedded besides.
+        space = default_search_space(
+            X.shape[0], self.n_features_in_, len(self.classes_)
+        )
         grid = {
             "hidden_layer_sizes": space["hidden_layer_sizes"]
             if _is_auto(self.hidden_layer_sizes)
