@@ -42,11 +42,11 @@ def default_search_space(
     """The architectures, learning rates, weight decays and batch size tried.
 
     Widths grow with the number of the table's columns and classes (at least
-    64, at most 512), in one, two and three hidden layers; learning rates around Adam's
-    default; decoupled weight decay from none to strong. The batch size grows
-    with the data (16 for the 720 training rows of the qwerty data, up to
-    256), so that an epoch takes about the same number of steps on larger
-    tables.
+    64, at most 512), in one, two and three hidden layers; learning rates
+    around Adam's default; decoupled weight decay from none to strong. The
+    batch size grows with the data (16 for the 720 training rows of the
+    qwerty data, up to 256), so that an epoch takes about the same number of
+    steps on larger tables.
 
     Parameters
     ----------

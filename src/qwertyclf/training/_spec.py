@@ -217,15 +217,15 @@ def _split_keeping_every_class(
     y_enc: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hold out rows at random, leaving one row of every class in training."""
-    order = np.random.RandomState(seed).permutation(len(y_enc))
-    _, kept = np.unique(y_enc[order], return_index=True)
-    spare = np.delete(order, kept)
     if not can_hold_out(y_enc):
         raise ValueError(
             f"Cannot hold out validation_fraction={fraction} of the rows: every "
             "class has a single row, which training needs. Pass "
             "validation_data=(X_val, y_val) or use more samples per class."
         )
+    order = np.random.RandomState(seed).permutation(len(y_enc))
+    _, kept = np.unique(y_enc[order], return_index=True)
+    spare = np.delete(order, kept)
     valid = spare[: int(np.ceil(fraction * len(y_enc)))]
     return order[~np.isin(order, valid)], valid
 
