@@ -42,6 +42,22 @@ def test_cv_widths_follow_the_table_columns_not_the_encoded_inputs():
     assert default_search_space(240, 60, 2)["hidden_layer_sizes"][1] == (256,)
 
 
+def test_cv_candidates_are_drawn_from_the_whole_space(data):
+    # After the space's middle, the candidates are a random draw from the
+    # whole grid, seeded by random_state: every depth gets tried.
+    X, y = data
+    drawn = []
+    for seed in range(4):
+        clf = QwertyClassifierCV(max_epochs=1, cv=2, random_state=seed).fit(X, y)
+        params = clf.cv_results_["params"]
+        assert len(params) == 6 and params[0]["hidden_layer_sizes"] == (128,)
+        assert len({tuple(sorted(p.items())) for p in params}) == 6
+        drawn.append([tuple(sorted(p.items())) for p in params[1:]])
+    assert len({tuple(d) for d in drawn}) == 4  # each seed draws its own
+    depths = {len(dict(p)["hidden_layer_sizes"]) for d in drawn for p in d}
+    assert depths == {1, 2, 3}
+
+
 def test_cv_fold_models_are_early_stopped_serial_fits(data):
     # Each fold network is the serial fit on the fold's training rows, early
     # stopped on its held-out rows; prediction averages them.

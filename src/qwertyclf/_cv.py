@@ -9,7 +9,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import ParameterSampler, StratifiedKFold, check_cv
+from sklearn.model_selection import ParameterGrid, StratifiedKFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
@@ -119,8 +119,9 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     n_candidates : int, default=6
         Configurations tried: the budget. The first is always the space's
         middle (widest one-layer net, lr 0.003, weight decay 0.01), the rest
-        are drawn from the space without replacement; at most the space's
-        size.
+        are drawn at random from the whole space (every architecture,
+        learning rate and weight decay), without replacement, seeded from
+        `random_state`; at most the space's size.
     batch_size : "auto" or int, default="auto"
         Rows per mini-batch; "auto" grows with the number of rows.
     max_epochs : int, default=100
@@ -394,15 +395,17 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         middle = {key: values[len(values) // 2] for key, values in grid.items()}
         if _is_auto(self.hidden_layer_sizes):
             middle["hidden_layer_sizes"] = grid["hidden_layer_sizes"][1]
-        size = int(np.prod([len(v) for v in grid.values()]))
-        drawn = ParameterSampler(
-            grid, n_iter=size, random_state=int(rng.randint(2**31 - 1))
-        )
+        points = ParameterGrid(grid)
+        # A permutation of the whole grid: asked for every point of a grid,
+        # ParameterSampler returns them in the grid's own order, whatever
+        # its seed, which would try the first architecture only.
+        order = check_random_state(int(rng.randint(2**31 - 1))).permutation(len(points))
+        drawn = (points[int(i)] for i in order)
         candidates = [middle] + [c for c in drawn if c != middle]
         batch_size = (
             space["batch_size"] if _is_auto(self.batch_size) else self.batch_size
         )
-        return candidates[: min(self.n_candidates, size)], batch_size
+        return candidates[: self.n_candidates], batch_size
 
     def _scores(self, fitted, X, y, folds, sample_weight):
         """Held-out score and best epoch of each (candidate, fold) network."""
