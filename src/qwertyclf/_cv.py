@@ -398,7 +398,9 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         points = ParameterGrid(grid)
         # A permutation of the whole grid: asked for every point of a grid,
         # ParameterSampler returns them in the grid's own order, whatever
-        # its seed, which would try the first architecture only.
+        # its seed, which would try the first architecture only. One seed is
+        # drawn for it, so the folds' and networks' seeds drawn next from
+        # `rng` stay the same.
         order = check_random_state(int(rng.randint(2**31 - 1))).permutation(len(points))
         drawn = (points[int(i)] for i in order)
         candidates = [middle] + [c for c in drawn if c != middle]
