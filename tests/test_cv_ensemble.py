@@ -4,10 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from qwertyclf import QwertyClassifier, QwertyClassifierCV, QwertyEnsembleClassifier
-from qwertyclf._cv import default_search_space
+from qwertyclf._cv import default_search_space, greedy_weights
+from qwertyclf._table import encode
 from qwertyclf.datasets import make_gaussian_classes, make_qwerty
 
 
@@ -61,13 +63,14 @@ def test_cv_candidates_are_drawn_from_the_whole_space(data):
 
 def test_cv_fold_models_are_early_stopped_serial_fits(data):
     # Each fold network is the serial fit on the fold's training rows, early
-    # stopped on its held-out rows; prediction averages them.
+    # stopped on its held-out rows; prediction averages the best candidate's.
     X, y = data
     clf = QwertyClassifierCV(
         hidden_layer_sizes=[(4,), (8,)],
         lrs=[0.003, 0.03],
         weight_decays=[0.0],
         n_candidates=4,
+        selection="best",
         batch_size=16,
         max_epochs=30,
         n_iter_no_change=3,
@@ -98,13 +101,82 @@ def test_cv_fold_models_are_early_stopped_serial_fits(data):
 
 def test_cv_scoring_and_refit(data):
     X, y = data
-    params = dict(n_candidates=2, max_epochs=10, cv=2, random_state=0)
+    params = dict(n_candidates=3, max_epochs=10, cv=2, random_state=0)
+    # With a scoring, "auto" keeps the top-ranked candidate alone.
     by_accuracy = QwertyClassifierCV(scoring="accuracy", **params).fit(X, y)
     assert 0 <= by_accuracy.best_score_ <= 1
+    assert len(by_accuracy.estimators_) == 2
+    assert {m.hidden_layer_sizes for m in by_accuracy.estimators_} == {
+        by_accuracy.best_params_["hidden_layer_sizes"]
+    }
+    # refit=True refits each chosen candidate for its mean best epoch count.
+    blended = QwertyClassifierCV(**params).fit(X, y)
     refitted = QwertyClassifierCV(refit=True, **params).fit(X, y)
-    (final,) = refitted.estimators_
-    assert final.n_iter_ == max(1, round(refitted.cv_results_["mean_best_epoch"][0]))
+    results = refitted.cv_results_
+    assert len(refitted.estimators_) == len(blended.estimators_) // 2
+    np.testing.assert_allclose(refitted.weights_, blended.weights_[::2] * 2)
+    for final in refitted.estimators_:
+        c = next(
+            c
+            for c, p in enumerate(results["params"])
+            if all(getattr(final, k) == v for k, v in p.items())
+        )
+        assert final.n_iter_ == max(1, round(results["mean_best_epoch"][c]))
     assert refitted.predict_proba(X).shape == (len(X), 3)
+    with pytest.raises(ValueError, match="selection must be one of"):
+        QwertyClassifierCV(selection="stacking", **params).fit(X, y)
+
+
+def test_greedy_weights_blend_candidates_that_complement_each_other():
+    y = [np.array([0, 1])]
+    # Each candidate is sure of one row and wrong about the other: half of
+    # each beats either alone; a candidate left out (None) gets no weight.
+    first = [np.array([[0.9, 0.1], [0.7, 0.3]])]
+    second = [np.array([[0.3, 0.7], [0.1, 0.9]])]
+    assert greedy_weights([first, None, second], y).tolist() == [0.5, 0.0, 0.5]
+    # Weighing the first row only, the first candidate alone is best.
+    only_first_row = [np.array([1.0, 0.0])]
+    assert greedy_weights([first, second], y, only_first_row).tolist() == [1.0, 0.0]
+
+
+def test_cv_greedy_selection_blends_the_candidates_fold_networks(data):
+    # 60 rows a class in 3 stratified folds of 60: the held-out log-loss of
+    # all the rows is the mean of the folds' (the candidates' scores).
+    X, y = data
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=1).split(X, y))
+    clf = QwertyClassifierCV(
+        n_candidates=6, max_epochs=15, cv=folds, dtype="float64", random_state=1
+    ).fit(X, y)
+    weights = clf.weights_.reshape(-1, 3)  # each chosen candidate's 3 networks
+    assert len(weights) > 1  # more than one candidate is blended on this data
+    np.testing.assert_allclose(weights, weights[:, :1].repeat(3, axis=1))
+    steps = weights.sum(1) * 10
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)
+    assert clf.weights_.sum() == pytest.approx(1)
+    Z = encode(clf, X, clf.encoder_)
+    members = [m.predict_proba(Z) for m in clf.estimators_]
+    np.testing.assert_allclose(
+        clf.predict_proba(X), np.tensordot(clf.weights_, members, axes=1), atol=1e-12
+    )
+    # Each network predicts the rows its early stopping watched; the blend's
+    # held-out log-loss is no worse than the best candidate's alone.
+    held_out = np.mean(
+        [
+            log_loss(
+                y[test],
+                sum(
+                    w * m.predict_proba(Z[test])
+                    for w, m in zip(
+                        clf.weights_[f::3], clf.estimators_[f::3], strict=True
+                    )
+                )
+                * 3,
+                labels=clf.classes_,
+            )
+            for f, (_, test) in enumerate(folds)
+        ]
+    )
+    assert held_out < -clf.best_score_
 
 
 def test_cv_robust_inputs_need_no_scaler_and_leave_x_alone(data):

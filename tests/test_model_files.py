@@ -494,8 +494,8 @@ MODEL_FILE_CASES = [
     ),
     _case(
         "a newer format version",
-        _P(_edit, metadata={"format_version": "4"}),
-        "format 4 .* Upgrade qwertyclf",
+        _P(_edit, metadata={"format_version": "5"}),
+        "format 5 .* Upgrade qwertyclf",
     ),
     _case(
         "an unreadable format version",
@@ -949,9 +949,44 @@ MODEL_FILE_CASES = [
         "hidden_layer_sizes must hold positive ints",
     ),
     _case(
-        "a CV with refit=True holding two members",
-        _P(_composite_edit, _CV, {"params": {"refit": True}}),
+        "a CV file of format 3 with refit=True holding two members",
+        _P(
+            _composite_edit,
+            _CV,
+            {"params": {"refit": True}, "attributes": {"weights": _DROP}},
+            metadata={"format_version": "3"},
+        ),
         "it holds 2 members, but refit=True needs 1",
+    ),
+    _case(
+        "a CV file of format 3 with member weights",
+        _P(_composite_edit, _CV, metadata={"format_version": "3"}),
+        r"unknown attribute\(s\) \['weights'\]",
+    ),
+    _case(
+        "a CV without member weights",
+        _P(_composite_edit, _CV, {"attributes": {"weights": _DROP}}),
+        r"missing attribute\(s\) \['weights'\]",
+    ),
+    _case(
+        "a CV whose member weights do not sum to 1",
+        _P(_composite_edit, _CV, {"attributes": {"weights": [0.5, 0.6]}}),
+        "weights must sum to 1, not 1.1",
+    ),
+    _case(
+        "a CV with a negative member weight",
+        _P(_composite_edit, _CV, {"attributes": {"weights": [1.5, -0.5]}}),
+        "weights must list 2 positive numbers, one per member",
+    ),
+    _case(
+        "a CV with one weight for two members",
+        _P(_composite_edit, _CV, {"attributes": {"weights": [1.0]}}),
+        "weights must list 2 positive numbers, one per member",
+    ),
+    _case(
+        "a CV with an unknown selection",
+        _P(_composite_edit, _CV, {"params": {"selection": "os.system"}}),
+        "selection must be 'auto', 'greedy' or 'best', got 'os.system'",
     ),
     _case(
         "a CV of three splits holding two members",

@@ -231,6 +231,8 @@ def assert_close(model, onx, X):
     "model",
     [
         QwertyClassifierCV(n_candidates=2, max_epochs=4, cv=3, random_state=0),
+        # Two candidates blended, weighted 0.8 and 0.2 (checked below).
+        QwertyClassifierCV(n_candidates=4, max_epochs=4, cv=2, random_state=1),
         QwertyClassifierCV(
             n_candidates=2,
             max_epochs=4,
@@ -247,11 +249,13 @@ def assert_close(model, onx, X):
             random_state=0,
         ),
     ],
-    ids=["cv", "cv-refit-unscaled", "ensemble", "ensemble-scaled-members"],
+    ids=["cv", "cv-blend", "cv-refit-unscaled", "ensemble", "ensemble-scaled-members"],
 )
-def test_cv_and_ensemble(model, raw):
+def test_cv_and_ensemble(model, raw, request):
     X, y = raw
     model.fit(X, y)
+    if request.node.callspec.id == "cv-blend":
+        np.testing.assert_allclose(model.weights_, [0.4, 0.4, 0.1, 0.1])
     assert_close(model, qwerty_to_onnx(model), X)
 
 

@@ -841,6 +841,10 @@ def table():
 def _composites():
     return {
         "cv": QwertyClassifierCV(n_candidates=2, max_epochs=3, cv=2, random_state=0),
+        # Two candidates blended, weighted 0.1 and 0.9.
+        "cv-blend": QwertyClassifierCV(
+            n_candidates=4, max_epochs=3, cv=2, random_state=1
+        ),
         "cv-refit": QwertyClassifierCV(
             n_candidates=2,
             max_epochs=3,
@@ -877,6 +881,8 @@ def _assert_same_composite(original, loaded, X):
     np.testing.assert_array_equal(loaded.feature_names_in_, original.feature_names_in_)
     assert loaded.encoder_.to_dict() == original.encoder_.to_dict()
     assert len(loaded.estimators_) == len(original.estimators_)
+    if hasattr(original, "weights_"):
+        np.testing.assert_array_equal(loaded.weights_, original.weights_)
     for member, loaded_member in zip(
         original.estimators_, loaded.estimators_, strict=True
     ):
@@ -913,7 +919,7 @@ def test_composite_file_layout(table, tmp_path):
     model = _composites()["ensemble-template"].fit(X, y)
     path = model.save(tmp_path / "ensemble.safetensors")
     metadata, tensors = _read(path)
-    assert metadata["format_version"] == "3"
+    assert metadata["format_version"] == "4"
     assert metadata["kind"] == "QwertyEnsembleClassifier"
     assert metadata["n_members"] == "3"
     assert json.loads(metadata["estimator"])["hidden_layer_sizes"] == [6]
@@ -959,6 +965,42 @@ def test_wrong_class_for_the_file(table, fitted, tmp_path):
     with pytest.raises(ValueError, match="holds a QwertyClassifier, not a Qwerty"):
         QwertyEnsembleClassifier.load(single_file)
     assert type(load_model(single_file)) is QwertyClassifier
+
+
+def test_cv_blend_round_trip_keeps_the_weights(table, tmp_path):
+    X, y = table
+    model = _composites()["cv-blend"].fit(X, y)
+    np.testing.assert_allclose(model.weights_, [0.05, 0.05, 0.45, 0.45])
+    loaded = QwertyClassifierCV.load(model.save(tmp_path / "cv.safetensors"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_format_3_cv_file_still_reads(table, tmp_path):
+    # Format 3 CV files hold the best candidate's networks and no weights.
+    X, y = table
+    model = QwertyClassifierCV(
+        n_candidates=2, max_epochs=3, cv=2, selection="best", random_state=0
+    ).fit(X, y)
+    path = model.save(tmp_path / "cv.safetensors")
+    metadata, _ = _read(path)
+    attributes = json.loads(metadata["attributes"])
+    params = json.loads(metadata["params"])
+    del attributes["weights"], params["selection"]
+    old = tmp_path / "old.safetensors"
+    _rewrite(
+        path,
+        old,
+        metadata={
+            **metadata,
+            "format_version": "3",
+            "attributes": json.dumps(attributes),
+            "params": json.dumps(params),
+        },
+    )
+    loaded = QwertyClassifierCV.load(old)
+    assert loaded.selection == "best"
+    np.testing.assert_array_equal(loaded.weights_, [0.5, 0.5])
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
 def test_composite_save_unfitted_raises(tmp_path):

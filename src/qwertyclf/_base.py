@@ -24,11 +24,13 @@ def log_proba(proba: np.ndarray) -> np.ndarray:
         return np.log(proba)
 
 
-def mean_proba(estimators, classes: np.ndarray, X) -> np.ndarray:
+def mean_proba(estimators, classes: np.ndarray, X, weights=None) -> np.ndarray:
     """The mean of `estimators`' class probabilities on the rows of `X`.
 
     Each estimator's columns go to its own classes' places; a class an
-    estimator never saw gets probability 0 from it.
+    estimator never saw gets probability 0 from it. `weights` (one per
+    estimator, summing to 1) make it a weighted mean; None weighs them
+    equally.
 
     Examples
     --------
@@ -38,18 +40,18 @@ def mean_proba(estimators, classes: np.ndarray, X) -> np.ndarray:
     ...         self.classes_, self.proba = np.array(classes), np.array(proba)
     ...     def predict_proba(self, X):
     ...         return self.proba
-    >>> mean_proba(
-    ...     [Fixed(["a", "b"], [[0.5, 0.5]]), Fixed(["b", "c"], [[1.0, 0.0]])],
-    ...     np.array(["a", "b", "c"]),
-    ...     np.zeros((1, 2)),
-    ... )
+    >>> members = [Fixed(["a", "b"], [[0.5, 0.5]]), Fixed(["b", "c"], [[1.0, 0.0]])]
+    >>> mean_proba(members, np.array(["a", "b", "c"]), np.zeros((1, 2)))
     array([[0.25, 0.75, 0.  ]])
+    >>> mean_proba(members, np.array(["a", "b", "c"]), np.zeros((1, 2)), [0.8, 0.2])
+    array([[0.4, 0.6, 0. ]])
     """
     proba = np.zeros((X.shape[0], len(classes)))
-    for estimator in estimators:
+    for k, estimator in enumerate(estimators):
         columns = np.searchsorted(classes, estimator.classes_)
-        proba[:, columns] += estimator.predict_proba(X)
-    return proba / len(estimators)
+        member = estimator.predict_proba(X)
+        proba[:, columns] += member if weights is None else weights[k] * member
+    return proba / len(estimators) if weights is None else proba
 
 
 class ProbaPredictMixin:

@@ -86,6 +86,7 @@ def save_composite(estimator, path: str | os.PathLike, *, kind: str) -> Path:
         best_params=getattr(estimator, "best_params_", None),
         best_score=getattr(estimator, "best_score_", None),
         cv_results=getattr(estimator, "cv_results_", None),
+        weights=getattr(estimator, "weights_", None),
     )
     return write_composite(path, state)
 
@@ -146,12 +147,22 @@ def load_composite(cls, path: str | os.PathLike, *, kind: str, device=None):
         estimator.best_params_ = state.best_params
         estimator.best_score_ = state.best_score
         estimator.cv_results_ = state.cv_results
+        n_members = len(estimator.estimators_)
+        equal = np.full(n_members, 1 / n_members)
+        estimator.weights_ = equal if state.weights is None else state.weights
     return estimator
 
 
 def _check_cv_params(params: dict, device) -> dict:
     """A stored `QwertyClassifierCV`'s parameters, checked as `fit` would."""
     params = dict(params)
+    # Files written before `selection` existed hold the best candidate only.
+    params.setdefault("selection", "best")
+    selection = params["selection"]
+    if selection not in ("auto", "greedy", "best"):
+        raise ValueError(
+            f"selection must be 'auto', 'greedy' or 'best', got {selection!r}."
+        )
     if device is not None:
         params["device"] = device
     elif str(params.get("device", "cpu")).startswith("cuda") and not (

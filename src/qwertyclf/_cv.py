@@ -35,6 +35,13 @@ AUTO_LRS = (0.001, 0.003, 0.01)
 #: Decoupled (AdamW) weight decays tried when `weight_decays="auto"`.
 AUTO_WEIGHT_DECAYS = (0.0, 0.01, 0.1)
 
+#: Steps of greedy selection (`selection="greedy"`): each candidate's
+#: weight is a multiple of 1 / GREEDY_STEPS.
+GREEDY_STEPS = 10
+
+#: What `selection` takes.
+SELECTIONS = ("auto", "greedy", "best")
+
 
 def default_search_space(
     n_samples: int, n_features: int, n_classes: int
@@ -100,11 +107,14 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     as an activation without a hand-written gradient). Each network
     trains on its fold's training rows with AdamW and stops early on the
     fold's held-out rows, keeping its best epoch. The candidate with the
-    lowest mean held-out log-loss (or best `scoring`) wins, and prediction
-    averages that candidate's fold networks (cross-fit bagging): nothing is
-    refitted and no trained network is wasted. It takes a raw table, as
-    `QwertyClassifier` does (categorical columns one-hot encoded, missing
-    values imputed and flagged), encoded once for all candidates; numeric
+    lowest mean held-out log-loss (or best `scoring`) ranks first. By
+    default prediction is a weighted mean of the fold networks of a few
+    candidates, picked by greedy ensemble selection on the held-out
+    rows (`selection`): nothing is refitted, and the held-out probabilities
+    that weigh them come from the networks early stopping already kept.
+    It takes a raw table, as `QwertyClassifier` does (categorical columns
+    one-hot encoded, missing values imputed and flagged), encoded once for
+    all candidates; numeric
     inputs are robustly scaled and smoothly clipped (`preprocessing="robust"`),
     so no scaler is needed in front; a scaled pipeline works too.
 
@@ -155,10 +165,19 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         times over. With sample weights, a category's count is its total
         weight, as for every statistic of the encoding. None gives every
         category its own input.
+    selection : {"auto", "greedy", "best"}, default="auto"
+        Which candidates predict. "greedy": greedy ensemble selection with
+        replacement, in `GREEDY_STEPS` (10) steps, each adding the candidate
+        whose fold networks, joined to those chosen so far, give the
+        lowest log-loss on the held-out rows (every network predicting the
+        rows its early stopping watched); a candidate's weight is the share
+        of steps that chose it. "best": the top-ranked candidate alone.
+        "auto": "greedy" when `scoring` is None, "best" with a `scoring`
+        (the blend's weights are fitted on the log-loss).
     refit : bool, default=False
-        False: predict with the mean of the best candidate's fold networks.
-        True: refit the best candidate on all the data for its mean best
-        epoch count and predict with that one network.
+        False: predict with the chosen candidates' fold networks. True:
+        refit each chosen candidate on all the data for its mean best epoch
+        count and predict with those networks, weighted as the candidates.
     cv : int, cross-validation generator or iterable, default=5
         Folds. An int is that many stratified folds of shuffled rows
         (`StratifiedKFold(cv, shuffle=True)`, seeded from `random_state`),
@@ -186,8 +205,12 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     estimators_ : list of QwertyClassifier
-        The networks predictions average: the best candidate's fold networks,
-        or its one refitted network with `refit=True`.
+        The networks predictions average: the chosen candidates' fold
+        networks, or one refitted network per chosen candidate with
+        `refit=True`.
+    weights_ : ndarray of shape (len(estimators_),)
+        Each network's weight in that mean (summing to 1): its candidate's
+        weight shared equally among the candidate's networks.
     best_params_ : dict
         The winning `hidden_layer_sizes`, `lr` and `weight_decay`.
     best_score_ : float
@@ -214,8 +237,10 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     ...                          random_state=0).fit(X, y)
     >>> sorted(clf.best_params_)
     ['hidden_layer_sizes', 'lr', 'weight_decay']
-    >>> len(clf.estimators_), clf.predict(X[:3]).shape
-    (3, (3,))
+    >>> len(clf.estimators_) % 3, round(float(clf.weights_.sum()), 6)
+    (0, 1.0)
+    >>> clf.predict(X[:3]).shape
+    (3,)
     """
 
     def __init__(
@@ -231,6 +256,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         numeric_embedding: str | None = "pbld",
         batch_ensemble: int = 1,
         preprocessing: str | None = "robust",
+        selection: str = "auto",
         refit: bool = False,
         cv=5,
         scoring=None,
@@ -252,6 +278,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         self.numeric_embedding = numeric_embedding
         self.batch_ensemble = batch_ensemble
         self.preprocessing = preprocessing
+        self.selection = selection
         self.refit = refit
         self.cv = cv
         self.scoring = scoring
@@ -264,7 +291,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
 
     @all_or_nothing
     def fit(self, X, y, *, sample_weight=None):
-        """Cross-fit the candidates, keep the best one's fold networks.
+        """Cross-fit the candidates, keep the chosen ones' fold networks.
 
         Parameters
         ----------
@@ -283,6 +310,10 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         n = self.n_candidates
         if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n_candidates must be an int >= 1, got {n!r}.")
+        if not isinstance(self.selection, str) or self.selection not in SELECTIONS:
+            raise ValueError(
+                f"selection must be one of {list(SELECTIONS)}, got {self.selection!r}."
+            )
         verbose = check_verbose(self.verbose)
         encoder, X, y = fit_encoding(self, X, y, sample_weight=sample_weight)
         check_classification_targets(y)
@@ -329,24 +360,45 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         best = int(np.argmin(self.cv_results_["rank_test_score"]))
         self.best_params_ = candidates[best]
         self.best_score_ = float(self.cv_results_["mean_test_score"][best])
-        fold_models = fitted[best * len(folds) : (best + 1) * len(folds)]
-        for model in fold_models:
+        n_folds = len(folds)
+        for model in fitted[best * n_folds : (best + 1) * n_folds]:
             if isinstance(model, Exception):
                 raise model
-        if self.refit:
-            final = clone(base).set_params(
-                **self.best_params_,
-                early_stopping=False,
-                max_epochs=max(1, round(float(np.mean(epochs[best])))),
+        weights = np.eye(len(candidates))[best]
+        selection = self.selection
+        if selection == "auto":
+            selection = "greedy" if self.scoring is None else "best"
+        if selection == "greedy":
+            weights = greedy_weights(
+                _held_out_proba(fitted, X, folds, self.classes_),
+                [np.searchsorted(self.classes_, y[test]) for _, test in folds],
+                None
+                if sample_weight is None
+                else [sample_weight[test] for _, test in folds],
             )
-            self.estimators_ = [final.fit(X, y, sample_weight=sample_weight)]
+        chosen = np.flatnonzero(weights)
+        if self.refit:
+            self.estimators_ = [
+                clone(base)
+                .set_params(
+                    **candidates[c],
+                    early_stopping=False,
+                    max_epochs=max(1, round(float(np.mean(epochs[c])))),
+                )
+                .fit(X, y, sample_weight=sample_weight)
+                for c in chosen
+            ]
+            self.weights_ = weights[chosen]
         else:
-            self.estimators_ = fold_models
+            self.estimators_ = [
+                fitted[c * n_folds + f] for c in chosen for f in range(n_folds)
+            ]
+            self.weights_ = np.repeat(weights[chosen] / n_folds, n_folds)
         self.encoder_ = encoder
         return self
 
     def predict_proba(self, X):
-        """Mean class probabilities of `estimators_`.
+        """Class probabilities: the mean of `estimators_`' weighted by `weights_`.
 
         Parameters
         ----------
@@ -360,7 +412,10 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return mean_proba(
-            self.estimators_, self.classes_, encode(self, X, self.encoder_)
+            self.estimators_,
+            self.classes_,
+            encode(self, X, self.encoder_),
+            self.weights_,
         )
 
     def _folds(self, X, y, seed):
@@ -557,6 +612,79 @@ def _fit_serial(model, X, y, train, valid, sample_weight):
         classes,
     )
     return restore(model, dataclasses.replace(state, params=model.get_params()))
+
+
+def greedy_weights(proba, y, sample_weight=None, steps=GREEDY_STEPS) -> np.ndarray:
+    """Candidate weights from greedy ensemble selection with replacement.
+
+    Each of `steps` steps adds the candidate whose held-out probabilities,
+    averaged with those chosen so far (repeats included), give the lowest
+    log-loss; ties go to the earlier candidate. A weight is the share of
+    the steps that chose its candidate.
+
+    Parameters
+    ----------
+    proba : list of (list of ndarray) or None
+        Per candidate, the held-out probabilities of each fold's rows (None
+        for a candidate to leave out).
+    y : list of ndarray
+        Per fold, the held-out rows' class indices.
+    sample_weight : list of ndarray, default=None
+        Per fold, the held-out rows' weights.
+    steps : int, default=GREEDY_STEPS
+        Steps of the selection.
+
+    Returns
+    -------
+    weights : ndarray of shape (len(proba),)
+        Non-negative, summing to 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sure = [np.array([[0.9, 0.1], [0.2, 0.8]])]
+    >>> unsure = [np.array([[0.6, 0.4], [0.4, 0.6]])]
+    >>> greedy_weights([unsure, sure], [np.array([0, 1])]).tolist()
+    [0.0, 1.0]
+    """
+    n_candidates = len(proba)
+    y = np.concatenate(y)
+    w = None if sample_weight is None else np.concatenate(sample_weight)
+    pooled = [None if p is None else np.concatenate(p) for p in proba]
+    rows = np.arange(len(y))
+    counts = np.zeros(n_candidates)
+    blend = 0.0
+    for step in range(steps):
+        losses = np.full(n_candidates, np.inf)
+        for c, p in enumerate(pooled):
+            if p is not None:
+                mixed = (blend * step + p[rows, y]) / (step + 1)
+                losses[c] = -np.average(np.log(np.clip(mixed, 1e-15, None)), weights=w)
+        chosen = int(np.argmin(losses))
+        counts[chosen] += 1
+        blend = (blend * step + pooled[chosen][rows, y]) / (step + 1)
+    return counts / steps
+
+
+def _held_out_proba(fitted, X, folds, classes) -> list:
+    """Each candidate's fold networks' probabilities on their held-out rows.
+
+    None for a candidate with a failed fold.
+    """
+    n_folds = len(folds)
+    proba = []
+    for c in range(len(fitted) // n_folds):
+        networks = fitted[c * n_folds : (c + 1) * n_folds]
+        if any(isinstance(network, Exception) for network in networks):
+            proba.append(None)
+            continue
+        proba.append(
+            [
+                mean_proba([network], classes, X[test])
+                for network, (_, test) in zip(networks, folds, strict=True)
+            ]
+        )
+    return proba
 
 
 def _results(candidates, scores, epochs) -> dict:

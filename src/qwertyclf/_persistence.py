@@ -76,8 +76,10 @@ FORMAT = "qwertyclf-model"
 #: Version 2 adds the input encoding ("encoder"); version 1 files, which
 #: lack it, are read as models of numeric columns. Version 3 adds files of
 #: several networks (a `kind` and its members); a single model is still
-#: written as version 2, which older qwertyclf versions read.
-FORMAT_VERSION = 3
+#: written as version 2, which older qwertyclf versions read. Version 4 adds
+#: the weights of a `QwertyClassifierCV`'s members; a version 3 file of that
+#: kind holds one candidate's networks, weighed equally.
+FORMAT_VERSION = 4
 #: The version a single model's file is written in.
 SINGLE_FORMAT_VERSION = 2
 #: The kinds of files of several networks, by their estimator's class name.
@@ -336,6 +338,8 @@ class CompositeState:
     best_params, best_score, cv_results : default=None
         The CV's fitted attributes of the same names (`cv_results` without
         its `params` masking: plain lists and arrays).
+    weights : ndarray or None, default=None
+        The CV's `weights_`, one per member; None weighs them equally.
 
     Examples
     --------
@@ -360,6 +364,7 @@ class CompositeState:
     best_params: dict | None = None
     best_score: float | None = None
     cv_results: dict | None = None
+    weights: np.ndarray | None = None
 
 
 def write_composite(path: str | os.PathLike, state: CompositeState) -> Path:
@@ -421,6 +426,10 @@ def write_composite(path: str | os.PathLike, state: CompositeState) -> Path:
     if state.kind == "QwertyClassifierCV":
         attributes["best_params"] = _encode_candidate(state.best_params)
         attributes["best_score"] = float(state.best_score)
+        weights = state.weights
+        if weights is None:
+            weights = np.full(len(state.members), 1 / len(state.members))
+        attributes["weights"] = [float(w) for w in weights]
         metadata["cv_results"] = json.dumps(
             _encode_cv_results(state.cv_results), default=_plain
         )
@@ -830,9 +839,12 @@ def _decode_composite(metadata: dict, kind: str, checks: _CompositeChecks):
     attributes = _parse_json(metadata["attributes"], "attributes", _Inconsistent)
     if not isinstance(attributes, dict):
         raise _Inconsistent("attributes is not a JSON object")
+    weighted = kind == "QwertyClassifierCV" and int(metadata["format_version"]) >= 4
     _check_keys(
         attributes,
-        _COMPOSITE_ATTRIBUTE_KEYS + _KIND_ATTRIBUTE_KEYS[kind],
+        _COMPOSITE_ATTRIBUTE_KEYS
+        + _KIND_ATTRIBUTE_KEYS[kind]
+        + (("weights",) if weighted else ()),
         "attribute",
     )
     classes = _decode_classes(attributes["classes"])
@@ -860,6 +872,8 @@ def _decode_composite(metadata: dict, kind: str, checks: _CompositeChecks):
         results = _parse_json(metadata["cv_results"], "cv_results", _Inconsistent)
         state.cv_results, n_splits = _decode_cv_results(results)
         _check_best(state)
+        if weighted:
+            state.weights = _decode_weights(attributes["weights"], n_members)
 
     for i in range(n_members):
         with _member(i):
@@ -885,16 +899,57 @@ def _decode_composite(metadata: dict, kind: str, checks: _CompositeChecks):
 
 
 def _check_member_count(state: CompositeState, n_splits: int | None) -> None:
+    """The ensemble's `n_estimators` members; the CV's networks per candidate.
+
+    A CV holds one network per split of each candidate it predicts with (one
+    with `refit=True`): of one candidate in a file without weights, of up to
+    every candidate in one with them.
+    """
     n_members = len(state.members)
     if state.kind == "QwertyEnsembleClassifier":
         expected = state.params.get("n_estimators")
-        why = f"n_estimators={expected}"
-    elif state.params.get("refit"):
-        expected, why = 1, "refit=True"
-    else:
-        expected, why = n_splits, f"cv_results' {n_splits} split(s)"
-    if n_members != expected:
-        raise _Inconsistent(f"it holds {n_members} members, but {why} needs {expected}")
+        if n_members != expected:
+            raise _Inconsistent(
+                f"it holds {n_members} members, but n_estimators={expected} "
+                f"needs {expected}"
+            )
+        return
+    per_candidate, why = (
+        (1, "refit=True")
+        if state.params.get("refit")
+        else (n_splits, f"cv_results' {n_splits} split(s)")
+    )
+    most = 1 if state.weights is None else len(state.cv_results["params"])
+    if n_members % per_candidate or n_members > most * per_candidate:
+        counts = (
+            str(per_candidate)
+            if most == 1
+            else f"{per_candidate} per chosen candidate, at most {most * per_candidate}"
+        )
+        raise _Inconsistent(f"it holds {n_members} members, but {why} needs {counts}")
+
+
+def _decode_weights(value, n_members: int) -> np.ndarray:
+    """The CV's member weights: `n_members` positive numbers summing to 1."""
+    if (
+        not isinstance(value, list)
+        or len(value) != n_members
+        or not all(
+            isinstance(w, (int, float))
+            and not isinstance(w, bool)
+            and math.isfinite(w)
+            and w > 0
+            for w in value
+        )
+    ):
+        raise _Inconsistent(
+            f"weights must list {n_members} positive numbers, one per member, "
+            f"got {short(value)}"
+        )
+    weights = np.array(value, dtype=np.float64)
+    if abs(weights.sum() - 1) > 1e-6:
+        raise _Inconsistent(f"weights must sum to 1, not {weights.sum():.6g}")
+    return weights
 
 
 @contextmanager

@@ -189,9 +189,9 @@ def convert_qwerty_composite(scope, operator, container) -> None:
 
     Called by skl2onnx, not directly: it writes the estimator's input
     encoding, then every member's encoding and network with a softmax, and
-    `probabilities` as their mean, each member's columns placed at its
-    classes (a bootstrap member may lack some); `label` as for a
-    `QwertyClassifier`.
+    `probabilities` as their mean (weighted by a CV's `weights_`), each
+    member's columns placed at its classes (a bootstrap member may lack
+    some); `label` as for a `QwertyClassifier`.
 
     Parameters
     ----------
@@ -214,8 +214,9 @@ def convert_qwerty_composite(scope, operator, container) -> None:
     model = operator.raw_operator
     check_is_fitted(model)
     graph, x = _encoded_input(scope, operator, container, model)
+    weights = getattr(model, "weights_", None)
     members = []
-    for member in model.estimators_:
+    for k, member in enumerate(model.estimators_):
         logits = graph.network(_network(member), graph.encoding(_encoder(member), x))
         proba = graph.node("Softmax", logits, axis=1)
         if not np.array_equal(member.classes_, model.classes_):
@@ -224,11 +225,14 @@ def convert_qwerty_composite(scope, operator, container) -> None:
             columns = np.searchsorted(model.classes_, member.classes_)
             place[np.arange(len(member.classes_)), columns] = 1.0
             proba = graph.node("MatMul", [proba, graph.constant("place", place)])
+        if weights is not None:
+            proba = graph.node("Mul", [proba, graph.constant("weight", weights[k])])
         members.append(proba)
     total = members[0] if len(members) == 1 else graph.node("Sum", members)
+    scale = 1.0 if weights is not None else float(len(members))
     container.add_node(
         "Div",
-        [total, graph.constant("n_members", float(len(members)))],
+        [total, graph.constant("n_members", scale)],
         operator.outputs[1].full_name,
         name=scope.get_unique_operator_name("Div"),
     )
