@@ -902,6 +902,8 @@ def test_fit_cv_matches_the_classifier_fitted_in_python(penguins_csv, saved, cap
     assert "Best of 2 candidates:" in captured.out
     assert "Cross-validated accuracy:" in captured.out
     (clf,) = saved
+    blended = len({(m.hidden_layer_sizes, m.weight_decay) for m in clf.estimators_})
+    assert ("Prediction blends 2 candidates" in captured.out) == (blended == 2)
     params = clf.get_params()
     assert (params["n_candidates"], params["cv"], params["max_epochs"]) == (2, 2, 3)
     assert params["lrs"] == [0.01] and params["random_state"] == 42

@@ -618,10 +618,19 @@ def _own_validation(clf: Any) -> list[str]:
             f"Best of {len(clf.cv_results_['params'])} candidates: hidden "
             f"{hidden}, lr {best['lr']:g}, weight decay {best['weight_decay']:g}."
         )
+        blended = len(
+            {(m.hidden_layer_sizes, m.lr, m.weight_decay) for m in clf.estimators_}
+        )
+        if blended > 1:
+            lines.append(
+                f"Prediction blends {blended} candidates, weighted by greedy "
+                "selection on the held-out rows."
+            )
         if scores and len(scores) == len(clf.estimators_):
             lines.append(
-                f"Cross-validated accuracy: {np.mean(scores):.1%} (its "
-                f"{len(scores)} fold networks, each on the rows it held out)"
+                f"Cross-validated accuracy: {np.mean(scores):.1%} (mean of the "
+                f"{len(scores)} fold networks it predicts with, each on the "
+                "rows it held out)"
             )
     elif scores:
         lines.append(
