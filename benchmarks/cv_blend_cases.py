@@ -1,15 +1,15 @@
 """What post-hoc steps on QwertyClassifierCV's held-out folds would buy.
 
-`QwertyClassifierCV()` keeps the best candidate's fold networks. It has
-trained every candidate on every fold, so it knows each candidate's
-out-of-fold probabilities for free. This benchmark fits `QwertyClassifierCV()`
-once per outer fold and scores, from that one fit, the ways those
-out-of-fold probabilities could be used:
+`QwertyClassifierCV()` has trained every candidate on every fold, so it
+knows each candidate's out-of-fold probabilities for free. This benchmark
+fits `QwertyClassifierCV(selection="best")` once per outer fold and scores,
+from that one fit, the ways those out-of-fold probabilities could be used:
 
-- ``best``: what `QwertyClassifierCV` predicts (the best candidate);
+- ``best``: the best candidate's fold networks (`selection="best"`);
 - ``greedy``: greedy ensemble selection (Caruana et al., 2004), with
   replacement, 10 steps: the candidate weights that minimise the out-of-fold
-  log-loss of the weighted mean;
+  log-loss of the weighted mean; what `QwertyClassifierCV()` predicts
+  (`selection="auto"`), with the same weights (`qwertyclf._cv.greedy_weights`);
 - ``forward``: candidates added one at a time, equally weighted, while the
   out-of-fold log-loss falls by more than 1e-4;
 - ``uniform``: every candidate, equally weighted;
@@ -20,7 +20,7 @@ Each network's out-of-fold rows are its candidate's held-out fold, the rows
 its early stopping watched: the selection sees the same rows the stopping
 did, as it would inside the estimator. The candidates' networks are read from
 the estimator's fit by wrapping the function that trains them (the estimator
-keeps the winner's only).
+keeps the chosen ones' only).
 
 Per variant: mean accuracy and log-loss over the tables (each the mean over
 its outer folds), the change against ``best``, and wins / ties / losses
@@ -46,9 +46,9 @@ from sklearn.model_selection import StratifiedKFold
 import qwertyclf._cv as cv_module
 from qwertyclf import QwertyClassifierCV
 from qwertyclf._base import mean_proba
+from qwertyclf._cv import greedy_weights
 from qwertyclf._table import encode
 
-GREEDY_STEPS = 10
 FORWARD_TOL = 1e-4
 LOG_T_BOUND = 1.5
 
@@ -61,21 +61,9 @@ def loss(y, proba) -> float:
     )
 
 
-def greedy(oof, y, steps=GREEDY_STEPS) -> np.ndarray:
-    """Candidate weights from greedy selection with replacement."""
-    counts = np.zeros(len(oof))
-    blend = None
-    for step in range(steps):
-        tried = {
-            c: loss(y, p if blend is None else (blend * step + p) / (step + 1))
-            for c, p in enumerate(oof)
-            if p is not None
-        }
-        best = min(tried, key=tried.get)
-        counts[best] += 1
-        p = oof[best]
-        blend = p if blend is None else (blend * step + p) / (step + 1)
-    return counts / counts.sum()
+def greedy(oof, y) -> np.ndarray:
+    """Candidate weights from greedy selection with replacement, as the CV's."""
+    return greedy_weights([None if p is None else [p] for p in oof], [y])
 
 
 def forward(oof, y) -> np.ndarray:
@@ -129,7 +117,7 @@ class Recorder:
 
 def one_fit(recorder, X, y, train, test, classes, seed) -> dict:
     """Every variant's held-out probabilities from one fit of the CV."""
-    cv = QwertyClassifierCV(random_state=seed)
+    cv = QwertyClassifierCV(random_state=seed, selection="best")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cv.fit(X.iloc[train], y[train])
