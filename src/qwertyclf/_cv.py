@@ -114,9 +114,9 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     that weigh them come from the networks early stopping already kept.
     It takes a raw table, as `QwertyClassifier` does (categorical columns
     one-hot encoded, missing values imputed and flagged), encoded once for
-    all candidates; numeric
-    inputs are robustly scaled and smoothly clipped (`preprocessing="robust"`),
-    so no scaler is needed in front; a scaled pipeline works too.
+    all candidates; numeric inputs are robustly scaled and smoothly clipped
+    (`preprocessing="robust"`), so no scaler is needed in front; a scaled
+    pipeline works too.
 
     Parameters
     ----------
