@@ -187,7 +187,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         given.
     scoring : str or callable, default=None
         Model-selection score on the held-out folds; None is the log-loss
-        that early stopping monitors (lower is better).
+        that early stopping monitors (lower is better). With a scoring,
+        `selection="auto"` predicts with the top-ranked candidate alone.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the networks.
     device : str, default="cpu"
