@@ -8,7 +8,7 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from qwertyclf import QwertyClassifier, QwertyClassifierCV, QwertyEnsembleClassifier
-from qwertyclf._cv import default_search_space, greedy_weights
+from qwertyclf._cv import _held_out_proba, default_search_space, greedy_weights
 from qwertyclf._table import encode
 from qwertyclf.datasets import make_gaussian_classes, make_qwerty
 
@@ -137,6 +137,38 @@ def test_greedy_weights_blend_candidates_that_complement_each_other():
     # Weighing the first row only, the first candidate alone is best.
     only_first_row = [np.array([1.0, 0.0])]
     assert greedy_weights([first, second], y, only_first_row).tolist() == [1.0, 0.0]
+
+
+def test_held_out_probabilities_pass_over_failed_and_diverged_candidates():
+    class Fixed:
+        classes_ = np.array([0, 1])
+
+        def __init__(self, value):
+            self.value = value
+
+        def predict_proba(self, X):
+            return np.full((len(X), 2), self.value)
+
+    X = np.zeros((4, 1))
+    folds = [(np.array([2, 3]), np.array([0, 1])), (np.array([0, 1]), np.array([2, 3]))]
+    fitted = [
+        Fixed(0.5),
+        Fixed(0.5),
+        Fixed(np.nan),
+        Fixed(0.5),
+        ValueError(),
+        Fixed(0.5),
+    ]
+    good, diverged, failed = _held_out_proba(fitted, X, folds, np.array([0, 1]))
+    assert [p.shape for p in good] == [(2, 2), (2, 2)]
+    assert diverged is None and failed is None
+    assert greedy_weights(
+        [good, diverged, failed], [np.array([0, 1])] * 2
+    ).tolist() == [
+        1.0,
+        0.0,
+        0.0,
+    ]
 
 
 def test_cv_greedy_selection_blends_the_candidates_fold_networks(data):

@@ -369,9 +369,15 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         selection = self.selection
         if selection == "auto":
             selection = "greedy" if self.scoring is None else "best"
-        if selection == "greedy":
+        proba = (
+            _held_out_proba(fitted, X, folds, self.classes_)
+            if selection == "greedy"
+            else []
+        )
+        if any(p is not None for p in proba):
+            # Without a usable candidate the best one predicts alone.
             weights = greedy_weights(
-                _held_out_proba(fitted, X, folds, self.classes_),
+                proba,
                 [np.searchsorted(self.classes_, y[test]) for _, test in folds],
                 None
                 if sample_weight is None
@@ -670,7 +676,8 @@ def greedy_weights(proba, y, sample_weight=None, steps=GREEDY_STEPS) -> np.ndarr
 def _held_out_proba(fitted, X, folds, classes) -> list:
     """Each candidate's fold networks' probabilities on their held-out rows.
 
-    None for a candidate with a failed fold.
+    None for a candidate with a failed fold, or whose probabilities are not
+    all finite (a network that diverged), so that the blend passes it over.
     """
     n_folds = len(folds)
     proba = []
@@ -679,12 +686,12 @@ def _held_out_proba(fitted, X, folds, classes) -> list:
         if any(isinstance(network, Exception) for network in networks):
             proba.append(None)
             continue
-        proba.append(
-            [
-                mean_proba([network], classes, X[test])
-                for network, (_, test) in zip(networks, folds, strict=True)
-            ]
-        )
+        held_out = [
+            mean_proba([network], classes, X[test])
+            for network, (_, test) in zip(networks, folds, strict=True)
+        ]
+        finite = all(np.isfinite(p).all() for p in held_out)
+        proba.append(held_out if finite else None)
     return proba
 
 
