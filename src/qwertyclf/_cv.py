@@ -657,19 +657,20 @@ def greedy_weights(proba, y, sample_weight=None, steps=GREEDY_STEPS) -> np.ndarr
     n_candidates = len(proba)
     y = np.concatenate(y)
     w = None if sample_weight is None else np.concatenate(sample_weight)
-    pooled = [None if p is None else np.concatenate(p) for p in proba]
+    # Only each row's probability of its own class enters the log-loss.
     rows = np.arange(len(y))
+    right = [None if p is None else np.concatenate(p)[rows, y] for p in proba]
     counts = np.zeros(n_candidates)
     blend = 0.0
     for step in range(steps):
         losses = np.full(n_candidates, np.inf)
-        for c, p in enumerate(pooled):
+        for c, p in enumerate(right):
             if p is not None:
-                mixed = (blend * step + p[rows, y]) / (step + 1)
+                mixed = (blend * step + p) / (step + 1)
                 losses[c] = -np.average(np.log(np.clip(mixed, 1e-15, None)), weights=w)
         chosen = int(np.argmin(losses))
         counts[chosen] += 1
-        blend = (blend * step + pooled[chosen][rows, y]) / (step + 1)
+        blend = (blend * step + right[chosen]) / (step + 1)
     return counts / steps
 
 
