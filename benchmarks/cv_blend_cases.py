@@ -9,7 +9,7 @@ from that one fit, the ways those out-of-fold probabilities could be used:
 - ``greedy``: greedy ensemble selection (Caruana et al., 2004), with
   replacement, 10 steps: the candidate weights that minimise the out-of-fold
   log-loss of the weighted mean; what `QwertyClassifierCV()` predicts
-  (`selection="auto"`), with the same weights (`qwertyclf._cv.greedy_weights`);
+  (`selection="auto"`), with the same weights (`qwertyclf._selection.greedy_weights`);
 - ``forward``: candidates added one at a time, equally weighted, while the
   out-of-fold log-loss falls by more than 1e-4;
 - ``uniform``: every candidate, equally weighted;
@@ -46,7 +46,7 @@ from sklearn.model_selection import StratifiedKFold
 import qwertyclf._cv as cv_module
 from qwertyclf import QwertyClassifierCV
 from qwertyclf._base import mean_proba
-from qwertyclf._cv import greedy_weights
+from qwertyclf._selection import greedy_weights
 from qwertyclf._table import encode
 
 FORWARD_TOL = 1e-4

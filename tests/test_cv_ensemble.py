@@ -8,7 +8,8 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from qwertyclf import QwertyClassifier, QwertyClassifierCV, QwertyEnsembleClassifier
-from qwertyclf._cv import _held_out_proba, default_search_space, greedy_weights
+from qwertyclf._cv import default_search_space
+from qwertyclf._selection import greedy_weights, held_out_proba
 from qwertyclf._table import encode
 from qwertyclf.datasets import make_gaussian_classes, make_qwerty
 
@@ -159,7 +160,7 @@ def test_held_out_probabilities_pass_over_failed_and_diverged_candidates():
         ValueError(),
         Fixed(0.5),
     ]
-    good, diverged, failed = _held_out_proba(fitted, X, folds, np.array([0, 1]))
+    good, diverged, failed = held_out_proba(fitted, X, folds, np.array([0, 1]))
     assert [p.shape for p in good] == [(2, 2), (2, 2)]
     assert diverged is None and failed is None
     assert greedy_weights(

@@ -986,7 +986,7 @@ MODEL_FILE_CASES = [
     _case(
         "a CV with an unknown selection",
         _P(_composite_edit, _CV, {"params": {"selection": "os.system"}}),
-        "selection must be 'auto', 'greedy' or 'best', got 'os.system'",
+        r"selection must be one of \['auto', 'greedy', 'best'\], got 'os.system'",
     ),
     _case(
         "a CV of three splits holding two members",

@@ -31,6 +31,7 @@ from ._module import check_architecture
 from ._params import PARAMETERS
 from ._persistence import CompositeState, read_composite, write_composite
 from ._progress import check_verbose
+from ._selection import check_selection
 from ._table import check_encoding_params
 
 CV = "QwertyClassifierCV"
@@ -158,11 +159,7 @@ def _check_cv_params(params: dict, device) -> dict:
     params = dict(params)
     # Files written before `selection` existed hold the best candidate only.
     params.setdefault("selection", "best")
-    selection = params["selection"]
-    if selection not in ("auto", "greedy", "best"):
-        raise ValueError(
-            f"selection must be 'auto', 'greedy' or 'best', got {selection!r}."
-        )
+    check_selection(params["selection"])
     if device is not None:
         params["device"] = device
     elif str(params.get("device", "cpu")).startswith("cuda") and not (

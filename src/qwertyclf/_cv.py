@@ -26,6 +26,7 @@ from ._composite_io import load_composite, save_composite
 from ._interrupts import all_or_nothing
 from ._labels import encode_labels
 from ._progress import check_verbose
+from ._selection import check_selection, greedy_weights, held_out_proba
 from ._table import RARE_CATEGORY_ROWS, encode, fit_encoding
 from .training import as_dataset, check_n_classes, train_serial
 
@@ -34,13 +35,6 @@ AUTO_LRS = (0.001, 0.003, 0.01)
 
 #: Decoupled (AdamW) weight decays tried when `weight_decays="auto"`.
 AUTO_WEIGHT_DECAYS = (0.0, 0.01, 0.1)
-
-#: Steps of greedy selection (`selection="greedy"`): each candidate's
-#: weight is a multiple of 1 / GREEDY_STEPS.
-GREEDY_STEPS = 10
-
-#: What `selection` takes.
-SELECTIONS = ("auto", "greedy", "best")
 
 
 def default_search_space(
@@ -311,10 +305,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         n = self.n_candidates
         if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n_candidates must be an int >= 1, got {n!r}.")
-        if not isinstance(self.selection, str) or self.selection not in SELECTIONS:
-            raise ValueError(
-                f"selection must be one of {list(SELECTIONS)}, got {self.selection!r}."
-            )
+        check_selection(self.selection)
         verbose = check_verbose(self.verbose)
         encoder, X, y = fit_encoding(self, X, y, sample_weight=sample_weight)
         check_classification_targets(y)
@@ -370,7 +361,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         if selection == "auto":
             selection = "greedy" if self.scoring is None else "best"
         proba = (
-            _held_out_proba(fitted, X, folds, self.classes_)
+            held_out_proba(fitted, X, folds, self.classes_)
             if selection == "greedy"
             else []
         )
@@ -619,81 +610,6 @@ def _fit_serial(model, X, y, train, valid, sample_weight):
         classes,
     )
     return restore(model, dataclasses.replace(state, params=model.get_params()))
-
-
-def greedy_weights(proba, y, sample_weight=None, steps=GREEDY_STEPS) -> np.ndarray:
-    """Candidate weights from greedy ensemble selection with replacement.
-
-    Each of `steps` steps adds the candidate whose held-out probabilities,
-    averaged with those chosen so far (repeats included), give the lowest
-    log-loss; ties go to the earlier candidate. A weight is the share of
-    the steps that chose its candidate.
-
-    Parameters
-    ----------
-    proba : list of (list of ndarray) or None
-        Per candidate, the held-out probabilities of each fold's rows (None
-        for a candidate to leave out).
-    y : list of ndarray
-        Per fold, the held-out rows' class indices.
-    sample_weight : list of ndarray, default=None
-        Per fold, the held-out rows' weights.
-    steps : int, default=GREEDY_STEPS
-        Steps of the selection.
-
-    Returns
-    -------
-    weights : ndarray of shape (len(proba),)
-        Non-negative, summing to 1.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> sure = [np.array([[0.9, 0.1], [0.2, 0.8]])]
-    >>> unsure = [np.array([[0.6, 0.4], [0.4, 0.6]])]
-    >>> greedy_weights([unsure, sure], [np.array([0, 1])]).tolist()
-    [0.0, 1.0]
-    """
-    n_candidates = len(proba)
-    y = np.concatenate(y)
-    w = None if sample_weight is None else np.concatenate(sample_weight)
-    # Only each row's probability of its own class enters the log-loss.
-    rows = np.arange(len(y))
-    right = [None if p is None else np.concatenate(p)[rows, y] for p in proba]
-    counts = np.zeros(n_candidates)
-    blend = 0.0
-    for step in range(steps):
-        losses = np.full(n_candidates, np.inf)
-        for c, p in enumerate(right):
-            if p is not None:
-                mixed = (blend * step + p) / (step + 1)
-                losses[c] = -np.average(np.log(np.clip(mixed, 1e-15, None)), weights=w)
-        chosen = int(np.argmin(losses))
-        counts[chosen] += 1
-        blend = (blend * step + right[chosen]) / (step + 1)
-    return counts / steps
-
-
-def _held_out_proba(fitted, X, folds, classes) -> list:
-    """Each candidate's fold networks' probabilities on their held-out rows.
-
-    None for a candidate with a failed fold, or whose probabilities are not
-    all finite (a network that diverged), so that the blend passes it over.
-    """
-    n_folds = len(folds)
-    proba = []
-    for c in range(len(fitted) // n_folds):
-        networks = fitted[c * n_folds : (c + 1) * n_folds]
-        if any(isinstance(network, Exception) for network in networks):
-            proba.append(None)
-            continue
-        held_out = [
-            mean_proba([network], classes, X[test])
-            for network, (_, test) in zip(networks, folds, strict=True)
-        ]
-        finite = all(np.isfinite(p).all() for p in held_out)
-        proba.append(held_out if finite else None)
-    return proba
 
 
 def _results(candidates, scores, epochs) -> dict:
