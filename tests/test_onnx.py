@@ -241,6 +241,15 @@ def assert_close(model, onx, X):
             preprocessing=None,
             random_state=0,
         ),
+        # One network, weight 1 (checked below).
+        QwertyClassifierCV(
+            n_candidates=2,
+            max_epochs=4,
+            cv=2,
+            refit=True,
+            selection="best",
+            random_state=0,
+        ),
         QwertyEnsembleClassifier(n_estimators=2, random_state=0),
         QwertyEnsembleClassifier(
             QwertyClassifier(max_epochs=4, batch_norm=True, preprocessing="robust"),
@@ -249,13 +258,22 @@ def assert_close(model, onx, X):
             random_state=0,
         ),
     ],
-    ids=["cv", "cv-blend", "cv-refit-unscaled", "ensemble", "ensemble-scaled-members"],
+    ids=[
+        "cv",
+        "cv-blend",
+        "cv-refit-unscaled",
+        "cv-one-network",
+        "ensemble",
+        "ensemble-scaled-members",
+    ],
 )
 def test_cv_and_ensemble(model, raw, request):
     X, y = raw
     model.fit(X, y)
     if request.node.callspec.id == "cv-blend":
         np.testing.assert_allclose(model.weights_, [0.4, 0.4, 0.1, 0.1])
+    if request.node.callspec.id == "cv-one-network":
+        assert model.weights_.tolist() == [1.0]
     assert_close(model, qwerty_to_onnx(model), X)
 
 

@@ -228,14 +228,20 @@ def convert_qwerty_composite(scope, operator, container) -> None:
         if weights is not None:
             proba = graph.node("Mul", [proba, graph.constant("weight", weights[k])])
         members.append(proba)
-    total = members[0] if len(members) == 1 else graph.node("Sum", members)
-    scale = 1.0 if weights is not None else float(len(members))
-    container.add_node(
-        "Div",
-        [total, graph.constant("n_members", scale)],
-        operator.outputs[1].full_name,
-        name=scope.get_unique_operator_name("Div"),
-    )
+    output = operator.outputs[1].full_name
+    if weights is not None:
+        # The weights sum to 1: the weighted members' sum is their mean.
+        container.add_node(
+            "Sum", members, output, name=scope.get_unique_operator_name("Sum")
+        )
+    else:
+        total = members[0] if len(members) == 1 else graph.node("Sum", members)
+        container.add_node(
+            "Div",
+            [total, graph.constant("n_members", float(len(members)))],
+            output,
+            name=scope.get_unique_operator_name("Div"),
+        )
     _labels(scope, container, model.classes_, operator)
 
 
