@@ -46,20 +46,52 @@ def test_cv_widths_follow_the_table_columns_not_the_encoded_inputs():
 
 
 def test_cv_candidates_are_drawn_from_the_whole_space(data):
-    # After the space's middle, the candidates are a random draw from the
-    # whole grid, seeded by random_state: every depth gets tried.
+    # After the space's middle, with and without the embedding, the
+    # candidates are a random draw from the whole grid, seeded by
+    # random_state: every depth gets tried.
     X, y = data
     drawn = []
     for seed in range(4):
         clf = QwertyClassifierCV(max_epochs=1, cv=2, random_state=seed).fit(X, y)
         params = clf.cv_results_["params"]
-        assert len(params) == 6 and params[0]["hidden_layer_sizes"] == (128,)
+        middle = {"hidden_layer_sizes": (128,), "lr": 0.003, "weight_decay": 0.01}
+        assert params[:2] == [
+            {**middle, "numeric_embedding": "pbld"},
+            {**middle, "numeric_embedding": None},
+        ]
+        assert all(p["numeric_embedding"] == "pbld" for p in params[2:])
         points = [tuple(sorted(p.items())) for p in params]
-        assert len(set(points)) == 6
-        drawn.append(tuple(points[1:]))
+        assert len(points) == 6 and len(set(points)) == 6
+        drawn.append(tuple(points[2:]))
     assert len(set(drawn)) == 4  # each seed draws its own
     depths = {len(dict(p)["hidden_layer_sizes"]) for d in drawn for p in d}
     assert depths == {1, 2, 3}
+
+
+@pytest.mark.parametrize("embedding", ["auto", "pbld", None])
+def test_cv_numeric_embedding_of_the_candidates(data, embedding):
+    # "auto": the second candidate takes plain inputs, every other candidate
+    # embeds them; a fixed value holds for every candidate.
+    X, y = data
+    clf = QwertyClassifierCV(
+        n_candidates=3,
+        max_epochs=2,
+        cv=2,
+        numeric_embedding=embedding,
+        random_state=0,
+    ).fit(X, y)
+    params = clf.cv_results_["params"]
+    if embedding == "auto":
+        assert [p["numeric_embedding"] for p in params] == ["pbld", None, "pbld"]
+    else:
+        assert all("numeric_embedding" not in p for p in params)
+    for member in clf.estimators_:
+        chosen = {key: member.get_params()[key] for key in params[0]}
+        assert chosen in params
+        if embedding != "auto":
+            assert member.numeric_embedding == embedding
+        first = type(member.net_.module_[0]).__name__
+        assert (first == "PBLDEmbedding") == (member.numeric_embedding == "pbld")
 
 
 def test_cv_fold_models_are_early_stopped_serial_fits(data):

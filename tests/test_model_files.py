@@ -984,6 +984,11 @@ MODEL_FILE_CASES = [
         "weights must list 2 positive numbers, one per member",
     ),
     _case(
+        "a CV with an unknown numeric embedding",
+        _P(_composite_edit, _CV, {"params": {"numeric_embedding": "os.system"}}),
+        "numeric_embedding must be None or one of pbld, plr, got 'os.system'",
+    ),
+    _case(
         "a CV with an unknown selection",
         _P(_composite_edit, _CV, {"params": {"selection": "os.system"}}),
         r"selection must be one of \['auto', 'greedy', 'best'\], got 'os.system'",
@@ -1044,6 +1049,48 @@ MODEL_FILE_CASES = [
             },
         ),
         "candidate 0's lr must be a finite number >= 0",
+    ),
+    _case(
+        "a CV candidate with an unknown numeric embedding",
+        _P(
+            _composite_edit,
+            _CV,
+            {
+                "cv_results": {
+                    "params": [
+                        {
+                            "hidden_layer_sizes": [8],
+                            "lr": 0.003,
+                            "weight_decay": 0.01,
+                            "numeric_embedding": "os.system",
+                        },
+                        {"hidden_layer_sizes": [16], "lr": 0.001, "weight_decay": 0.0},
+                    ]
+                }
+            },
+        ),
+        "candidate 0's numeric_embedding must be null or one of",
+    ),
+    _case(
+        "a CV candidate with an unknown key",
+        _P(
+            _composite_edit,
+            _CV,
+            {
+                "cv_results": {
+                    "params": [
+                        {
+                            "hidden_layer_sizes": [8],
+                            "lr": 0.003,
+                            "weight_decay": 0.01,
+                            "activation": "relu",
+                        },
+                        {"hidden_layer_sizes": [16], "lr": 0.001, "weight_decay": 0.0},
+                    ]
+                }
+            },
+        ),
+        "candidate 0 must be an object with keys",
     ),
 ]
 

@@ -231,8 +231,18 @@ def assert_close(model, onx, X):
     "model",
     [
         QwertyClassifierCV(n_candidates=2, max_epochs=4, cv=3, random_state=0),
-        # Two candidates blended, weighted 0.8 and 0.2 (checked below).
+        # Two candidates blended, weighted 0.2 and 0.8 (checked below).
         QwertyClassifierCV(n_candidates=4, max_epochs=4, cv=2, random_state=1),
+        # An embedded and a plain candidate blended (checked below).
+        QwertyClassifierCV(
+            hidden_layer_sizes=[(8,)],
+            lrs=[0.01],
+            weight_decays=[0.0],
+            n_candidates=2,
+            max_epochs=30,
+            cv=2,
+            random_state=0,
+        ),
         QwertyClassifierCV(
             n_candidates=2,
             max_epochs=4,
@@ -261,6 +271,7 @@ def assert_close(model, onx, X):
     ids=[
         "cv",
         "cv-blend",
+        "cv-blend-plain-and-embedded",
         "cv-refit-unscaled",
         "cv-one-network",
         "ensemble",
@@ -271,7 +282,10 @@ def test_cv_and_ensemble(model, raw, request):
     X, y = raw
     model.fit(X, y)
     if request.node.callspec.id == "cv-blend":
-        np.testing.assert_allclose(model.weights_, [0.4, 0.4, 0.1, 0.1])
+        np.testing.assert_allclose(model.weights_, [0.1, 0.1, 0.4, 0.4])
+    if request.node.callspec.id == "cv-blend-plain-and-embedded":
+        embeddings = [m.numeric_embedding for m in model.estimators_]
+        assert embeddings == ["pbld", "pbld", None, None]
     if request.node.callspec.id == "cv-one-network":
         assert model.weights_.tolist() == [1.0]
     assert_close(model, qwerty_to_onnx(model), X)

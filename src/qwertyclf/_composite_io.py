@@ -201,6 +201,8 @@ def _check_cv_params(params: dict, device) -> dict:
         for key in ("activation", "max_epochs", "n_iter_no_change", "dtype", "device")
         if key in params
     }
+    if params.get("numeric_embedding", "auto") != "auto":
+        base["numeric_embedding"] = params["numeric_embedding"]
     check_params(
         QwertyClassifier(**base, batch_size=1 if batch_size == "auto" else batch_size)
     )

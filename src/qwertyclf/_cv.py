@@ -36,6 +36,9 @@ AUTO_LRS = (0.001, 0.003, 0.01)
 #: Decoupled (AdamW) weight decays tried when `weight_decays="auto"`.
 AUTO_WEIGHT_DECAYS = (0.0, 0.01, 0.1)
 
+#: The embedding of every candidate but one when `numeric_embedding="auto"`.
+AUTO_EMBEDDING = "pbld"
+
 
 def default_search_space(
     n_samples: int, n_features: int, n_classes: int
@@ -94,8 +97,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     In the style of scikit-learn's `LogisticRegressionCV`. `fit` draws
     `n_candidates` configurations (width, depth, learning rate, weight decay)
     from a space derived from the data's shape (`default_search_space`),
-    each network behind RealMLP's periodic embedding of every input column
-    (`numeric_embedding="pbld"`), and trains every (candidate, fold)
+    every candidate but one behind RealMLP's periodic embedding of every
+    input column (`numeric_embedding="auto"`), and trains every (candidate, fold)
     network as batched runs (one by one,
     to the same result, for settings the batched trainer cannot take, such
     as an activation without a hand-written gradient). Each network
@@ -122,10 +125,12 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         Candidate AdamW weight decays (`AUTO_WEIGHT_DECAYS` for "auto").
     n_candidates : int, default=6
         Configurations tried: the budget. The first is always the space's
-        middle (widest one-layer net, lr 0.003, weight decay 0.01), the rest
-        are drawn at random from the whole space (every architecture,
-        learning rate and weight decay), without replacement, seeded from
-        `random_state`; at most the space's size.
+        middle (widest one-layer net, lr 0.003, weight decay 0.01), and with
+        `numeric_embedding="auto"` the second is the middle without the
+        embedding; the rest are drawn at random from the whole space (every
+        architecture, learning rate and weight decay), without replacement,
+        seeded from `random_state`; at most the space's size (plus one with
+        "auto").
     batch_size : "auto" or int, default="auto"
         Rows per mini-batch; "auto" grows with the number of rows.
     max_epochs : int, default=100
@@ -134,11 +139,14 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         Patience of early stopping on the held-out fold, in epochs.
     activation : str, default="relu"
         Hidden activation of every candidate.
-    numeric_embedding : {"pbld", "plr", None}, default="pbld"
-        Embedding of the input columns in every candidate, as in
-        `QwertyClassifier`: by default RealMLP's periodic embedding of every
-        input column ("pbld", trained batched); "plr" trains one network
-        at a time; None is the plain network.
+    numeric_embedding : {"auto", "pbld", "plr", None}, default="auto"
+        Embedding of the input columns, as in `QwertyClassifier`. "auto":
+        RealMLP's periodic embedding of every input column ("pbld", trained
+        batched) in every candidate but the second, which is the first (the
+        space's middle) on plain inputs, so that the blend can weigh in a
+        network that does not overfit smooth structure in a few columns.
+        "pbld", "plr" (trained one network at a time) or None (the plain
+        network): that embedding in every candidate.
     batch_ensemble : int, default=1
         BatchEnsemble members inside every candidate network, as in
         `QwertyClassifier`; 1 is the plain network.
@@ -207,7 +215,8 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         Each network's weight in that mean (summing to 1): its candidate's
         weight shared equally among the candidate's networks.
     best_params_ : dict
-        The winning `hidden_layer_sizes`, `lr` and `weight_decay`.
+        The winning `hidden_layer_sizes`, `lr` and `weight_decay` (and
+        `numeric_embedding` with `numeric_embedding="auto"`).
     best_score_ : float
         Its mean held-out score (the negated log-loss by default).
     cv_results_ : dict
@@ -231,7 +240,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
     >>> clf = QwertyClassifierCV(n_candidates=2, max_epochs=5, cv=3,
     ...                          random_state=0).fit(X, y)
     >>> sorted(clf.best_params_)
-    ['hidden_layer_sizes', 'lr', 'weight_decay']
+    ['hidden_layer_sizes', 'lr', 'numeric_embedding', 'weight_decay']
     >>> len(clf.estimators_) % 3, round(float(clf.weights_.sum()), 6)
     (0, 1.0)
     >>> clf.predict(X[:3]).shape
@@ -248,7 +257,7 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         max_epochs: int = 100,
         n_iter_no_change: int = 10,
         activation: str = "relu",
-        numeric_embedding: str | None = "pbld",
+        numeric_embedding: str | None = "auto",
         batch_ensemble: int = 1,
         preprocessing: str | None = "robust",
         selection: str = "auto",
@@ -320,7 +329,9 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         seed = int(rng.randint(2**31 - 1))
         base = QwertyClassifier(
             activation=self.activation,
-            numeric_embedding=self.numeric_embedding,
+            numeric_embedding=AUTO_EMBEDDING
+            if _is_auto(self.numeric_embedding)
+            else self.numeric_embedding,
             batch_ensemble=self.batch_ensemble,
             optimizer="adamw",
             batch_size=batch_size,
@@ -429,7 +440,11 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         return list(check_cv(cv, y, classifier=True).split(X, y))
 
     def _candidates(self, X, rng):
-        """The configurations to try, the first being the space's middle."""
+        """The configurations to try, the first being the space's middle.
+
+        With `numeric_embedding="auto"` each names its embedding, the
+        second being the middle on plain inputs.
+        """
         # Widths follow the table's columns, not its encoded inputs: the
         # one-hot indicators of a categorical column carry one column's
         # information, and each input is embedded besides.
@@ -457,6 +472,14 @@ class QwertyClassifierCV(ProbaPredictMixin, ClassifierMixin, BaseEstimator):
         order = check_random_state(int(rng.randint(2**31 - 1))).permutation(len(points))
         drawn = (points[int(i)] for i in order)
         candidates = [middle] + [c for c in drawn if c != middle]
+        if _is_auto(self.numeric_embedding):
+            # The space's middle on plain inputs as well, second: smooth
+            # structure in a few columns, which the periodic features can
+            # overfit, gets a candidate the blend may weigh in.
+            candidates = [
+                {**c, "numeric_embedding": AUTO_EMBEDDING} for c in candidates
+            ]
+            candidates.insert(1, {**middle, "numeric_embedding": None})
         batch_size = (
             space["batch_size"] if _is_auto(self.batch_size) else self.batch_size
         )

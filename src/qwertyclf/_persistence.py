@@ -485,11 +485,14 @@ def _encode_plain(value, depth: int = 0):
 
 
 def _encode_candidate(candidate: dict) -> dict:
-    return {
+    out = {
         "hidden_layer_sizes": [int(n) for n in candidate["hidden_layer_sizes"]],
         "lr": _plain(candidate["lr"]),
         "weight_decay": _plain(candidate["weight_decay"]),
     }
+    if "numeric_embedding" in candidate:
+        out["numeric_embedding"] = candidate["numeric_embedding"]
+    return out
 
 
 def _encode_cv_results(results: dict) -> dict:
@@ -980,10 +983,16 @@ def _check_plain(value, name: str, depth: int = 0) -> None:
 
 
 def _decode_candidate(value, what: str) -> dict:
-    """One candidate of the CV's search: sizes, learning rate, weight decay."""
-    if not isinstance(value, dict) or set(value) != set(_CANDIDATE_KEYS):
+    """One candidate of the CV's search: sizes, learning rate, weight decay.
+
+    And its numeric embedding, when the CV searched over it.
+    """
+    if not isinstance(value, dict) or set(value) - {"numeric_embedding"} != set(
+        _CANDIDATE_KEYS
+    ):
         raise _Inconsistent(
-            f"{what} must be an object with keys {list(_CANDIDATE_KEYS)}"
+            f"{what} must be an object with keys {list(_CANDIDATE_KEYS)} "
+            "and optionally numeric_embedding"
         )
     sizes = value["hidden_layer_sizes"]
     if not (
@@ -1007,6 +1016,14 @@ def _decode_candidate(value, what: str) -> dict:
                 f"{what}'s {key} must be a finite number >= 0, got {short(number)}"
             )
         out[key] = number
+    if "numeric_embedding" in value:
+        embedding = value["numeric_embedding"]
+        if embedding is not None and embedding not in NUMERIC_EMBEDDINGS:
+            raise _Inconsistent(
+                f"{what}'s numeric_embedding must be null or one of "
+                f"{sorted(NUMERIC_EMBEDDINGS)}, got {short(embedding)}"
+            )
+        out["numeric_embedding"] = embedding
     return out
 
 
