@@ -432,7 +432,16 @@ _P = functools.partial
 _NOT_READABLE = "not a readable qwertyclf model file"
 _DAMAGED = "damaged or inconsistent qwertyclf model file"
 
+
 #: Every hostile-file case: (description, call, expected exception, message regex).
+def _first_candidate(**changes):
+    """An edit of the base CV file whose first candidate has `changes`."""
+    first = {"hidden_layer_sizes": [8], "lr": 0.003, "weight_decay": 0.01}
+    second = {"hidden_layer_sizes": [16], "lr": 0.001, "weight_decay": 0.0}
+    edit = {"cv_results": {"params": [{**first, **changes}, second]}}
+    return _P(_composite_edit, _CV, edit)
+
+
 MODEL_FILE_CASES = [
     # --- the file and its header --------------------------------------------------
     _case("an empty file", _P(_raw, b""), "fewer than the 8"),
@@ -1036,60 +1045,17 @@ MODEL_FILE_CASES = [
     ),
     _case(
         "a CV candidate with a negative learning rate",
-        _P(
-            _composite_edit,
-            _CV,
-            {
-                "cv_results": {
-                    "params": [
-                        {"hidden_layer_sizes": [8], "lr": -1, "weight_decay": 0.01},
-                        {"hidden_layer_sizes": [16], "lr": 0.001, "weight_decay": 0.0},
-                    ]
-                }
-            },
-        ),
+        _first_candidate(lr=-1),
         "candidate 0's lr must be a finite number >= 0",
     ),
     _case(
         "a CV candidate with an unknown numeric embedding",
-        _P(
-            _composite_edit,
-            _CV,
-            {
-                "cv_results": {
-                    "params": [
-                        {
-                            "hidden_layer_sizes": [8],
-                            "lr": 0.003,
-                            "weight_decay": 0.01,
-                            "numeric_embedding": "os.system",
-                        },
-                        {"hidden_layer_sizes": [16], "lr": 0.001, "weight_decay": 0.0},
-                    ]
-                }
-            },
-        ),
+        _first_candidate(numeric_embedding="os.system"),
         "candidate 0's numeric_embedding must be null or one of",
     ),
     _case(
         "a CV candidate with an unknown key",
-        _P(
-            _composite_edit,
-            _CV,
-            {
-                "cv_results": {
-                    "params": [
-                        {
-                            "hidden_layer_sizes": [8],
-                            "lr": 0.003,
-                            "weight_decay": 0.01,
-                            "activation": "relu",
-                        },
-                        {"hidden_layer_sizes": [16], "lr": 0.001, "weight_decay": 0.0},
-                    ]
-                }
-            },
-        ),
+        _first_candidate(activation="relu"),
         "candidate 0 must be an object with keys",
     ),
 ]
