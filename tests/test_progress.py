@@ -125,7 +125,7 @@ def test_cv_shows_epochs_models_and_time_at_verbose_1(data, capsys):
     X, y = data
     clf = QwertyClassifierCV(
         hidden_layer_sizes=[(8,)], n_candidates=2, cv=2, max_epochs=30, verbose=1,
-        random_state=0,
+        numeric_embedding="pbld", random_state=0,
     ).fit(X, y)  # fmt: skip
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -144,6 +144,19 @@ def test_cv_shows_epochs_models_and_time_at_verbose_1(data, capsys):
         assert running[-1] == 0  # all stopped early
     seconds = [float(line[6]) for line in lines]
     assert seconds == sorted(seconds)
+
+
+def test_cv_numbers_its_runs(data, capsys):
+    # By default the second candidate takes plain inputs: its networks train
+    # in a run of their own, and each run's lines say which of the two.
+    X, y = data
+    QwertyClassifierCV(
+        hidden_layer_sizes=[(8,)], n_candidates=2, cv=2, max_epochs=3, verbose=1,
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    lines = _lines(capsys.readouterr().err)
+    assert {line[:2] for line in lines} == {(1, 2), (2, 2)}
+    assert {(line[3], line[5]) for line in lines} == {(3, 2)}
 
 
 def test_ensemble_shows_members_stopping_early(data, capsys):
@@ -168,7 +181,7 @@ def test_the_bar_on_a_terminal(data, monkeypatch):
     monkeypatch.setattr(sys, "stderr", stream)
     QwertyClassifierCV(
         hidden_layer_sizes=[(8,)], n_candidates=2, cv=2, max_epochs=5, verbose=1,
-        random_state=0,
+        numeric_embedding="pbld", random_state=0,
     ).fit(X, y)  # fmt: skip
     out = stream.getvalue()
     assert "\r" in out  # tqdm redraws its line
