@@ -1054,6 +1054,11 @@ MODEL_FILE_CASES = [
         "candidate 0's numeric_embedding must be null or one of",
     ),
     _case(
+        "a CV candidate whose numeric embedding is a list",
+        _first_candidate(numeric_embedding=["pbld"]),
+        "candidate 0's numeric_embedding must be null or one of",
+    ),
+    _case(
         "a CV candidate with an unknown key",
         _first_candidate(activation="relu"),
         "candidate 0 must be an object with keys",

@@ -1018,7 +1018,9 @@ def _decode_candidate(value, what: str) -> dict:
         out[key] = number
     if "numeric_embedding" in value:
         embedding = value["numeric_embedding"]
-        if embedding is not None and embedding not in NUMERIC_EMBEDDINGS:
+        if embedding is not None and not (
+            isinstance(embedding, str) and embedding in NUMERIC_EMBEDDINGS
+        ):
             raise _Inconsistent(
                 f"{what}'s numeric_embedding must be null or one of "
                 f"{sorted(NUMERIC_EMBEDDINGS)}, got {short(embedding)}"
